@@ -1,0 +1,46 @@
+// What every lbctl command gets: the daemon to talk to, the token, the output
+// format, and the call that turns an HTTP answer into JSON or a clear error.
+#pragma once
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "output.hpp"
+
+namespace lbctl {
+
+using Json = nlohmann::json;
+
+inline constexpr const char* default_stated_url = "http://127.0.0.1:7400";
+inline constexpr const char* default_proxy_url = "http://127.0.0.1:7401";
+
+struct Context {
+    std::string server;        // -s URL; empty: the command's default daemon
+    std::string token_file;    // --token-file
+    std::string format = "auto";  // -o table|tsv|json
+    int exit_code = 0;
+
+    // The -s URL, or the default daemon of this command (lbstated, or
+    // lbproxy's admin API for history).
+    std::string url(const char* default_url) const;
+    lbkit::output::Format output() const;
+
+    // Calls the daemon; returns the JSON answer (null for 204). Throws
+    // Error: EX_UNAVAILABLE with the URL when nothing answers,
+    // EX_NOPERM for 401/403, EX_DATAERR for 4xx, EX_SOFTWARE for 5xx, each
+    // with the daemon's sentence: "127.0.0.1:7400: 404 no such server 'x'".
+    Json call(const char* default_url, const std::string& method, const std::string& path,
+              const std::optional<Json>& body = std::nullopt) const;
+};
+
+// One function per command file, micromamba style: each adds its
+// subcommand(s) and the callback that runs them.
+void add_status(CLI::App& app, Context& ctx);
+void add_pin(CLI::App& app, Context& ctx);          // pin, unpin, drain, undrain
+void add_subscribers(CLI::App& app, Context& ctx);
+void add_groups(CLI::App& app, Context& ctx);       // groups, reload
+void add_history(CLI::App& app, Context& ctx);      // lbproxy's relay history
+
+}  // namespace lbctl

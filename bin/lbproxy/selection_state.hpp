@@ -1,0 +1,48 @@
+// What lbproxy knows about groups and servers, and the choice of a real
+// server per request. State arrives by --state-mode (push on change,
+// periodic push, or pull per request, coalesced), is kept in SQLite so a
+// restart serves before lbstated answers, and is combined with local facts:
+// in-flight requests and servers found suspect by a failed connect.
+//
+// Interface shared by the request path (listener/client side) and the state
+// side (subscription, admin API). Owner of the implementation: the state side.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "addr.hpp"
+
+namespace lbproxy {
+
+struct Choice {
+    std::string group;    // representative name, empty when the host is not one
+    std::string server;   // server name as the groups table writes it ("web1:8080")
+    lbkit::HostPort target;   // where to connect (the server name's host and port)
+    std::string error;    // set when no server can be chosen: the 503 sentence
+    bool ok() const { return error.empty(); }
+};
+
+class SelectionState {
+public:
+    virtual ~SelectionState() = default;
+
+    // True when host (no port) is a representative name in the current state.
+    virtual bool is_group(const std::string& host) const = 0;
+
+    // Picks a real server of group, never one in exclude (servers already
+    // tried for this request). May complete later (pull mode, central policy);
+    // done is always called exactly once, on the loop.
+    virtual void choose(const std::string& group, const std::set<std::string>& exclude,
+                        std::function<void(Choice)> done) = 0;
+
+    // A connect to server failed: avoid it locally for a short while.
+    virtual void mark_suspect(const std::string& server) = 0;
+    // Requests sent to server and not yet answered (p2c's local estimate).
+    virtual void request_started(const std::string& server) = 0;
+    virtual void request_finished(const std::string& server) = 0;
+};
+
+}  // namespace lbproxy

@@ -1,0 +1,58 @@
+// The state side of lbproxy, as main() sees it: selection state (by
+// --state-mode from --state-server), the SQLite file that keeps the last
+// state and the history, and the admin API. The request path only sees the
+// SelectionState and HistorySink interfaces.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "duration.hpp"
+#include "history.hpp"
+#include "httpd.hpp"
+#include "loop.hpp"
+#include "metrics.hpp"
+#include "selection_state.hpp"
+
+namespace lbproxy {
+
+struct StateOptions {
+    std::vector<std::string> state_servers;  // --state-server URL (repeatable)
+    std::string state_mode = "change";       // --state-mode change|periodic|pull
+    std::string policy = "p2c";              // --policy least|p2c|weighted|central
+    std::string admin = "127.0.0.1:7401";    // --admin ADDR:PORT
+    lbkit::Millis state_interval{1000};      // --state-interval: periodic push interval
+    lbkit::Millis suspect_for{5000};         // --suspect-time
+    int64_t history_max_rows = 100000;       // --history-max-rows (0: no history)
+    // Added by the state side (source compatible: defaults keep old callers working).
+    std::string admin_url;                   // --admin-url: where lbstated pushes (default http://ADMIN/v1/state)
+    lbkit::Millis state_timeout{1000};       // --state-timeout: every request to lbstated
+    lbkit::Millis stale_after{30000};        // --stale-after: unconfirmed state -> servers unknown
+    std::string client_id;                   // --client-id: "client" of central selection (default hostname)
+};
+
+// Adds the flags above to the proxy's command line.
+void add_state_options(CLI::App& app, StateOptions& o);
+
+class StateSide {
+public:
+    // state_dir and token come from the common daemon flags.
+    StateSide(lbkit::Loop& loop, lbkit::Metrics& metrics, const StateOptions& options,
+              const std::string& state_dir, const std::string& token);
+    ~StateSide();
+    SelectionState& selection();
+    HistorySink& history();
+    // Binds the admin API, registers with the state servers; throws Error.
+    void start();
+    // SIGHUP: re-read what can be re-read; SIGTERM: flush history, unsubscribe.
+    void reload();
+    void shutdown();
+
+    struct Impl;
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lbproxy

@@ -1,0 +1,94 @@
+#include "groups.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "error.hpp"
+
+namespace lbstated {
+
+const Group* Groups::find(const std::string& name) const
+{
+    for (const auto& g : groups)
+        if (g.name == name)
+            return &g;
+    return nullptr;
+}
+
+bool Groups::has_server(const std::string& server) const
+{
+    for (const auto& g : groups)
+        for (const auto& m : g.members)
+            if (m.server == server)
+                return true;
+    return false;
+}
+
+namespace {
+
+double parse_ratio(const lbkit::table::Table& t, const lbkit::table::Row& r, const std::string& text)
+{
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(v))
+        lbkit::table::fail(t, r, "ratio '" + text + "' is not a number");
+    if (v <= 0)
+        lbkit::table::fail(t, r, "ratio must be > 0");
+    if (v > 1e6)
+        lbkit::table::fail(t, r, "ratio must be at most 1000000");
+    return v;
+}
+
+void check_name(const lbkit::table::Table& t, const lbkit::table::Row& r, const std::string& name)
+{
+    try {
+        lbkit::parse_host_port(name, 80);
+    } catch (const lbkit::BadInput& e) {
+        lbkit::table::fail(t, r, e.what());
+    }
+}
+
+}  // namespace
+
+Groups parse_groups(const std::string& text, const std::string& source, bool resolve_names)
+{
+    auto table = lbkit::table::parse(text, source);
+    Groups out;
+    out.text = text;
+    out.source = source;
+    std::set<std::pair<std::string, std::string>> seen;
+    std::set<std::string> resolved;
+    for (const auto& row : table.rows) {
+        lbkit::table::expect_columns(table, row, 3, 3, "representative server[:port] ratio");
+        const std::string& rep = row.fields[0];
+        const std::string& server = row.fields[1];
+        if (rep.find(':') != std::string::npos)
+            lbkit::table::fail(table, row, "representative name '" + rep + "' must not have a port");
+        check_name(table, row, rep);
+        check_name(table, row, server);
+        double ratio = parse_ratio(table, row, row.fields[2]);
+        if (!seen.emplace(rep, server).second)
+            lbkit::table::fail(table, row, "server " + server + " is listed twice in group " + rep);
+        Group* g = nullptr;
+        for (auto& existing : out.groups)
+            if (existing.name == rep) g = &existing;
+        if (!g) {
+            out.groups.push_back(Group{rep, {}});
+            g = &out.groups.back();
+        }
+        g->members.push_back(Member{server, ratio});
+        if (!resolve_names || !resolved.insert(server).second)
+            continue;
+        try {
+            for (const auto& addr : lbkit::resolve(lbkit::parse_host_port(server, 80)))
+                out.by_addr.emplace(addr, server);
+        } catch (const lbkit::BadInput& e) {
+            // Reports can still name the server as the table does.
+            out.warnings.push_back(source + ":" + std::to_string(row.line) + ": " + e.what());
+        }
+    }
+    return out;
+}
+
+}  // namespace lbstated

@@ -1,0 +1,41 @@
+// The groups table (lbkit.conf(5)): "representative server[:port] ratio",
+// several rows per representative name. Loading resolves every server name
+// once, so reports that name a server by address (lbsniff measures ip:port)
+// find it.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "addr.hpp"
+#include "table.hpp"
+
+namespace lbstated {
+
+struct Member {
+    std::string server;  // as the table writes it: "web1:8080" or "web1" (port 80)
+    double ratio = 1;
+};
+
+struct Group {
+    std::string name;
+    std::vector<Member> members;
+};
+
+struct Groups {
+    std::vector<Group> groups;
+    std::string text;    // the table as loaded, for GET /v1/groups and persistence
+    std::string source;  // "FILE" or "api"
+    // "10.0.0.1:80" -> server names with that address.
+    std::multimap<std::string, std::string> by_addr;
+    std::vector<std::string> warnings;  // "FILE:LINE: cannot resolve ..."
+
+    const Group* find(const std::string& name) const;
+    bool has_server(const std::string& server) const;
+};
+
+// Parses and validates the whole table; throws BadInput("SOURCE:LINE: ...")
+// and leaves nothing half-loaded. resolve_names=false skips DNS (tests).
+Groups parse_groups(const std::string& text, const std::string& source, bool resolve_names = true);
+
+}  // namespace lbstated

@@ -1,0 +1,209 @@
+#include "model.hpp"
+
+namespace lbstated {
+namespace {
+
+// Versions are handed out in blocks; only the end of a block is written to
+// disk, so a report does not cost a disk write and a restart still starts
+// above every version any receiver has seen.
+constexpr uint64_t version_block = 1'000'000;
+
+}  // namespace
+
+void Model::restore_version(uint64_t ceiling)
+{
+    version_ = ceiling;
+    ceiling_ = ceiling;
+}
+
+void Model::bump()
+{
+    if (++version_ > ceiling_) {
+        ceiling_ = version_ + version_block;
+        if (reserve_)
+            reserve_(ceiling_);
+    }
+}
+
+State Model::effective_state(const std::string& server) const
+{
+    if (auto p = pins_.find(server); p != pins_.end() && p->second.state)
+        return *p->second.state;
+    auto it = servers_.find(server);
+    if (it == servers_.end() || it->second.last_report_ms < 0 || it->second.stale)
+        return State::unknown;
+    return it->second.reported;
+}
+
+const ServerStatus* Model::status(const std::string& server) const
+{
+    auto it = servers_.find(server);
+    return it == servers_.end() ? nullptr : &it->second;
+}
+
+std::map<std::string, State> Model::snapshot() const
+{
+    std::map<std::string, State> s;
+    for (const auto& [name, _] : servers_)
+        s[name] = effective_state(name);
+    return s;
+}
+
+bool Model::differs(const std::map<std::string, State>& before) const
+{
+    return before != snapshot();
+}
+
+void Model::set_groups(Groups g)
+{
+    std::map<std::string, ServerStatus> kept;
+    for (const auto& grp : g.groups)
+        for (const auto& m : grp.members) {
+            auto it = servers_.find(m.server);
+            kept[m.server] = it == servers_.end() ? ServerStatus{} : it->second;
+        }
+    servers_ = std::move(kept);
+    groups_ = std::move(g);
+    bump();
+}
+
+ReportOutcome Model::apply_report(const lbkit::api::Report& r, int64_t now_ms)
+{
+    ReportOutcome out;
+    auto before = snapshot();
+    int64_t stale = stale_after_ms_ > 0 ? stale_after_ms_ : 3 * r.interval_ms;
+    for (const auto& sr : r.servers) {
+        std::vector<ServerStatus*> targets;
+        if (auto it = servers_.find(sr.addr); it != servers_.end()) {
+            targets.push_back(&it->second);
+        } else {
+            auto [lo, hi] = groups_.by_addr.equal_range(sr.addr);
+            for (auto it2 = lo; it2 != hi; ++it2)
+                if (auto s = servers_.find(it2->second); s != servers_.end())
+                    targets.push_back(&s->second);
+        }
+        if (targets.empty()) {
+            out.unknown.push_back(sr.addr);
+            continue;
+        }
+        for (ServerStatus* s : targets) {
+            s->load = sr.load;
+            s->reported = sr.state;
+            s->last_report_ms = now_ms;
+            s->stale_after_ms = stale;
+            s->stale = false;
+            s->assigned = 0;
+        }
+        ++out.applied;
+    }
+    if (out.applied > 0) {
+        out.transition = differs(before);
+        bump();
+    }
+    return out;
+}
+
+bool Model::sweep(int64_t now_ms)
+{
+    bool transition = false;
+    for (auto& [name, s] : servers_) {
+        if (s.stale || s.last_report_ms < 0 || now_ms - s.last_report_ms <= s.stale_after_ms)
+            continue;
+        State before = effective_state(name);
+        s.stale = true;
+        transition = transition || before != effective_state(name);
+    }
+    if (transition)
+        bump();
+    return transition;
+}
+
+bool Model::pin(const std::string& server, const lbkit::api::Pin& p)
+{
+    auto it = pins_.find(server);
+    if (it != pins_.end() && it->second.state == p.state && it->second.load == p.load && it->second.ratio == p.ratio)
+        return false;
+    pins_[server] = p;
+    bump();
+    return true;
+}
+
+bool Model::unpin(const std::string& server)
+{
+    if (pins_.erase(server) == 0)
+        return false;
+    bump();
+    return true;
+}
+
+bool Model::set_draining(const std::string& server, bool on)
+{
+    bool changed = on ? drains_.insert(server).second : drains_.erase(server) > 0;
+    if (changed)
+        bump();
+    return changed;
+}
+
+std::vector<lbkit::select::Candidate> Model::candidates(const Group& g) const
+{
+    std::vector<lbkit::select::Candidate> out;
+    out.reserve(g.members.size());
+    for (const auto& m : g.members) {
+        lbkit::select::Candidate c;
+        c.name = m.server;
+        c.ratio = m.ratio;
+        c.state = effective_state(m.server);
+        c.draining = draining(m.server);
+        if (const ServerStatus* s = status(m.server)) {
+            c.load = s->load;
+            c.inflight = static_cast<double>(s->assigned);
+        }
+        if (auto p = pins_.find(m.server); p != pins_.end()) {
+            c.pinned = true;
+            if (p->second.load) c.load = *p->second.load;
+            if (p->second.ratio) c.ratio = *p->second.ratio;
+        }
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+lbkit::api::StateView Model::view(int64_t now_ms, const std::string& only_group) const
+{
+    lbkit::api::StateView v;
+    v.version = version_;
+    for (const auto& g : groups_.groups) {
+        if (!only_group.empty() && g.name != only_group)
+            continue;
+        lbkit::api::GroupView gv;
+        gv.name = g.name;
+        for (const auto& c : candidates(g)) {
+            lbkit::api::ServerView sv;
+            sv.name = c.name;
+            sv.load = c.load;
+            sv.ratio = c.ratio;
+            sv.state = c.state;
+            sv.pinned = c.pinned;
+            sv.draining = c.draining;
+            if (const ServerStatus* s = status(c.name); s && s->last_report_ms >= 0)
+                sv.age_ms = now_ms - s->last_report_ms;
+            gv.servers.push_back(std::move(sv));
+        }
+        v.groups.push_back(std::move(gv));
+    }
+    return v;
+}
+
+std::optional<std::string> Model::select(const Group& g, std::mt19937_64& rng)
+{
+    auto cands = candidates(g);
+    int i = lbkit::select::choose(lbkit::select::Policy::p2c, cands, rng);
+    if (i < 0)
+        return std::nullopt;
+    const std::string& name = cands[static_cast<std::size_t>(i)].name;
+    if (auto it = servers_.find(name); it != servers_.end())
+        ++it->second.assigned;
+    return name;
+}
+
+}  // namespace lbstated

@@ -1,0 +1,12 @@
+// lbstated's control API: one row per endpoint (DESIGN.md, lbstated).
+#pragma once
+#include <vector>
+
+#include "httpd.hpp"
+#include "stated.hpp"
+
+namespace lbstated {
+
+std::vector<lbkit::httpd::Route> routes(Stated& d);
+
+}  // namespace lbstated

@@ -1,0 +1,114 @@
+#include "stated.hpp"
+
+#include <chrono>
+
+#include "error.hpp"
+#include "log.hpp"
+#include "table.hpp"
+
+namespace lbstated {
+
+Stated::Stated(lbkit::Loop& loop, lbkit::Metrics& metrics, const Options& options,
+               const std::string& state_dir, const std::string& token)
+    : loop_(loop), metrics_(metrics), options_(options),
+      store_(lbkit::store::state_path(state_dir, "lbstated.db")),
+      model_(options.stale_after.count()), http_(loop),
+      sweep_(loop, [this] {
+          if (model_.sweep(now_ms())) {
+              lbkit::log::info("reports stopped: some servers are now unknown (version ", model_.version(), ")");
+              changed(true);
+          }
+      })
+{
+    subscribers_ = std::make_unique<Subscribers>(loop_, http_, store_, metrics_, options_.drop_after, token,
+                                                 [this] { return state_body(); });
+    metrics_.gauge_fn("lbstated_state_version", "Version of the state", [this] { return static_cast<double>(model_.version()); });
+    metrics_.on_scrape([this] { update_server_metrics(); });
+}
+
+int64_t Stated::now_ms() const
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void Stated::start()
+{
+    model_.restore_version(store_.version_ceiling());
+    model_.on_reserve([this](uint64_t ceiling) { store_.set_version_ceiling(ceiling); });
+    for (const auto& [server, pin] : store_.pins())
+        model_.restore_pin(server, pin);
+    for (const auto& server : store_.drains())
+        model_.restore_drain(server);
+
+    auto stored = store_.groups();
+    std::string file_text;
+    if (!options_.groups_file.empty())
+        file_text = lbkit::table::read_file(options_.groups_file);
+    if (!options_.groups_file.empty() && (!stored || stored->file_text != file_text)) {
+        apply_groups(parse_groups(file_text, options_.groups_file), file_text);
+    } else if (stored) {
+        // The file is as it was when last read: what the API set since wins.
+        file_text_ = stored->file_text;
+        apply_groups(parse_groups(stored->text, stored->source), stored->file_text);
+    } else {
+        lbkit::log::warn("no groups: start with --groups FILE or send them with PUT /v1/groups");
+    }
+    subscribers_->start();
+    sweep_.start(lbkit::Millis(200), true);
+}
+
+void Stated::apply_groups(Groups g, const std::string& file_text)
+{
+    for (const auto& w : g.warnings)
+        lbkit::log::warn(w);
+    std::size_t servers = 0;
+    for (const auto& grp : g.groups)
+        servers += grp.members.size();
+    store_.save_groups(StoredGroups{g.text, g.source, file_text});
+    file_text_ = file_text;
+    lbkit::log::info("groups from ", g.source, ": ", g.groups.size(), " groups, ", servers, " servers");
+    model_.set_groups(std::move(g));
+    changed(true);
+}
+
+void Stated::reload_groups_file()
+{
+    if (options_.groups_file.empty())
+        throw lbkit::BadInput("no groups file: lbstated was started without --groups");
+    std::string text = lbkit::table::read_file(options_.groups_file);
+    apply_groups(parse_groups(text, options_.groups_file), text);
+}
+
+void Stated::replace_groups(const std::string& text, const std::string& who)
+{
+    Groups g = parse_groups(text, "groups");
+    g.source = "api (" + who + ")";
+    apply_groups(std::move(g), file_text_);
+}
+
+StateBody Stated::state_body()
+{
+    if (!cached_.json || cached_.version != model_.version()) {
+        cached_.version = model_.version();
+        cached_.json = std::make_shared<const std::string>(lbkit::api::to_json(model_.view(now_ms())).dump());
+    }
+    return cached_;
+}
+
+void Stated::changed(bool transition)
+{
+    subscribers_->state_changed(transition);
+}
+
+void Stated::update_server_metrics()
+{
+    for (const auto& g : model_.groups().groups)
+        for (const auto& c : model_.candidates(g)) {
+            lbkit::Labels l{{"group", g.name}, {"server", c.name}};
+            metrics_.gauge("lbstated_server_load", "Load of a server as last reported or pinned", l).set(c.load);
+            metrics_.gauge("lbstated_server_up", "1 when the server is up", l).set(c.state == State::up ? 1 : 0);
+        }
+}
+
+}  // namespace lbstated

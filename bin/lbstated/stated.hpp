@@ -1,0 +1,66 @@
+// The lbstated daemon as one object: the model, its state file, the
+// subscribers it pushes to, and the groups it loads. The API handlers
+// (routes.cpp) and main() only talk to this.
+#pragma once
+#include <memory>
+#include <random>
+#include <string>
+
+#include "httpc.hpp"
+#include "loop.hpp"
+#include "metrics.hpp"
+#include "model.hpp"
+#include "stated_store.hpp"
+#include "subscribers.hpp"
+
+namespace lbstated {
+
+struct Options {
+    std::string groups_file;
+    lbkit::Millis stale_after{0};  // 0: three report intervals
+    lbkit::Millis drop_after{600'000};
+    std::size_t max_body = 1 << 20;
+};
+
+class Stated {
+public:
+    Stated(lbkit::Loop& loop, lbkit::Metrics& metrics, const Options& options,
+           const std::string& state_dir, const std::string& token);
+    // Loads groups (file, or what the API set last), pins, drains; starts
+    // the sweep timer and the pushes to persisted subscribers.
+    void start();
+
+    // Both throw BadInput ("FILE:LINE: ...") and keep the groups in force.
+    void reload_groups_file();
+    void replace_groups(const std::string& text, const std::string& who);
+
+    // After every change of the model: pushes, metrics.
+    void changed(bool transition);
+    StateBody state_body();
+    int64_t now_ms() const;
+
+    Model& model() { return model_; }
+    StatedStore& store() { return store_; }
+    Subscribers& subscribers() { return *subscribers_; }
+    const Options& options() const { return options_; }
+    std::mt19937_64& rng() { return rng_; }
+    lbkit::Metrics& metrics() { return metrics_; }
+
+private:
+    void apply_groups(Groups g, const std::string& file_text);
+    void update_server_metrics();
+
+    lbkit::Loop& loop_;
+    lbkit::Metrics& metrics_;
+    Options options_;
+    StatedStore store_;
+    Model model_;
+    lbkit::httpc::Client http_;
+    std::unique_ptr<Subscribers> subscribers_;
+    lbkit::Timer sweep_;
+    StateBody cached_;
+    std::mt19937_64 rng_{std::random_device{}()};
+    std::string file_text_;  // the --groups file as last applied
+};
+
+}  // namespace lbstated

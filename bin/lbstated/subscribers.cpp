@@ -1,0 +1,203 @@
+#include "subscribers.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "log.hpp"
+
+namespace lbstated {
+namespace {
+
+int64_t wall_ms()
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+int64_t mono_ms()
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+constexpr int64_t max_backoff_ms = 30'000;
+
+}  // namespace
+
+struct Subscribers::Sub {
+    int64_t id = 0;
+    lbkit::api::Subscriber spec;
+    std::unique_ptr<lbkit::Timer> periodic;  // mode periodic
+    std::unique_ptr<lbkit::Timer> retry;     // backoff after a failure
+    bool in_flight = false;
+    bool waiting = false;        // a push is due as soon as the current one ends
+    uint64_t delivered = 0;      // last version acknowledged
+    int failures = 0;
+    int64_t failing_since = -1;  // monotonic ms of the first failure in a row
+    int64_t last_ok_ms = 0;      // wall clock, for lbctl subscribers
+    std::string last_error;
+};
+
+Subscribers::Subscribers(lbkit::Loop& loop, lbkit::httpc::Client& http, StatedStore& store,
+                         lbkit::Metrics& metrics, lbkit::Millis drop_after, std::string token,
+                         std::function<StateBody()> current)
+    : loop_(loop), http_(http), store_(store), drop_after_(drop_after), token_(std::move(token)),
+      current_(std::move(current)),
+      pushes_ok_(metrics.counter("lbstated_pushes_total", "State pushes to subscribers", {{"result", "ok"}})),
+      pushes_failed_(metrics.counter("lbstated_pushes_total", "State pushes to subscribers", {{"result", "failed"}})),
+      dropped_(metrics.counter("lbstated_subscribers_dropped_total", "Subscribers dropped after --drop-after unreachable"))
+{
+    metrics.gauge_fn("lbstated_subscribers", "Registered subscribers", [this] { return static_cast<double>(subs_.size()); });
+}
+
+Subscribers::~Subscribers() = default;
+
+Subscribers::Sub& Subscribers::install(int64_t id, const lbkit::api::Subscriber& spec)
+{
+    auto& slot = subs_[id];
+    if (!slot)
+        slot = std::make_unique<Sub>();
+    Sub& s = *slot;
+    s.id = id;
+    s.spec = spec;
+    s.failures = 0;
+    s.failing_since = -1;
+    s.retry = std::make_unique<lbkit::Timer>(loop_, [this, id] {
+        if (auto it = subs_.find(id); it != subs_.end())
+            push(*it->second);
+    });
+    s.periodic.reset();
+    if (spec.mode == lbkit::api::PushMode::periodic) {
+        s.periodic = std::make_unique<lbkit::Timer>(loop_, [this, id] {
+            auto it = subs_.find(id);
+            if (it != subs_.end() && !it->second->retry->pending())
+                push(*it->second);
+        });
+        s.periodic->start(lbkit::Millis(spec.interval_ms), true);
+    }
+    return s;
+}
+
+void Subscribers::start()
+{
+    for (const auto& stored : store_.subscribers())
+        push(install(stored.id, stored.spec));
+    if (!subs_.empty())
+        lbkit::log::info("subscribers: ", subs_.size(), " loaded from the state file");
+}
+
+int64_t Subscribers::add(const lbkit::api::Subscriber& spec)
+{
+    int64_t id = store_.save_subscriber(spec);
+    Sub& s = install(id, spec);
+    s.retry->cancel();
+    push(s);
+    return id;
+}
+
+bool Subscribers::remove(int64_t id)
+{
+    bool stored = store_.delete_subscriber(id);
+    bool live = subs_.erase(id) > 0;
+    return stored || live;
+}
+
+void Subscribers::state_changed(bool transition)
+{
+    if (!transition)
+        return;
+    for (auto& [id, s] : subs_)
+        if (s->spec.mode == lbkit::api::PushMode::change && !s->retry->pending())
+            push(*s);
+}
+
+void Subscribers::push(Sub& s)
+{
+    if (s.in_flight) {
+        s.waiting = true;
+        return;
+    }
+    StateBody body = current_();
+    lbkit::httpc::Request req;
+    req.method = "POST";
+    req.url = s.spec.url;
+    req.body = *body.json;
+    req.bearer = token_;
+    req.timeout = lbkit::Millis(5000);
+    req.connect_timeout = lbkit::Millis(2000);
+    s.in_flight = true;
+    s.waiting = false;
+    int64_t id = s.id;
+    uint64_t version = body.version;
+    http_.start(std::move(req), [this, id, version](const lbkit::httpc::Result& r) { done(id, version, r); });
+}
+
+void Subscribers::done(int64_t id, uint64_t version, const lbkit::httpc::Result& r)
+{
+    auto it = subs_.find(id);
+    if (it == subs_.end())
+        return;  // removed while the push was under way
+    Sub& s = *it->second;
+    s.in_flight = false;
+    // 409 means the receiver already has a newer version: delivered.
+    if (r.ok() || r.status == 409) {
+        pushes_ok_.inc();
+        if (s.failures > 0)
+            lbkit::log::info("subscriber ", s.spec.url, ": reachable again");
+        s.failures = 0;
+        s.failing_since = -1;
+        s.last_error.clear();
+        s.last_ok_ms = wall_ms();
+        s.delivered = std::max(s.delivered, version);
+        if (s.waiting)
+            push(s);  // a transition happened while this push was under way
+        return;
+    }
+    pushes_failed_.inc();
+    s.last_error = r.describe();
+    if (s.failing_since < 0)
+        s.failing_since = mono_ms();
+    ++s.failures;
+    if (mono_ms() - s.failing_since >= drop_after_.count()) {
+        drop(id, "unreachable for " + lbkit::format_duration(drop_after_) + " (" + s.last_error + ")");
+        return;
+    }
+    if (s.failures == 1)
+        lbkit::log::warn("subscriber ", s.spec.url, ": push failed: ", s.last_error, "; retrying with backoff");
+    schedule_retry(s);
+}
+
+void Subscribers::schedule_retry(Sub& s)
+{
+    int64_t delay = std::min<int64_t>(max_backoff_ms, 250LL << std::min(s.failures - 1, 10));
+    s.retry->start(lbkit::Millis(delay));
+}
+
+void Subscribers::drop(int64_t id, const std::string& why)
+{
+    auto it = subs_.find(id);
+    if (it == subs_.end())
+        return;
+    lbkit::log::warn("subscriber ", it->second->spec.url, ": dropped: ", why);
+    dropped_.inc();
+    store_.delete_subscriber(id);
+    subs_.erase(it);
+}
+
+nlohmann::json Subscribers::list() const
+{
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [id, s] : subs_) {
+        nlohmann::json j = lbkit::api::to_json(s->spec);
+        j["id"] = id;
+        j["delivered_version"] = s->delivered;
+        j["failures"] = s->failures;
+        j["last_ok_ms"] = s->last_ok_ms;
+        if (!s->last_error.empty())
+            j["last_error"] = s->last_error;
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+}  // namespace lbstated

@@ -1,0 +1,287 @@
+#include "httpd.hpp"
+
+#include <event2/keyvalq_struct.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "addr.hpp"
+#include "auth.hpp"
+#include "config.h"
+#include "error.hpp"
+#include "log.hpp"
+
+namespace lbkit::httpd {
+namespace {
+
+std::vector<std::string> split_path(const std::string& path)
+{
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        while (i < path.size() && path[i] == '/') ++i;
+        std::size_t j = path.find('/', i);
+        if (j == std::string::npos) j = path.size();
+        if (j > i) out.push_back(path.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+
+// Matches "/v1/servers/{}/pin" against the request path; fills params.
+bool match(const char* pattern, const std::vector<std::string>& segs, std::vector<std::string>& params)
+{
+    auto pat = split_path(pattern);
+    if (pat.size() != segs.size())
+        return false;
+    std::vector<std::string> found;
+    for (std::size_t i = 0; i < pat.size(); ++i) {
+        if (pat[i] == "{}")
+            found.push_back(url_decode(segs[i]));
+        else if (pat[i] != segs[i])
+            return false;
+    }
+    params = std::move(found);
+    return true;
+}
+
+const char* method_name(evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    default: return "OTHER";
+    }
+}
+
+int64_t now_ms()
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::string url_decode(const std::string& s)
+{
+    std::size_t n = 0;
+    char* d = evhttp_uridecode(s.c_str(), 1, &n);
+    if (!d)
+        return s;
+    std::string out(d, n);
+    free(d);
+    return out;
+}
+
+std::string url_encode(const std::string& s)
+{
+    char* e = evhttp_uriencode(s.c_str(), static_cast<ev_ssize_t>(s.size()), 0);
+    if (!e)
+        return s;
+    std::string out(e);
+    free(e);
+    return out;
+}
+
+std::optional<std::string> Request::arg(const std::string& name) const
+{
+    auto it = query.find(name);
+    if (it == query.end())
+        return std::nullopt;
+    return it->second;
+}
+
+std::string Request::header(const char* name) const
+{
+    const char* v = evhttp_find_header(evhttp_request_get_input_headers(raw), name);
+    return v ? v : "";
+}
+
+Json Request::json_object() const
+{
+    if (body.empty())
+        throw BadInput("body: missing (expected a JSON object)");
+    Json j = Json::parse(body, nullptr, false);
+    if (j.is_discarded())
+        throw BadInput("body is not valid JSON");
+    if (!j.is_object())
+        throw BadInput("body: must be a JSON object");
+    return j;
+}
+
+Response Response::json(const Json& j, int status)
+{
+    Response r;
+    r.status = status;
+    r.body = j.dump() + "\n";
+    return r;
+}
+
+Response Response::error(int status, const std::string& sentence)
+{
+    return json(Json{{"error", sentence}}, status);
+}
+
+Response Response::text(std::string body, const char* type, int status)
+{
+    Response r;
+    r.status = status;
+    r.content_type = type;
+    r.body = std::move(body);
+    return r;
+}
+
+Server::Server(Loop& loop, Metrics& metrics, Options options)
+    : loop_(loop), metrics_(metrics), options_(std::move(options)), http_(evhttp_new(loop.base()))
+{
+    if (!http_)
+        throw Error(EX_OSERR, "http server: cannot create");
+    evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                                EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    // evhttp answers bodies over this hard cap itself (HTML 413, connection
+    // closed) without buffering them; bodies between the API limit and the
+    // cap reach dispatch() and get the JSON 413.
+    evhttp_set_max_body_size(http_.get(), static_cast<ev_ssize_t>(options_.max_body * 4 + 65536));
+    evhttp_set_max_headers_size(http_.get(), 32 * 1024);
+    evhttp_set_timeout(http_.get(), static_cast<int>(std::max<int64_t>(1, options_.timeout.count() / 1000)));
+    evhttp_set_gencb(http_.get(), &Server::dispatch_cb, this);
+    requests_total_ = &metrics_.counter("lbkit_api_requests_total", "Control API requests answered");
+    rejected_total_ = &metrics_.counter("lbkit_api_rejected_total", "Control API requests answered with 4xx");
+    const int64_t started = now_ms();
+    add({"GET", "/metrics", false, [this](Request&) {
+             return Response::text(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
+         }});
+    add({"GET", "/v1/health", false, [this, started](Request&) {
+             Json j = {{"status", "ok"}, {"service", options_.service}, {"version", PACKAGE_VERSION},
+                       {"started_ms", started}, {"pid", static_cast<int>(getpid())}};
+             if (health_)
+                 j.update(health_());
+             return Response::json(j);
+         }});
+}
+
+Server::~Server() = default;
+
+void Server::add(Route route)
+{
+    routes_.push_back(std::move(route));
+}
+
+void Server::listen(const std::string& addr)
+{
+    HostPort hp;
+    if (!addr.empty() && addr[0] == ':')
+        hp = parse_host_port("0.0.0.0" + addr, 0);
+    else
+        hp = parse_host_port(addr, 0);
+    if (!is_loopback(hp.host) && options_.token.empty())
+        throw Error(EX_CONFIG, "listen " + addr + ": refusing a non-loopback address without a token (--token-file)");
+    evhttp_bound_socket* sock = evhttp_bind_socket_with_handle(http_.get(), hp.host.c_str(), hp.port);
+    if (!sock)
+        throw Error(EX_UNAVAILABLE, "listen " + addr + ": cannot bind (address in use or not available)");
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(evhttp_bound_socket_get_fd(sock), reinterpret_cast<sockaddr*>(&ss), &len);
+    bound_port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                                 : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+void Server::dispatch_cb(evhttp_request* req, void* arg)
+{
+    static_cast<Server*>(arg)->dispatch(req);
+}
+
+void Server::dispatch(evhttp_request* raw)
+{
+    Request req;
+    req.raw = raw;
+    req.method = method_name(evhttp_request_get_command(raw));
+    const evhttp_uri* uri = evhttp_request_get_evhttp_uri(raw);
+    const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
+    req.path = path && *path ? path : "/";
+    if (const char* q = uri ? evhttp_uri_get_query(uri) : nullptr) {
+        evkeyvalq params;
+        if (evhttp_parse_query_str(q, &params) == 0) {
+            for (evkeyval* kv = params.tqh_first; kv; kv = kv->next.tqe_next)
+                req.query.emplace(kv->key, kv->value);
+        }
+        evhttp_clear_headers(&params);
+    }
+    if (evhttp_connection* conn = evhttp_request_get_connection(raw)) {
+        if (const sockaddr* sa = evhttp_connection_get_addr(conn))
+            req.peer = sockaddr_ip(sa);
+    }
+    evbuffer* in = evhttp_request_get_input_buffer(raw);
+    std::size_t len = evbuffer_get_length(in);
+    Response resp;
+    if (len > options_.max_body) {
+        resp = Response::error(413, "body larger than " + std::to_string(options_.max_body) + " bytes");
+    } else {
+        req.body.resize(len);
+        evbuffer_copyout(in, req.body.data(), len);
+        resp = handle(req);
+    }
+    send(raw, resp);
+}
+
+Response Server::handle(Request& req)
+{
+    try {
+        return route(req);
+    } catch (const HttpError& e) {
+        return Response::error(e.status, e.what());
+    } catch (const BadInput& e) {
+        return Response::error(400, e.what());
+    } catch (const std::exception& e) {
+        log::error(req.method, " ", req.path, ": ", e.what());
+        return Response::error(500, std::string("internal error: ") + e.what());
+    }
+}
+
+Response Server::route(Request& req)
+{
+    auto segs = split_path(req.path);
+    bool path_known = false;
+    const std::string method = req.method == "HEAD" ? "GET" : req.method;
+    for (const auto& r : routes_) {
+        std::vector<std::string> params;
+        if (!match(r.pattern, segs, params))
+            continue;
+        path_known = true;
+        if (method != r.method)
+            continue;
+        req.params = std::move(params);
+        req.authenticated = options_.token.empty() ||
+                            auth::bearer_matches(options_.token, evhttp_find_header(evhttp_request_get_input_headers(req.raw), "Authorization"));
+        if (r.mutating && !req.authenticated) {
+            log::warn(req.method, " ", req.path, " from ", req.peer, ": refused: missing or wrong token");
+            Response resp = Response::error(401, "missing or wrong token (send Authorization: Bearer <token>)");
+            resp.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return resp;
+        }
+        return r.handler(req);
+    }
+    if (path_known)
+        return Response::error(405, "method " + req.method + " not allowed on " + req.path);
+    return Response::error(404, "no such endpoint: " + req.path);
+}
+
+void Server::send(evhttp_request* req, const Response& resp)
+{
+    requests_total_->inc();
+    if (resp.status >= 400 && resp.status < 500)
+        rejected_total_->inc();
+    evkeyvalq* out = evhttp_request_get_output_headers(req);
+    if (!resp.content_type.empty())
+        evhttp_add_header(out, "Content-Type", resp.content_type.c_str());
+    for (const auto& [k, v] : resp.headers)
+        evhttp_add_header(out, k.c_str(), v.c_str());
+    ev::BufferPtr body(evbuffer_new());
+    evbuffer_add(body.get(), resp.body.data(), resp.body.size());
+    evhttp_send_reply(req, resp.status, nullptr, body.get());
+}
+
+}  // namespace lbkit::httpd

@@ -1,0 +1,109 @@
+// The JSON control API server every daemon runs (evhttp): a route table whose
+// rows say which requests change state, so the token check cannot be
+// forgotten; body size limits; JSON error sentences; GET /metrics and
+// GET /v1/health built in.
+#pragma once
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ev.hpp"
+#include "loop.hpp"
+#include "metrics.hpp"
+
+namespace lbkit::httpd {
+
+using Json = nlohmann::json;
+
+struct Request {
+    evhttp_request* raw = nullptr;
+    std::string method;                         // "GET", "POST", ...
+    std::string path;                           // decoded, without the query
+    std::map<std::string, std::string> query;   // decoded query parameters
+    std::vector<std::string> params;            // the "{}" segments of the route
+    std::string body;
+    std::string peer;                           // client IP
+    bool authenticated = false;                 // a valid token was presented
+
+    std::optional<std::string> arg(const std::string& name) const;
+    std::string header(const char* name) const;
+    // The body as a JSON object; throws BadInput("body is not JSON: ...").
+    Json json_object() const;
+};
+
+struct Response {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+
+    static Response json(const Json& j, int status = 200);
+    static Response error(int status, const std::string& sentence);
+    static Response text(std::string body, const char* type = "text/plain; charset=utf-8", int status = 200);
+    static Response no_content() { Response r; r.status = 204; r.content_type.clear(); return r; }
+};
+
+// Throw from a handler to answer with a status and a JSON error sentence.
+struct HttpError : std::runtime_error {
+    HttpError(int status, const std::string& sentence) : std::runtime_error(sentence), status(status) {}
+    int status;
+};
+
+using Handler = std::function<Response(Request&)>;
+
+struct Route {
+    const char* method;
+    const char* pattern;  // "/v1/servers/{}/pin": "{}" matches one path segment
+    bool mutating;        // needs the token when one is configured
+    Handler handler;
+};
+
+struct Options {
+    std::string token;              // empty: no token configured
+    std::size_t max_body = 1 << 20;
+    Millis timeout{10000};
+    std::string service = "lbkit";  // used in /v1/health and metric names
+};
+
+class Server {
+public:
+    Server(Loop& loop, Metrics& metrics, Options options);
+    ~Server();
+    void add(Route route);
+    void add(std::vector<Route> routes) { for (auto& r : routes) add(std::move(r)); }
+    // "127.0.0.1:7400", "[::1]:7400", ":7400" (all addresses: needs a token).
+    // Throws Error(EX_CONFIG) for a non-loopback address without a token,
+    // Error(EX_UNAVAILABLE) when the address cannot be bound.
+    void listen(const std::string& addr);
+    // The port actually bound (useful with port 0).
+    uint16_t bound_port() const { return bound_port_; }
+    // Extra fields for GET /v1/health.
+    void on_health(std::function<Json()> fn) { health_ = std::move(fn); }
+
+private:
+    static void dispatch_cb(evhttp_request* req, void* arg);
+    void dispatch(evhttp_request* req);
+    Response handle(Request& req);
+    Response route(Request& req);
+    void send(evhttp_request* req, const Response& resp);
+
+    Loop& loop_;
+    Metrics& metrics_;
+    Options options_;
+    ev::HttpPtr http_;
+    std::vector<Route> routes_;
+    std::function<Json()> health_;
+    uint16_t bound_port_ = 0;
+    Series* requests_total_ = nullptr;
+    Series* rejected_total_ = nullptr;
+};
+
+// Percent-decodes one URL path segment or query value.
+std::string url_decode(const std::string& s);
+std::string url_encode(const std::string& s);
+
+}  // namespace lbkit::httpd

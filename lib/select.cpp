@@ -1,0 +1,155 @@
+#include "select.hpp"
+
+#include <limits>
+
+#include "error.hpp"
+
+namespace lbkit::select {
+namespace {
+
+bool eligible(const Candidate& c, api::State wanted)
+{
+    return c.state == wanted && !c.draining && !c.suspect && c.ratio > 0;
+}
+
+// Indexes of the servers a policy may choose from: those up, or when none
+// is up, those whose state is unknown (stale reports).
+std::vector<int> pool(std::span<const Candidate> servers)
+{
+    std::vector<int> out;
+    for (api::State wanted : {api::State::up, api::State::unknown}) {
+        for (std::size_t i = 0; i < servers.size(); ++i)
+            if (eligible(servers[i], wanted))
+                out.push_back(static_cast<int>(i));
+        if (!out.empty())
+            break;
+    }
+    return out;
+}
+
+double p2c_cost(const Candidate& c)
+{
+    return (c.load + c.inflight) / c.ratio;
+}
+
+int least(std::span<const Candidate> s, const std::vector<int>& idx, std::mt19937_64& rng)
+{
+    double best = std::numeric_limits<double>::infinity();
+    std::vector<int> ties;
+    for (int i : idx) {
+        double r = relative_load(s[static_cast<std::size_t>(i)]);
+        if (r < best) {
+            best = r;
+            ties.assign(1, i);
+        } else if (r == best) {
+            ties.push_back(i);
+        }
+    }
+    if (ties.size() == 1)
+        return ties[0];
+    return ties[std::uniform_int_distribution<std::size_t>(0, ties.size() - 1)(rng)];
+}
+
+int weighted(std::span<const Candidate> s, const std::vector<int>& idx, std::mt19937_64& rng)
+{
+    double total = 0;
+    for (int i : idx)
+        total += s[static_cast<std::size_t>(i)].ratio;
+    double x = std::uniform_real_distribution<double>(0, total)(rng);
+    for (int i : idx) {
+        x -= s[static_cast<std::size_t>(i)].ratio;
+        if (x < 0)
+            return i;
+    }
+    return idx.back();
+}
+
+// Power of two choices: two distinct random candidates drawn in proportion
+// to their ratio, the one with the lower (load + in-flight) / ratio wins.
+// Drawing by ratio keeps the shares right when loads are equal or stale.
+int p2c(std::span<const Candidate> s, const std::vector<int>& idx, std::mt19937_64& rng)
+{
+    if (idx.size() == 1)
+        return idx[0];
+    int a = weighted(s, idx, rng);
+    int b = a;
+    for (int tries = 0; b == a && tries < 8; ++tries)
+        b = weighted(s, idx, rng);
+    if (b == a) {
+        std::vector<int> rest;
+        for (int i : idx)
+            if (i != a) rest.push_back(i);
+        b = rest[std::uniform_int_distribution<std::size_t>(0, rest.size() - 1)(rng)];
+    }
+    double ca = p2c_cost(s[static_cast<std::size_t>(a)]), cb = p2c_cost(s[static_cast<std::size_t>(b)]);
+    return ca <= cb ? a : b;
+}
+
+}  // namespace
+
+Policy policy_from_string(const std::string& s)
+{
+    if (s == "least") return Policy::least;
+    if (s == "p2c") return Policy::p2c;
+    if (s == "weighted") return Policy::weighted;
+    if (s == "central") return Policy::central;
+    throw BadInput("unknown policy '" + s + "' (least, p2c, weighted or central)");
+}
+
+const char* to_string(Policy p)
+{
+    switch (p) {
+    case Policy::least: return "least";
+    case Policy::p2c: return "p2c";
+    case Policy::weighted: return "weighted";
+    case Policy::central: return "central";
+    }
+    return "p2c";
+}
+
+double relative_load(const Candidate& c)
+{
+    return c.load / c.ratio;
+}
+
+int choose(Policy policy, std::span<const Candidate> servers, std::mt19937_64& rng)
+{
+    std::vector<int> idx = pool(servers);
+    if (idx.empty())
+        return -1;
+    switch (policy) {
+    case Policy::least: return least(servers, idx, rng);
+    case Policy::weighted: return weighted(servers, idx, rng);
+    case Policy::p2c:
+    case Policy::central:  // lbstated's own choice among its servers
+        return p2c(servers, idx, rng);
+    }
+    return -1;
+}
+
+std::string explain_none(const std::string& group, std::span<const Candidate> servers)
+{
+    if (servers.empty())
+        return "no server of group " + group + " is up (the group has no servers)";
+    int down = 0, pinned_down = 0, draining = 0, suspect = 0, unknown = 0;
+    for (const auto& c : servers) {
+        if (c.state == api::State::down) (c.pinned ? pinned_down : down)++;
+        else if (c.draining) draining++;
+        else if (c.suspect) suspect++;
+        else if (c.state == api::State::unknown) unknown++;
+    }
+    std::string detail;
+    auto add = [&](int n, const char* what) {
+        if (n == 0) return;
+        if (!detail.empty()) detail += ", ";
+        detail += std::to_string(n) + " " + what;
+    };
+    add(down, "down");
+    add(pinned_down, "pinned down");
+    add(draining, "draining");
+    add(suspect, "failing to connect");
+    add(unknown, "unknown");
+    return "no server of group " + group + " is up (" + std::to_string(servers.size()) + " known: " + detail + ")";
+}
+
+}  // namespace lbkit::select

@@ -1,0 +1,88 @@
+# Shared helpers for the integration tests: TAP output, free loopback ports,
+# daemons started in the background and always stopped by the EXIT trap.
+# Source it from a test: . "$(dirname "$0")/lib.sh"
+set -u
+
+: "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+LBSTATED=$top_builddir/bin/lbstated/lbstated
+LBCTL=$top_builddir/bin/lbctl/lbctl
+LBPROXY=$top_builddir/bin/lbproxy/lbproxy
+LBSNIFF=$top_builddir/bin/lbsniff/lbsniff
+BACKEND=$top_builddir/tests/backend/lbtest-backend
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/lbkit-test.XXXXXX")
+_pids=()
+_n=0
+_failed=0
+
+_cleanup() {
+    local p
+    for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${_pids[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+    done
+    wait 2>/dev/null
+    if [ "$_failed" -ne 0 ] || [ -n "${KEEP_TMP:-}" ]; then
+        for f in "$T"/*.log; do [ -f "$f" ] && { echo "# --- $f"; tail -n 30 "$f" | sed 's/^/# /'; }; done
+    fi
+    rm -rf "$T"
+}
+trap _cleanup EXIT
+
+# TAP ----------------------------------------------------------------------
+ok() { _n=$((_n + 1)); echo "ok $_n - $*"; }
+not_ok() { _n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $*"; }
+diag() { echo "# $*"; }
+# check DESC CMD...: passes when CMD exits 0.
+check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else not_ok "$d"; diag "command: $*"; fi; }
+# is DESC GOT EXPECTED
+is() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; diag "got:      '$2'"; diag "expected: '$3'"; fi; }
+# like DESC GOT REGEX
+like() { if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1"; diag "got:     '$2'"; diag "pattern: '$3'"; fi; }
+# skip_all REASON: the whole test does not apply here.
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() { echo "1..$_n"; [ "$_failed" -eq 0 ]; exit $?; }
+
+# Ports and processes -------------------------------------------------------
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 30000))
+        port_busy "$p" || { echo "$p"; return 0; }
+    done
+    echo "no free port" >&2; return 1
+}
+# wait_port PORT [SECONDS]
+wait_port() {
+    local i limit=$(( ${2:-10} * 20 ))
+    for ((i = 0; i < limit; i++)); do port_busy "$1" && return 0; sleep 0.05; done
+    return 1
+}
+# wait_for SECONDS CMD...: polls CMD until it succeeds.
+wait_for() {
+    local limit=$(( $1 * 20 )) i; shift
+    for ((i = 0; i < limit; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+    return 1
+}
+# start NAME CMD...: runs CMD in the background, output to $T/NAME.log; sets $LAST_PID.
+start() {
+    local name=$1; shift
+    "$@" >>"$T/$name.log" 2>&1 &
+    LAST_PID=$!
+    _pids+=("$LAST_PID")
+}
+# stop PID [SIGNAL]: signal and reap.
+stop() { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
+
+# Helpers over curl -----------------------------------------------------------
+# http_status METHOD URL [BODY] [TOKEN]: prints the status code.
+http_status() {
+    local args=(-s -o "$T/body" -w '%{http_code}' -X "$1" "$2")
+    [ -n "${3:-}" ] && args+=(--data-binary "$3" -H 'Content-Type: application/json')
+    [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
+    curl "${args[@]}"
+}
+last_body() { cat "$T/body"; }
