@@ -47,17 +47,16 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, Millis& target
 int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body)
 {
     const std::string prog = app.get_name();
+    // Subcommand callbacks run inside parse(), so one try covers both.
     try {
         app.parse(argc, argv);
+        return body();
     } catch (const CLI::Success& e) {
         return app.exit(e);  // --help, --version
     } catch (const CLI::ParseError& e) {
         std::cerr << prog << ": usage: " << e.what() << "\n"
                   << "Run '" << prog << " --help' for the options.\n";
         return EX_USAGE;
-    }
-    try {
-        return body();
     } catch (const Error& e) {
         std::cerr << prog << ": " << e.what() << "\n";
         return e.exit_code();

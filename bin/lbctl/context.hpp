@@ -21,6 +21,8 @@ struct Context {
     std::string token_file;    // --token-file
     std::string format = "auto";  // -o table|tsv|json
     int exit_code = 0;
+    // What the command is doing, for error messages: "pin web3:80".
+    std::string what;
 
     // The -s URL, or the default daemon of this command (lbstated, or
     // lbproxy's admin API for history).
@@ -29,8 +31,9 @@ struct Context {
 
     // Calls the daemon; returns the JSON answer (null for 204). Throws
     // Error: EX_UNAVAILABLE with the URL when nothing answers,
-    // EX_NOPERM for 401/403, EX_DATAERR for 4xx, EX_SOFTWARE for 5xx, each
-    // with the daemon's sentence: "127.0.0.1:7400: 404 no such server 'x'".
+    // EX_NOPERM for 401/403, EX_DATAERR for other 4xx, EX_UNAVAILABLE for
+    // 503, EX_SOFTWARE for other 5xx, each with the daemon's sentence and
+    // prefixed by `what`: "pin x: http://127.0.0.1:7400: 404 no such server 'x'".
     Json call(const char* default_url, const std::string& method, const std::string& path,
               const std::optional<Json>& body = std::nullopt) const;
 };

@@ -1,0 +1,27 @@
+// lbctl: the maintenance command of lbkit (lbctl(8)). Each command lives in
+// its own cmd_*.cpp and talks to a daemon's control API.
+#include "cli.hpp"
+#include "context.hpp"
+#include "log.hpp"
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"lbctl: control lbkit daemons", "lbctl"};
+    lbkit::cli::Common common;
+    lbctl::Context ctx;
+    lbkit::cli::add_common(app, common);
+    app.add_option("-s,--server", ctx.server,
+                   "URL of the daemon (default http://127.0.0.1:7400, lbstated; for history http://127.0.0.1:7401, lbproxy)");
+    app.add_option("--token-file", ctx.token_file, "File with the shared token (default /etc/lbkit/token when it exists)");
+    app.add_option("-o,--output", ctx.format, "Output format: table, tsv or json (default: table on a terminal, else tsv)")
+        ->check(CLI::IsMember({"auto", "table", "tsv", "json"}));
+    app.require_subcommand(1, 1);
+    app.fallthrough();  // global options may follow the command: lbctl status -o json
+    lbctl::add_status(app, ctx);
+    lbctl::add_pin(app, ctx);
+    lbctl::add_subscribers(app, ctx);
+    lbctl::add_groups(app, ctx);
+    lbctl::add_history(app, ctx);
+    app.parse_complete_callback([&] { lbkit::log::init("lbctl", common.verbosity(), false); });
+    return lbkit::cli::run(app, argc, argv, [&] { return ctx.exit_code; });
+}

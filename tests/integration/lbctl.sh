@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# lbctl against a real lbstated: output formats, idempotent admin actions,
+# exit codes and one-line errors.
+. "$(dirname "$0")/lib.sh"
+
+P=$(free_port)
+S=http://127.0.0.1:$P
+echo lbctl-token > "$T/token"
+echo wrong > "$T/wrong"
+printf 'host1.a.co.jp 127.0.0.1:8081 2\nhost1.a.co.jp 127.0.0.1:8082 1\nhost1.a.co.jp 127.0.0.1:8083 2\n' > "$T/groups"
+start lbstated "$LBSTATED" --listen "127.0.0.1:$P" --groups "$T/groups" --state-dir "$T/state" --token-file "$T/token"
+check "lbstated listens" wait_port "$P"
+curl -s -o /dev/null -H 'Authorization: Bearer lbctl-token' -X POST "$S/v1/reports" --data-binary \
+    '{"notifier":"t","interval_ms":60000,"servers":[{"addr":"127.0.0.1:8081","load":20,"state":"up"},{"addr":"127.0.0.1:8082","load":15,"state":"up"},{"addr":"127.0.0.1:8083","load":0,"state":"down"}]}'
+ctl() { "$LBCTL" -s "$S" --token-file "$T/token" "$@"; }
+
+out=$(ctl status)
+is "status is tab-separated without header into a pipe" "$(printf '%s\n' "$out" | head -1)" \
+    $'host1.a.co.jp\t127.0.0.1:8081\t20.0\t2.0\t10.00\tup\t-\t'"$(printf '%s\n' "$out" | head -1 | cut -f8)"
+is "status has one line per server" "$(printf '%s\n' "$out" | wc -l)" 3
+like "status -o table has a header" "$(ctl -o table status)" '^GROUP +SERVER +LOAD +RATIO +RELLOAD +STATE +FLAGS +AGE'
+like "status -o json is the state" "$(ctl -o json status)" '"version": [0-9]+'
+like "options may follow the command" "$(ctl status -o json host1.a.co.jp)" '"name": "host1.a.co.jp"'
+is "status of one group" "$(ctl status host1.a.co.jp | wc -l)" 3
+
+is "pin prints the server" "$(ctl pin 127.0.0.1:8081)" $'127.0.0.1:8081\tdown\tpinned'
+is "pin again succeeds (idempotent)" "$(ctl pin 127.0.0.1:8081; echo $?)" $'127.0.0.1:8081\tdown\tpinned\n0'
+is "pin with load and ratio" "$(ctl pin 127.0.0.1:8081 --state up --load 0 --ratio 3)" $'127.0.0.1:8081\tup\tpinned'
+like "status shows the pin's load and ratio" "$(ctl status | grep 8081)" $'0.0\t3.0\t0.00\tup\tpinned'
+is "unpin" "$(ctl unpin 127.0.0.1:8081)" $'127.0.0.1:8081\tup\t-'
+is "drain" "$(ctl drain 127.0.0.1:8082)" $'127.0.0.1:8082\tup\tdraining'
+is "undrain" "$(ctl undrain 127.0.0.1:8082)" $'127.0.0.1:8082\tup\t-'
+is "groups" "$(ctl groups | head -1)" $'host1.a.co.jp\t127.0.0.1:8081\t2.0'
+ctl reload >/dev/null 2>"$T/err"
+is "reload" "$?" 0
+like "reload says from where" "$(cat "$T/err")" "groups reloaded from $T/groups"
+is "subscribers (none)" "$(ctl subscribers)" ""
+
+# Errors: one line, the object, the daemon, the cause; sysexits codes.
+ctl pin web9:80 >/dev/null 2>"$T/err"
+is "unknown server exits 65" "$?" 65
+is "unknown server message" "$(cat "$T/err")" \
+    "lbctl: pin web9:80: $S: 404 no such server 'web9:80' (servers are named as in the groups table)"
+"$LBCTL" -s "$S" --token-file "$T/wrong" pin 127.0.0.1:8081 >/dev/null 2>"$T/err"
+is "wrong token exits 77" "$?" 77
+like "wrong token message" "$(cat "$T/err")" "^lbctl: pin 127.0.0.1:8081: $S: 401 missing or wrong token"
+"$LBCTL" -s "$S" unpin 127.0.0.1:8081 >/dev/null 2>"$T/err"
+is "no token exits 77" "$?" 77
+DEAD=$(free_port)
+"$LBCTL" -s "127.0.0.1:$DEAD" status >/dev/null 2>"$T/err"
+is "lbstated not running exits 69" "$?" 69
+like "and names the URL it tried" "$(cat "$T/err")" "^lbctl: status: http://127.0.0.1:$DEAD: .*onnect"
+"$LBCTL" --token-file /nonexistent/token -s "$S" pin 127.0.0.1:8081 >/dev/null 2>"$T/err"
+is "missing token file exits 66" "$?" 66
+ctl >/dev/null 2>&1
+is "no command is a usage error" "$?" 64
+ctl pin >/dev/null 2>&1
+is "pin without server is a usage error" "$?" 64
+ctl pin 127.0.0.1:8081 --state sideways >/dev/null 2>&1
+is "bad --state is a usage error" "$?" 64
+ctl -o xml status >/dev/null 2>&1
+is "bad -o is a usage error" "$?" 64
+like "--version" "$("$LBCTL" --version)" '^lbctl \(lbkit\) [0-9]'
+like "--help lists the commands" "$("$LBCTL" --help)" 'status.*pin.*unpin.*drain.*undrain.*subscribers.*groups.*reload'
+done_testing

@@ -1,0 +1,188 @@
+// lbstated's model: reports, staleness, pins, drains, versions, groups.
+#define BOOST_TEST_MODULE stated_model
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include "error.hpp"
+#include "groups.hpp"
+#include "model.hpp"
+
+using namespace lbstated;
+using lbkit::api::State;
+
+namespace {
+
+const char* reference_groups =
+    "# reference example\n"
+    "host1.a.co.jp 127.0.0.1:8081 2\n"
+    "host1.a.co.jp 127.0.0.1:8082 1\n"
+    "host1.a.co.jp 127.0.0.1:8083 2\n";
+
+lbkit::api::Report report(double l1, double l2, double l3, State s3 = State::down)
+{
+    return {"lan-a", 1000, {{"127.0.0.1:8081", l1, State::up}, {"127.0.0.1:8082", l2, State::up}, {"127.0.0.1:8083", l3, s3}}};
+}
+
+std::string groups_error(const std::string& text)
+{
+    try {
+        parse_groups(text, "groups", false);
+    } catch (const lbkit::BadInput& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(groups_table)
+{
+    auto g = parse_groups(reference_groups, "groups", false);
+    BOOST_REQUIRE_EQUAL(g.groups.size(), 1u);
+    BOOST_TEST(g.groups[0].members.size() == 3u);
+    BOOST_TEST(g.groups[0].members[1].ratio == 1);
+    BOOST_TEST(g.has_server("127.0.0.1:8082"));
+    BOOST_TEST(groups_error("a b\n") == "groups:1: expected 3 columns (representative server[:port] ratio), got 2");
+    BOOST_TEST(groups_error("\na b 0\n") == "groups:2: ratio must be > 0");
+    BOOST_TEST(groups_error("a b x\n") == "groups:1: ratio 'x' is not a number");
+    BOOST_TEST(groups_error("a b:0 1\n") == "groups:1: bad port '0' in 'b:0': must be 1 to 65535");
+    BOOST_TEST(groups_error("a:80 b 1\n") == "groups:1: representative name 'a:80' must not have a port");
+    BOOST_TEST(groups_error("a b 1\na b 2\n") == "groups:2: server b is listed twice in group a");
+}
+
+BOOST_AUTO_TEST_CASE(resolved_addresses_match_reports)
+{
+    auto g = parse_groups("g localhost:8081 1\n", "groups", true);
+    Model m(0);
+    m.set_groups(g);
+    auto out = m.apply_report({"n", 1000, {{"127.0.0.1:8081", 5, State::up}}}, 0);
+    BOOST_TEST(out.applied == 1);
+    BOOST_TEST((m.effective_state("localhost:8081") == State::up));
+}
+
+BOOST_AUTO_TEST_CASE(reference_example_selects_first)
+{
+    Model m(0);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    auto v0 = m.version();
+    auto out = m.apply_report(report(20, 15, 0), 1000);
+    BOOST_TEST(out.applied == 3);
+    BOOST_TEST(out.transition);
+    BOOST_TEST(m.version() > v0);
+    auto cands = m.candidates(m.groups().groups[0]);
+    std::mt19937_64 rng(3);
+    auto chosen = lbkit::select::choose(lbkit::select::Policy::least, cands, rng);
+    BOOST_TEST(cands[static_cast<std::size_t>(chosen)].name == "127.0.0.1:8081");
+}
+
+BOOST_AUTO_TEST_CASE(pin_overrides_reports_until_released)
+{
+    Model m(0);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    m.apply_report(report(20, 15, 0), 0);
+    lbkit::api::Pin pin{State::down, 0.0, 3.0};
+    BOOST_TEST(m.pin("127.0.0.1:8081", pin));
+    BOOST_TEST(!m.pin("127.0.0.1:8081", pin));  // idempotent
+    m.apply_report(report(1, 15, 0), 500);      // reports keep coming
+    auto c = m.candidates(m.groups().groups[0]);
+    BOOST_TEST((c[0].state == State::down));
+    BOOST_TEST(c[0].pinned);
+    BOOST_TEST(c[0].load == 0);
+    BOOST_TEST(c[0].ratio == 3);
+    std::mt19937_64 rng(3);
+    BOOST_TEST(lbkit::select::choose(lbkit::select::Policy::least, c, rng) == 1);
+    BOOST_TEST(m.unpin("127.0.0.1:8081"));
+    BOOST_TEST(!m.unpin("127.0.0.1:8081"));
+    BOOST_TEST((m.effective_state("127.0.0.1:8081") == State::up));
+    BOOST_TEST(m.candidates(m.groups().groups[0])[0].load == 1);
+}
+
+BOOST_AUTO_TEST_CASE(stale_reports_become_unknown)
+{
+    Model m(0);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    m.apply_report(report(20, 15, 0), 0);
+    BOOST_TEST(!m.sweep(3000));  // three intervals of 1000 ms: not yet
+    auto v = m.version();
+    BOOST_TEST(m.sweep(3001));
+    BOOST_TEST(m.version() > v);
+    BOOST_TEST((m.effective_state("127.0.0.1:8081") == State::unknown));
+    BOOST_TEST(!m.sweep(4000));  // once only
+    m.apply_report(report(20, 15, 0), 5000);
+    BOOST_TEST((m.effective_state("127.0.0.1:8081") == State::up));
+}
+
+BOOST_AUTO_TEST_CASE(fixed_stale_after)
+{
+    Model m(500);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    m.apply_report(report(20, 15, 0), 0);
+    BOOST_TEST(m.sweep(501));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_addresses_are_reported_back)
+{
+    Model m(0);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    auto v = m.version();
+    auto out = m.apply_report({"n", 1000, {{"10.9.9.9:80", 1, State::up}}}, 0);
+    BOOST_TEST(out.applied == 0);
+    BOOST_TEST(out.unknown.size() == 1u);
+    BOOST_TEST(m.version() == v);
+}
+
+BOOST_AUTO_TEST_CASE(load_change_bumps_version_without_transition)
+{
+    Model m(0);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    m.apply_report(report(20, 15, 0), 0);
+    auto v = m.version();
+    auto out = m.apply_report(report(21, 15, 0), 100);
+    BOOST_TEST(!out.transition);
+    BOOST_TEST(m.version() == v + 1);
+}
+
+BOOST_AUTO_TEST_CASE(versions_survive_restart_above_every_handed_out)
+{
+    uint64_t persisted = 0;
+    uint64_t last = 0;
+    {
+        Model m(0);
+        m.on_reserve([&](uint64_t c) { persisted = c; });
+        m.restore_version(0);
+        m.set_groups(parse_groups(reference_groups, "groups", false));
+        for (int i = 0; i < 10; ++i)
+            m.apply_report(report(i, 1, 0), i);
+        last = m.version();
+    }
+    BOOST_TEST(persisted >= last);
+    Model again(0);
+    again.restore_version(persisted);
+    again.set_groups(parse_groups(reference_groups, "groups", false));
+    BOOST_TEST(again.version() > last);
+}
+
+BOOST_AUTO_TEST_CASE(drain_excludes_from_selection)
+{
+    Model m(0);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    m.apply_report(report(20, 15, 0), 0);
+    BOOST_TEST(m.set_draining("127.0.0.1:8081", true));
+    BOOST_TEST(!m.set_draining("127.0.0.1:8081", true));
+    std::mt19937_64 rng(1);
+    for (int i = 0; i < 20; ++i)
+        BOOST_TEST(*m.select(m.groups().groups[0], rng) == "127.0.0.1:8082");
+}
+
+BOOST_AUTO_TEST_CASE(central_selection_counts_assignments)
+{
+    Model m(0);
+    m.set_groups(parse_groups("g a:1 1\ng b:1 1\n", "groups", false));
+    m.apply_report({"n", 1000, {{"a:1", 0, State::up}, {"b:1", 0, State::up}}}, 0);
+    std::mt19937_64 rng(5);
+    std::map<std::string, int> n;
+    for (int i = 0; i < 100; ++i)
+        n[*m.select(m.groups().groups[0], rng)]++;
+    // Counting its own assignments keeps the two close between reports.
+    BOOST_TEST(std::abs(n["a:1"] - n["b:1"]) <= 2);
+}
