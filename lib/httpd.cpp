@@ -173,10 +173,11 @@ void Server::add(Route route)
 void Server::listen(const std::string& addr)
 {
     HostPort hp;
-    if (!addr.empty() && addr[0] == ':')
-        hp = parse_host_port("0.0.0.0" + addr, 0);
-    else
-        hp = parse_host_port(addr, 0);
+    try {
+        hp = parse_host_port(!addr.empty() && addr[0] == ':' ? "0.0.0.0" + addr : addr, 0);
+    } catch (const BadInput& e) {
+        throw Error(EX_USAGE, "listen " + addr + ": " + e.what());
+    }
     if (!is_loopback(hp.host) && options_.token.empty())
         throw Error(EX_CONFIG, "listen " + addr + ": refusing a non-loopback address without a token (--token-file)");
     evhttp_bound_socket* sock = evhttp_bind_socket_with_handle(http_.get(), hp.host.c_str(), hp.port);

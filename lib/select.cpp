@@ -64,25 +64,27 @@ int weighted(std::span<const Candidate> s, const std::vector<int>& idx, std::mt1
     return idx.back();
 }
 
-// Power of two choices: two distinct random candidates drawn in proportion
-// to their ratio, the one with the lower (load + in-flight) / ratio wins.
-// Drawing by ratio keeps the shares right when loads are equal or stale.
+// Power of two choices. Two candidates are drawn in proportion to their
+// ratio, with replacement (the same one twice is chosen as it is), and the
+// one with the lower cost, (load + in-flight) / ratio, wins with probability
+// other cost / (sum of both costs). Drawing with replacement is what makes
+// equal relative loads give exactly the ratio shares; its price is that a
+// busy server still gets (ratio / total ratio)^2 of the requests.
+// The soft comparison is what breaks the herd: every proxy holds the same
+// load figures for a whole update interval, and a hard "lower wins" would
+// send all of them to the same server and starve the most loaded one; with
+// it, a server above its share loses in proportion to the excess, and at
+// equal relative loads each server gets its ratio share.
 int p2c(std::span<const Candidate> s, const std::vector<int>& idx, std::mt19937_64& rng)
 {
-    if (idx.size() == 1)
-        return idx[0];
     int a = weighted(s, idx, rng);
-    int b = a;
-    for (int tries = 0; b == a && tries < 8; ++tries)
-        b = weighted(s, idx, rng);
-    if (b == a) {
-        std::vector<int> rest;
-        for (int i : idx)
-            if (i != a) rest.push_back(i);
-        b = rest[std::uniform_int_distribution<std::size_t>(0, rest.size() - 1)(rng)];
-    }
+    int b = weighted(s, idx, rng);
+    if (a == b)
+        return a;
     double ca = p2c_cost(s[static_cast<std::size_t>(a)]), cb = p2c_cost(s[static_cast<std::size_t>(b)]);
-    return ca <= cb ? a : b;
+    if (ca + cb <= 0)
+        return a;  // both idle: the ratio-weighted draw decides
+    return std::uniform_real_distribution<double>(0, ca + cb)(rng) < cb ? a : b;
 }
 
 }  // namespace

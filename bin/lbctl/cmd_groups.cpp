@@ -32,7 +32,7 @@ void add_groups(CLI::App& app, Context& ctx)
     reload->callback([&ctx] {
         ctx.what = "reload";
         Json j = ctx.call(default_stated_url, "POST", "/v1/groups/reload");
-        if (ctx.output() != lbkit::output::Format::json)
+        if (ctx.output() != lbkit::output::Format::json && !ctx.quiet)
             std::cerr << "lbctl: groups reloaded from " << j.value("source", "?") << "\n";
         print_groups(ctx, j);
     });

@@ -1,5 +1,7 @@
 #include "context.hpp"
 
+#include <iostream>
+
 #include "auth.hpp"
 #include "error.hpp"
 #include "httpc.hpp"
@@ -33,7 +35,12 @@ Json Context::call(const char* default_url, const std::string& method, const std
     req.timeout = lbkit::Millis(10000);
     if (body)
         req.body = body->dump();
+    if (verbose > 0)
+        std::cerr << "lbctl: " << method << " " << req.url << (req.body.empty() ? "" : " " + req.body) << "\n";
     auto r = lbkit::httpc::fetch(req);
+    if (verbose > 0)
+        std::cerr << "lbctl: " << (r.error.empty() ? std::to_string(r.status) : r.error) << " in "
+                  << static_cast<int>(r.seconds * 1000) << " ms\n";
     if (!r.error.empty())
         throw lbkit::Error(EX_UNAVAILABLE, prefix + r.error);
     if (r.status >= 200 && r.status < 300) {

@@ -21,6 +21,8 @@ struct Context {
     std::string token_file;    // --token-file
     std::string format = "auto";  // -o table|tsv|json
     int exit_code = 0;
+    int verbose = 0;     // -v: print each request on stderr
+    bool quiet = false;  // -q: no notes on stderr, only errors
     // What the command is doing, for error messages: "pin web3:80".
     std::string what;
 

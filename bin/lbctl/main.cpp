@@ -2,7 +2,6 @@
 // its own cmd_*.cpp and talks to a daemon's control API.
 #include "cli.hpp"
 #include "context.hpp"
-#include "log.hpp"
 
 int main(int argc, char** argv)
 {
@@ -22,6 +21,10 @@ int main(int argc, char** argv)
     lbctl::add_subscribers(app, ctx);
     lbctl::add_groups(app, ctx);
     lbctl::add_history(app, ctx);
-    app.parse_complete_callback([&] { lbkit::log::init("lbctl", common.verbosity(), false); });
+    // Runs before the command's callback, once the global flags are known.
+    app.parse_complete_callback([&] {
+        ctx.verbose = common.verbose;
+        ctx.quiet = common.quiet;
+    });
     return lbkit::cli::run(app, argc, argv, [&] { return ctx.exit_code; });
 }

@@ -46,8 +46,9 @@ int main(int argc, char** argv)
         lbkit::httpd::Server api(loop, metrics, {token, options.max_body, lbkit::Millis(10000), "lbstated"});
         api.add(lbstated::routes(daemon));
         api.on_health([&] { return lbkit::httpd::Json{{"state_version", daemon.model().version()}}; });
-        daemon.start();
+        // Bind first: a daemon that cannot listen must not touch its state file.
         api.listen(common.listen);
+        daemon.start();
         loop.on_reload([&] {
             try {
                 daemon.reload_groups_file();

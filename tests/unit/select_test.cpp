@@ -101,10 +101,21 @@ BOOST_AUTO_TEST_CASE(p2c_prefers_lower_relative_load_and_equal_loads_follow_rati
     std::vector<Candidate> c = {{"a", 0, 2, State::up}, {"b", 0, 1, State::up}, {"c", 0, 2, State::up}};
     auto t = tally(select::Policy::p2c, c, 50000);
     BOOST_TEST(std::abs(t["b"] / 50000.0 - 0.2) < 0.02);
-    c[0].load = 100;  // a is busy: it loses every comparison
-    c[1].inflight = 1;
-    auto busy = tally(select::Policy::p2c, c, 1000);
-    BOOST_TEST(busy["a"] == 0);
+    // Equal relative loads (not idle): still exactly the ratio shares.
+    c[0].load = 20; c[1].load = 10; c[2].load = 20;
+    t = tally(select::Policy::p2c, c, 50000);
+    BOOST_TEST(std::abs(t["a"] / 50000.0 - 0.4) < 0.02);
+    BOOST_TEST(std::abs(t["b"] / 50000.0 - 0.2) < 0.02);
+    c = {{"a", 100, 2, State::up}, {"b", 0, 1, State::up}, {"c", 0, 2, State::up}};
+    c[1].inflight = 1;  // a is busy: it loses almost every comparison
+    auto busy = tally(select::Policy::p2c, c, 10000);
+    BOOST_TEST(busy["a"] > 0);     // soft: never starved completely
+    // a is drawn twice 16% of the time, and wins 1/51 of its pairs or fewer.
+    BOOST_TEST(busy["a"] < 1800);
+    c[2].load = 0;                 // an idle server beats any busy one
+    c[1].load = 50;
+    std::vector<Candidate> two = {c[0], c[2]};
+    BOOST_TEST(tally(select::Policy::p2c, two, 1000)["c"] > 600);
 }
 
 BOOST_AUTO_TEST_CASE(policy_names)

@@ -1,0 +1,200 @@
+# Peers for the proxy benchmarks: the nginx origin, HAProxy, nginx as a
+# reverse proxy, Squid, tinyproxy, and lbproxy fed by a real lbstated. Each
+# start_* function writes a config under $B, starts the peer as a child in the
+# foreground and sets its PID in a variable named after it. Sourced after lib.bash.
+
+# nginx_temp_paths DIR: keeps every nginx temp file out of /var/lib/nginx.
+nginx_temp_paths() {
+    local d
+    for d in body proxy fastcgi scgi uwsgi; do mkdir -p "$1/$d"; done
+    cat <<EOF
+    client_body_temp_path $1/body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    scgi_temp_path $1/scgi;
+    uwsgi_temp_path $1/uwsgi;
+EOF
+}
+
+# start_origin PORT: nginx serving $B/www/100b and $B/www/1m, one worker.
+start_origin() {
+    local port=$1 d=$B/origin
+    mkdir -p "$d" "$B/www"
+    head -c 100 /dev/zero | tr '\0' x >"$B/www/100b"
+    head -c 1048576 /dev/zero | tr '\0' y >"$B/www/1m"
+    chmod -R a+rX "$B/www"
+    cat >"$d/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 19000; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 600s;
+    keepalive_requests 100000000;
+    default_type application/octet-stream;
+$(nginx_temp_paths "$d/tmp")
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        root $B/www;
+        location / { }
+    }
+}
+EOF
+    start_peer origin "$port" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"
+    ORIGIN_PID=$LAST_PID
+}
+
+# start_haproxy PORT ORIGIN_PORT: one thread, keep-alive both sides.
+start_haproxy() {
+    local port=$1 origin=$2 d=$B/haproxy
+    mkdir -p "$d"
+    # maxconn: HAProxy sizes its fd needs from it; the hard limit is 20,000.
+    cat >"$d/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 9000
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 5s
+    timeout client 600s
+    timeout server 600s
+    timeout http-keep-alive 600s
+frontend bench
+    bind 127.0.0.1:$port
+    default_backend origin
+backend origin
+    http-reuse always
+    server origin 127.0.0.1:$origin
+EOF
+    start_peer haproxy "$port" haproxy -db -f "$d/haproxy.cfg"
+    HAPROXY_PID=$LAST_PID
+}
+
+# start_nginx_proxy PORT ORIGIN_PORT: reverse proxy, one worker, pooled upstream.
+start_nginx_proxy() {
+    local port=$1 origin=$2 d=$B/nginx-proxy
+    mkdir -p "$d"
+    cat >"$d/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 19000; }
+http {
+    access_log off;
+    keepalive_timeout 600s;
+    keepalive_requests 100000000;
+$(nginx_temp_paths "$d/tmp")
+    upstream origin {
+        server 127.0.0.1:$origin;
+        keepalive 128;
+        keepalive_requests 100000000;
+    }
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+    start_peer nginx-proxy "$port" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"
+    NGINX_PROXY_PID=$LAST_PID
+}
+
+# start_squid PORT: forward proxy, cache off, in the foreground (-N).
+start_squid() {
+    local port=$1 d=$B/squid
+    mkdir -p "$d"
+    chown proxy:proxy "$d"
+    cat >"$d/squid.conf" <<EOF
+http_port 127.0.0.1:$port
+acl bench_clients src 127.0.0.0/8
+http_access allow bench_clients
+http_access deny all
+cache deny all
+cache_mem 0 MB
+access_log none
+cache_store_log none
+cache_log $d/cache.log
+pid_filename $d/squid.pid
+coredump_dir $d
+netdb_filename none
+cache_effective_user proxy
+visible_hostname lbkit-bench
+shutdown_lifetime 1 seconds
+max_filedescriptors 20000
+client_persistent_connections on
+server_persistent_connections on
+EOF
+    start_peer squid "$port" squid -N -f "$d/squid.conf"
+    SQUID_PID=$LAST_PID
+}
+
+# start_tinyproxy PORT
+start_tinyproxy() {
+    local port=$1 d=$B/tinyproxy
+    mkdir -p "$d"
+    chown nobody:nogroup "$d"
+    cat >"$d/tinyproxy.conf" <<EOF
+User nobody
+Group nogroup
+Port $port
+Listen 127.0.0.1
+Timeout 600
+MaxClients 1000
+Allow 127.0.0.0/8
+LogLevel Critical
+LogFile "$d/tinyproxy.log"
+PidFile "$d/tinyproxy.pid"
+DisableViaHeader Yes
+EOF
+    start_peer tinyproxy "$port" tinyproxy -d -c "$d/tinyproxy.conf"
+    TINYPROXY_PID=$LAST_PID
+}
+
+# start_lbstated PORT GROUPS-FILE: the real state manager on a fresh state dir.
+start_lbstated() {
+    local port=$1 groups=$2 d=$B/lbstated
+    mkdir -p "$d"
+    start_peer lbstated "$port" "$LBSTATED" --listen "127.0.0.1:$port" --groups "$groups" \
+        --state-dir "$d" --stale-after 1h
+    LBSTATED_PID=$LAST_PID
+}
+
+# report_up STATED_PORT ADDR...: an lbsniff-like report saying the servers are up.
+report_up() {
+    local port=$1 body="" a; shift
+    for a in "$@"; do body="$body${body:+,}{\"addr\":\"$a\",\"load\":1,\"state\":\"up\"}"; done
+    curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
+        --data "{\"notifier\":\"bench\",\"interval_ms\":600000,\"servers\":[$body]}" \
+        "http://127.0.0.1:$port/v1/reports"
+}
+
+# start_lbproxy PORT ADMIN_PORT STATED_PORT GROUP [EXTRA FLAGS...]: p2c, history
+# on (the default), state pushed on change; waits until a request through the
+# proxy to GROUP succeeds, i.e. the state has arrived.
+start_lbproxy() {
+    local port=$1 admin=$2 stated=$3 group=$4 d=$B/lbproxy; shift 4
+    mkdir -p "$d"
+    start_peer lbproxy "$port" "$LBPROXY" --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" \
+        --state-server "http://127.0.0.1:$stated" --state-mode change --policy p2c \
+        --allow 127.0.0.0/8 --state-dir "$d" "$@"
+    LBPROXY_PID=$LAST_PID
+    local i
+    for i in $(seq 1 100); do
+        curl -fsS -o /dev/null -x "127.0.0.1:$port" "http://$group/100b" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    tail -n 20 "$B/lbproxy.log" >&2
+    die "lbproxy never relayed http://$group/100b (state not received?)"
+}

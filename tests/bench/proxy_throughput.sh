@@ -1,0 +1,160 @@
+#!/bin/bash
+# lbproxy throughput against the usual proxies, all in one run on loopback:
+# wrk -t1 with BENCH_CONNS connections fetches 100-byte and 1 MiB files from one
+# nginx origin, straight and through lbproxy (p2c, history on, state from a
+# real lbstated), HAProxy (1 thread), nginx as reverse proxy (1 worker), Squid
+# (cache off) and tinyproxy. Runs are interleaved (every path once, then
+# again) so that drift of this noisy machine hits every path alike; the table
+# shows medians and the CPU each process used, since wrk, the origin and the
+# proxy share the same cores.
+# Environment: BENCH_DURATION (s per run, 6), BENCH_RUNS (3), BENCH_CONNS (50),
+# BENCH_CONNS_1M (connections for the 1 MiB body; default BENCH_CONNS, the
+# peer figures the project started from used 10).
+. "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/peers.bash"
+
+DURATION=${BENCH_DURATION:-6}
+RUNS=${BENCH_RUNS:-3}
+CONNS=${BENCH_CONNS:-50}
+CONNS_1M=${BENCH_CONNS_1M:-$CONNS}
+GROUP=bench.lbkit
+
+for c in wrk nginx haproxy squid tinyproxy curl; do
+    command -v "$c" >/dev/null || skip "proxy throughput: $c not installed (tests/bench/setup.sh installs it)"
+done
+raise_fd_limit
+
+ORIGIN=$(free_port)
+start_origin "$ORIGIN"
+HAPROXY=$(free_port);   start_haproxy "$HAPROXY" "$ORIGIN"
+NGINXP=$(free_port);    start_nginx_proxy "$NGINXP" "$ORIGIN"
+SQUID=$(free_port);     start_squid "$SQUID"
+TINY=$(free_port);      start_tinyproxy "$TINY"
+
+# paths: name, proxy port ("-" for none), forward-proxy host ("-" for origin-form), PID.
+paths=("direct $ORIGIN - -")
+lbproxy_note=""
+if [ -x "$LBPROXY" ] && [ -x "$LBSTATED" ]; then
+    STATED=$(free_port); PROXY=$(free_port); ADMIN=$(free_port)
+    echo "$GROUP 127.0.0.1:$ORIGIN 1" >"$B/groups"
+    start_lbstated "$STATED" "$B/groups"
+    report_up "$STATED" "127.0.0.1:$ORIGIN" || die "lbstated refused the report"
+    start_lbproxy "$PROXY" "$ADMIN" "$STATED" "$GROUP"
+    paths+=("lbproxy $PROXY $GROUP $LBPROXY_PID")
+else
+    [ -x "$LBPROXY" ] || lbproxy_note="SKIP: lbproxy not built ($LBPROXY missing)"
+    [ -x "$LBSTATED" ] || lbproxy_note="SKIP: lbproxy row needs lbstated, not built ($LBSTATED missing)"
+fi
+paths+=("haproxy $HAPROXY - $HAPROXY_PID"
+        "nginx-proxy $NGINXP - $NGINX_PROXY_PID"
+        "squid $SQUID 127.0.0.1:$ORIGIN $SQUID_PID"
+        "tinyproxy $TINY 127.0.0.1:$ORIGIN $TINYPROXY_PID")
+
+# wrk_script FILE FORWARD-HOST: absolute-form for a forward proxy without a
+# request() function, so wrk builds the request once; done() prints the figures.
+wrk_script() {
+    {
+        if [ "$2" != - ]; then
+            echo "wrk.path = \"http://$2\" .. wrk.path"
+            echo "wrk.headers[\"Host\"] = \"$2\""
+        fi
+        cat <<'EOF'
+done = function(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format("RESULT %d %d %d %d %d\n", summary.requests, summary.duration,
+        summary.bytes, e.connect + e.read + e.write + e.status + e.timeout,
+        latency:percentile(99)))
+end
+EOF
+    } >"$1"
+}
+
+# measure NAME PORT HOST PID FILE SECONDS: one wrk run; prints
+# "req/s p99-ms MiB/s errors cpu-proxy% cpu-wrk% cpu-origin%".
+measure() {
+    local name=$1 port=$2 host=$3 pid=$4 file=$5 secs=$6
+    local lua=$B/$name.lua p0=0 p1=0 o0 o1 t0 t1 out conns=$CONNS
+    [ "$file" = 1m ] && conns=$CONNS_1M
+    wrk_script "$lua" "$host"
+    [ "$pid" != - ] && p0=$(cpu_ticks "$pid")
+    o0=$(cpu_ticks "$ORIGIN_PID")
+    t0=$(date +%s%N)
+    ( wrk -t1 -c"$conns" -d"${secs}s" -s "$lua" "http://127.0.0.1:$port/$file" >"$B/wrk.out" 2>&1
+      times >"$B/wrk.times" )
+    t1=$(date +%s%N)
+    [ "$pid" != - ] && p1=$(cpu_ticks "$pid")
+    o1=$(cpu_ticks "$ORIGIN_PID")
+    out=$(grep '^RESULT' "$B/wrk.out") || { cat "$B/wrk.out" >&2; die "wrk through $name failed"; }
+    # times: second line is the children's user and system time, "0m1.230s 0m0.450s".
+    sed -n 2p "$B/wrk.times" | awk -v r="$out" -v p="$((p1 - p0))" -v o="$((o1 - o0))" \
+        -v hz="$HZ" -v wall="$(( (t1 - t0) / 1000 ))" -v proxied="$pid" '
+        function secs(s,  m) { m = s; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", s); sub(/s$/, "", s); return m * 60 + s }
+        { split(r, f, " "); n = f[2]; us = f[3]; bytes = f[4]; err = f[5]; p99 = f[6]
+          w = (secs($1) + secs($2)) * 1e6
+          printf "%.0f %.2f %.1f %d %s %.0f %.0f\n", n / us * 1e6, p99 / 1000, bytes / us * 1e6 / 1048576,
+              err, proxied == "-" ? "-" : sprintf("%.0f", p / hz * 1e6 / wall * 100),
+              w / wall * 100, o / hz * 1e6 / wall * 100 }'
+}
+
+echo "proxy throughput: wrk -t1 -c$CONNS (1 MiB: -c$CONNS_1M), $RUNS runs x ${DURATION}s per path and body, interleaved"
+[ -n "$lbproxy_note" ] && echo "$lbproxy_note"
+: >"$B/results"
+for file in 100b 1m; do
+    for p in "${paths[@]}"; do   # warm-up: pools, caches, page cache
+        set -- $p; measure "$1" "$2" "$3" "$4" "$file" 1 >/dev/null
+    done
+    for run in $(seq 1 "$RUNS"); do
+        for p in "${paths[@]}"; do
+            set -- $p
+            echo "$1 $file $run $(measure "$1" "$2" "$3" "$4" "$file" "$DURATION")" >>"$B/results"
+        done
+    done
+done
+
+# Median of each column per path and body, then the table and the ratios.
+awk -v runs="$RUNS" '
+    function med(a, n,   i, j, t) {
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { k = $1 " " $2; if (!(k in cnt)) order[++nk] = k; c = ++cnt[k]
+      for (i = 4; i <= 10; i++) v[k, i, c] = $i }
+    END {
+        printf "%-12s %-5s %9s %8s %8s %7s %10s %8s %11s %14s\n", "path", "body", "req/s", "p99 ms", "MiB/s", "errors", "cpu proxy", "cpu wrk", "cpu origin", "req/proxy-cpu-s"
+        for (x = 1; x <= nk; x++) {
+            k = order[x]; split(k, kk, " ")
+            for (i = 4; i <= 10; i++) {
+                if (v[k, i, 1] == "-") { m[k, i] = "-"; continue }
+                for (c = 1; c <= cnt[k]; c++) a[c] = v[k, i, c] + 0
+                m[k, i] = med(a, cnt[k])
+            }
+            eff[k] = (m[k, 8] == "-" || m[k, 8] == 0) ? "-" : m[k, 4] / (m[k, 8] / 100)
+            printf "%-12s %-5s %9.0f %8.2f %8.1f %7d %10s %7.0f%% %10.0f%% %14s\n", kk[1], kk[2] == "100b" ? "100B" : "1MiB",
+                m[k, 4], m[k, 5], m[k, 6], m[k, 7], m[k, 8] == "-" ? "-" : sprintf("%.0f%%", m[k, 8]), m[k, 9], m[k, 10],
+                eff[k] == "-" ? "-" : sprintf("%.0f", eff[k])
+            med_rps[k] = m[k, 4]; med_p99[k] = m[k, 5]; med_mib[k] = m[k, 6]
+        }
+        print "(medians of " runs " runs; cpu: share of one core during the run, proxy and origin include their workers;"
+        print " req/proxy-cpu-s: requests per CPU-second of the proxy, the steadier figure when the machine is shared)"
+        if (!(("lbproxy 100b") in med_rps)) exit
+        printf "\n%-34s %10s %10s %8s %s\n", "ratio", "100B", "1MiB", "target", ""
+        ratio("lbproxy/haproxy req/s", "haproxy", 1.0)
+        ratio("lbproxy/squid req/s", "squid", 3.0)
+        ratio("lbproxy/nginx-proxy req/s", "nginx-proxy", 0)
+        effratio("lbproxy/haproxy req per CPU-s", "haproxy")
+        effratio("lbproxy/squid req per CPU-s", "squid")
+        added("lbproxy added p99 over direct, ms", "lbproxy", 1.0)
+        added("haproxy added p99 over direct, ms", "haproxy", 0)
+    }
+    function ratio(label, peer, target,   a, b) {
+        a = med_rps["lbproxy 100b"] / med_rps[peer " 100b"]; b = med_rps["lbproxy 1m"] / med_rps[peer " 1m"]
+        printf "%-34s %10.2f %10.2f %8s %s\n", label, a, b, target ? sprintf(">= %.1f", target) : "", target ? (a >= target ? "met" : "MISSED") " (100B)" : ""
+    }
+    function effratio(label, peer,   a, b) {
+        a = eff["lbproxy 100b"] / eff[peer " 100b"]; b = eff["lbproxy 1m"] / eff[peer " 1m"]
+        printf "%-34s %10.2f %10.2f\n", label, a, b
+    }
+    function added(label, p, target,   a, b) {
+        a = med_p99[p " 100b"] - med_p99["direct 100b"]; b = med_p99[p " 1m"] - med_p99["direct 1m"]
+        printf "%-34s %10.2f %10.2f %8s %s\n", label, a, b, target ? sprintf("<= %.1f", target) : "", target ? (a <= target ? "met" : "MISSED") " (100B)" : ""
+    }' "$B/results"
