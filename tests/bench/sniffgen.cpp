@@ -7,10 +7,6 @@
 //   sniffgen hold ADDR:PORT          listens with a backlog of 0 and never
 //                                    accepts: SYNs beyond the first go
 //                                    unanswered
-//   sniffgen load ADDR:PORT RATE SECONDS [CONNS]
-//                                    sends RATE small segments per second
-//                                    for SECONDS over CONNS connections and
-//                                    prints how many it sent
 //   sniffgen inject IFACE IP:PORT RATE SECONDS
 //                                    puts RATE request segments a second on
 //                                    IFACE (Ethernet, e.g. lo) with
@@ -19,7 +15,6 @@
 // Frames come from bin/lbsniff/forge.cpp and are written with pcap_dump.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pcap/dlt.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,8 +44,7 @@ constexpr int64_t t0 = int64_t(1'700'000'000) * sec;
 [[noreturn]] void usage()
 {
     std::fprintf(stderr, "usage: sniffgen bench FILE PACKETS | scenario FILE [DLT] | dlt FILE DLT |\n"
-                         "       serve ADDR:PORT | hold ADDR:PORT | load ADDR:PORT RATE SECONDS [CONNS] |\n"
-                         "       inject IFACE IP:PORT RATE SECONDS\n");
+                         "       serve ADDR:PORT | hold ADDR:PORT | inject IFACE IP:PORT RATE SECONDS\n");
     std::exit(64);
 }
 
@@ -207,22 +201,32 @@ void serve_conn(int fd)
                 break;
         }
         if (buf.size() > (1 << 20))
-            buf.clear();  // a load stream without request heads: just drain it
+            buf.clear();  // a stream without request heads: just drain it
     }
     close(fd);
 }
 
-int serve(const std::string& addr)
+// A listening socket on addr with the given backlog, or -1 (said on stderr).
+int listen_on(const std::string& addr, int backlog, const char* what)
 {
     socklen_t len;
     sockaddr_storage ss = parse_addr(addr, len);
     int fd = socket(ss.ss_family, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, 512) != 0) {
-        std::perror(("sniffgen: serve " + addr).c_str());
-        return 69;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, backlog) != 0) {
+        std::perror(("sniffgen: " + std::string(what) + " " + addr).c_str());
+        close(fd);
+        return -1;
     }
+    return fd;
+}
+
+int serve(const std::string& addr)
+{
+    int fd = listen_on(addr, 512, "serve");
+    if (fd < 0)
+        return 69;
     for (;;) {
         int c = accept(fd, nullptr, nullptr);
         if (c >= 0)
@@ -230,56 +234,14 @@ int serve(const std::string& addr)
     }
 }
 
+// Backlog 0 and no accept(): once the queue holds one connection, the
+// kernel drops further SYNs, which then go unanswered.
 int hold(const std::string& addr)
 {
-    socklen_t len;
-    sockaddr_storage ss = parse_addr(addr, len);
-    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, 0) != 0) {
-        std::perror(("sniffgen: hold " + addr).c_str());
+    if (listen_on(addr, 0, "hold") < 0)
         return 69;
-    }
     for (;;)
         pause();
-}
-
-// Paced small writes with Nagle off: one segment each. Prints the count.
-int load(const std::string& addr, long rate, double seconds, int conns)
-{
-    socklen_t len;
-    sockaddr_storage ss = parse_addr(addr, len);
-    std::vector<int> fds;
-    for (int i = 0; i < conns; ++i) {
-        int fd = socket(ss.ss_family, SOCK_STREAM, 0);
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-            std::perror(("sniffgen: load " + addr).c_str());
-            return 69;
-        }
-        fds.push_back(fd);
-    }
-    using clock = std::chrono::steady_clock;
-    auto start = clock::now();
-    long sent = 0, total = long(double(rate) * seconds);
-    const char msg[] = "ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-\n";
-    while (sent < total) {
-        double elapsed = std::chrono::duration<double>(clock::now() - start).count();
-        long due = std::min(total, long(elapsed * double(rate)));
-        for (; sent < due; ++sent)
-            if (send(fds[std::size_t(sent) % fds.size()], msg, sizeof msg - 1, 0) < 0) {
-                std::perror("sniffgen: send");
-                return 74;
-            }
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    double took = std::chrono::duration<double>(clock::now() - start).count();
-    std::printf("%ld %.3f\n", sent, took);
-    for (int fd : fds)
-        close(fd);
-    return 0;
 }
 
 // Request segments on 64 connections from 127.0.0.2 to IP:PORT, each
@@ -345,8 +307,6 @@ int main(int argc, char** argv)
             return hold(argv[2]);
         if (cmd == "inject" && argc == 6)
             return inject(argv[2], argv[3], std::atol(argv[4]), std::atof(argv[5]));
-        if (cmd == "load" && (argc == 5 || argc == 6))
-            return load(argv[2], std::atol(argv[3]), std::atof(argv[4]), argc == 6 ? std::atoi(argv[5]) : 4);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sniffgen: %s\n", e.what());
         return 70;
