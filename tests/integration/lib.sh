@@ -50,7 +50,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((20000 + RANDOM % 12700))  # below the ephemeral range (32768-60999)
         port_busy "$p" || { echo "$p"; return 0; }
     done
     echo "no free port" >&2; return 1

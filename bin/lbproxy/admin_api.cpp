@@ -1,0 +1,141 @@
+#include "admin_api.hpp"
+
+#include <cmath>
+
+#include "error.hpp"
+#include "history_store.hpp"
+#include "log.hpp"
+#include "proxy_store.hpp"
+#include "state_source.hpp"
+#include "tables_api.hpp"
+
+namespace lbproxy {
+
+using lbkit::httpd::HttpError;
+using lbkit::httpd::Request;
+using lbkit::httpd::Response;
+using Json = nlohmann::json;
+
+namespace {
+
+Response post_state(AdminDeps& d, Request& req)
+{
+    std::string source = req.arg("source").value_or("");
+    try {
+        auto view = lbkit::api::state_from_json(req.json_object());
+        if (source.empty()) source = "push from " + req.peer;
+        d.sources.pushed(source);
+        auto outcome = d.receive(std::move(view), source);
+        return Response::json({{"accepted", outcome == StateBook::Outcome::accepted},
+                               {"outcome", to_string(outcome)},
+                               {"version", d.book.version()}});
+    } catch (const lbkit::BadInput& e) {
+        d.metrics.counter("lbproxy_state_updates_total", "States received, by outcome",
+                          {{"outcome", "rejected"}}).inc();
+        lbkit::log::warn("POST /v1/state from ", req.peer, ": refused: ", e.what());
+        throw HttpError(400, std::string("state refused: ") + e.what());
+    }
+}
+
+Response get_state(AdminDeps& d, Request& req)
+{
+    Json j = d.book.to_json(unix_ms());
+    if (auto g = req.arg("group")) {
+        Json kept = Json::array();
+        for (auto& x : j["groups"])
+            if (x["name"] == *g) kept.push_back(x);
+        if (kept.empty()) throw HttpError(404, "no group '" + *g + "' in the state of version " +
+                                                   std::to_string(d.book.version()));
+        j["groups"] = std::move(kept);
+    }
+    j["mode"] = d.mode;
+    j["policy"] = d.policy;
+    j["sources"] = d.sources.to_json();
+    return Response::json(j);
+}
+
+int64_t int_arg(const Request& req, const char* name, int64_t dflt, int64_t min, int64_t max)
+{
+    auto v = req.arg(name);
+    if (!v) return dflt;
+    std::size_t used = 0;
+    int64_t n = 0;
+    try {
+        n = std::stoll(*v, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != v->size() || n < min || n > max)
+        throw HttpError(400, std::string(name) + ": '" + *v + "' is not a whole number from " +
+                                 std::to_string(min) + " to " + std::to_string(max));
+    return n;
+}
+
+bool bool_arg(const Request& req, const char* name)
+{
+    auto v = req.arg(name);
+    if (!v) return false;
+    if (*v == "1" || *v == "true" || *v == "yes" || v->empty()) return true;
+    if (*v == "0" || *v == "false" || *v == "no") return false;
+    throw HttpError(400, std::string(name) + ": '" + *v + "' is not 1 or 0");
+}
+
+// since: Unix seconds, fractions allowed.
+int64_t since_arg(const Request& req)
+{
+    auto v = req.arg("since");
+    if (!v) return 0;
+    std::size_t used = 0;
+    double s = -1;
+    try {
+        s = std::stod(*v, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != v->size() || !std::isfinite(s) || s < 0 || s > 1e11)
+        throw HttpError(400, "since: '" + *v + "' is not a Unix time in seconds");
+    return static_cast<int64_t>(s * 1000);
+}
+
+Json row_json(const proxy_store::HistoryRow& r)
+{
+    const Exchange& e = r.e;
+    return {{"id", r.id},          {"time_ms", e.time_ms},       {"client", e.client},
+            {"method", e.method},  {"url", e.url},               {"group", e.group},
+            {"server", e.server},  {"upstream_proxy", e.upstream_proxy},
+            {"status", e.status},  {"bytes_in", e.bytes_in},     {"bytes_out", e.bytes_out},
+            {"duration_ms", e.duration_ms}, {"delivered", e.delivered},
+            {"session", e.session}, {"error", e.error}};
+}
+
+Response get_history(AdminDeps& d, Request& req)
+{
+    proxy_store::HistoryFilter f;
+    f.since_ms = since_arg(req);
+    f.server = req.arg("server");
+    f.group = req.arg("group");
+    f.failed_only = bool_arg(req, "failed");
+    f.limit = int_arg(req, "limit", 100, 1, 100000);
+    // Rows of the last ~200 ms are still queued: commit them so the answer
+    // includes every exchange that ended before the question.
+    if (!d.history.sync(lbkit::Millis{2000}))
+        lbkit::log::warn("GET /v1/history: the history writer is behind; answering without the newest rows");
+    Json rows = Json::array();
+    for (const auto& r : proxy_store::query_history(d.db, f)) rows.push_back(row_json(r));
+    return Response::json({{"rows", std::move(rows)}, {"enabled", d.history.enabled()}});
+}
+
+}  // namespace
+
+std::vector<lbkit::httpd::Route> admin_routes(AdminDeps& d)
+{
+    std::vector<lbkit::httpd::Route> routes = {
+        {"POST", "/v1/state", true, [&d](Request& r) { return post_state(d, r); }},
+        {"GET", "/v1/state", false, [&d](Request& r) { return get_state(d, r); }},
+        {"GET", "/v1/history", false, [&d](Request& r) { return get_history(d, r); }},
+    };
+    for (auto& r : tables_routes(d.db, d.metrics)) routes.push_back(std::move(r));
+    return routes;
+}
+
+}  // namespace lbproxy

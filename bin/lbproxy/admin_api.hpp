@@ -1,0 +1,41 @@
+// lbproxy's admin API (DESIGN.md, lbproxy), one route per row; rows marked
+// mutating need the token:
+//   POST /v1/state              state pushed by lbstated (?source=host:port)
+//   GET  /v1/state[?group=G]    what the proxy knows, with local suspect/in-flight
+//   GET  /v1/history            ?since=UNIX_SECONDS&server=S&group=G&failed=1&limit=N
+//   GET  /v1/tables             the stored client tables and their versions
+//   GET  /v1/tables/NAME        one table's text
+//   PUT  /v1/tables/NAME        {"version":N,"table":"..."}: older or equal -> 409
+// GET /metrics and /v1/health come with lbkit::httpd::Server.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "api.hpp"
+#include "httpd.hpp"
+#include "metrics.hpp"
+#include "state_book.hpp"
+
+namespace lbkit::store { class Db; }
+
+namespace lbproxy {
+
+class HistoryStore;
+class StateSources;
+
+struct AdminDeps {
+    StateBook& book;
+    StateSources& sources;
+    lbkit::store::Db& db;
+    HistoryStore& history;
+    lbkit::Metrics& metrics;
+    std::string mode;     // --state-mode, for GET /v1/state
+    std::string policy;   // --policy
+    // Applies a state to the book and persists it; throws BadInput.
+    std::function<StateBook::Outcome(lbkit::api::StateView, const std::string& source)> receive;
+};
+
+std::vector<lbkit::httpd::Route> admin_routes(AdminDeps& deps);
+
+}  // namespace lbproxy

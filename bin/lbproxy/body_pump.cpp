@@ -1,0 +1,97 @@
+#include "body_pump.hpp"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include <algorithm>
+
+
+namespace lbproxy {
+
+namespace {
+
+// Runs the parser over up to max bytes at the front of buf, in place.
+std::size_t feed_chunked(evbuffer* buf, std::size_t max, http::Parser& parser, evbuffer* decoded)
+{
+    evbuffer_iovec vec[8];
+    int n = evbuffer_peek(buf, ssize_t(max), nullptr, vec, 8);
+    std::size_t total = 0;
+    for (int i = 0; i < std::min(n, 8) && total < max; ++i) {
+        std::size_t len = std::min(vec[i].iov_len, max - total);
+        std::size_t used = parser.feed_body(static_cast<const char*>(vec[i].iov_base), len, decoded);
+        total += used;
+        if (parser.done() || parser.error() || used < len)
+            break;
+    }
+    return total;
+}
+
+}  // namespace
+
+BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
+{
+    Result r;
+    if (framing == http::Framing::none) {
+        r.done = true;
+        return r;
+    }
+    for (;;) {
+        std::size_t queued = evbuffer_get_length(to);
+        std::size_t avail = evbuffer_get_length(from);
+        if (queued >= relay_buffer_limit || avail == 0)
+            return r;
+        std::size_t room = relay_buffer_limit - queued;
+        std::size_t n = 0;
+        switch (framing) {
+        case http::Framing::length:
+            n = std::size_t(std::min<uint64_t>(remaining, std::min(avail, room)));
+            remaining -= n;
+            r.done = remaining == 0;
+            break;
+        case http::Framing::chunked:
+            if (decode) {
+                n = feed_chunked(from, std::min(avail, room), parser, to);
+                evbuffer_drain(from, n);
+                r.moved += n;
+                r.written += evbuffer_get_length(to) - queued;
+                n = 0;
+            } else {
+                n = feed_chunked(from, std::min(avail, room), parser, nullptr);
+            }
+            if (parser.error()) {
+                r.error = parser.error();
+                return r;
+            }
+            r.done = parser.done();
+            break;
+        case http::Framing::until_close:
+            n = std::min(avail, room);
+            break;
+        case http::Framing::none:
+            break;
+        }
+        if (n) {
+            evbuffer_remove_buffer(from, to, n);
+            r.moved += n;
+            r.written += n;
+        }
+        if (r.done)
+            return r;
+    }
+}
+
+void flush_staged(evbuffer* stage, bufferevent* bev)
+{
+    if (evbuffer_get_length(stage) == 0)
+        return;
+    evbuffer* out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) == 0) {
+        evutil_socket_t fd = bufferevent_getfd(bev);
+        if (fd >= 0)
+            evbuffer_write(stage, fd);
+    }
+    if (evbuffer_get_length(stage) != 0)
+        evbuffer_add_buffer(out, stage);
+}
+
+}  // namespace lbproxy

@@ -1,0 +1,278 @@
+#include "client_conn.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "error_page.hpp"
+#include "log.hpp"
+
+namespace lbproxy {
+
+namespace {
+
+// After an error answer the client gets this long to read it and hang up.
+constexpr timeval linger_tv{2, 0};
+
+}  // namespace
+
+void ClientRegistry::add(ClientConn* c) { conns_.insert(c); }
+void ClientRegistry::remove(ClientConn* c) { conns_.erase(c); }
+
+void ClientRegistry::close_all()
+{
+    std::vector<ClientConn*> all(conns_.begin(), conns_.end());
+    for (auto* c : all)
+        c->close_now();
+}
+
+void ClientConn::open(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer, bool allowed)
+{
+    auto* c = new ClientConn(ctx, registry, fd, peer);
+    if (!c->bev_ || !c->timer_) {
+        lbkit::log::error("client ", c->name_, ": cannot set up the connection");
+        if (!c->bev_)
+            evutil_closesocket(fd);
+        return c->destroy();
+    }
+    if (!allowed) {
+        lbkit::log::info("client ", c->name_, ": refused, not in --allow");
+        return c->refuse(403, "client " + lbkit::sockaddr_ip(peer) + " is not allowed to use this proxy (see --allow)");
+    }
+    c->arm(ctx.idle_tv);
+}
+
+ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer)
+    : ctx_(ctx), registry_(registry),
+      bev_(bufferevent_socket_new(ctx.base, fd, BEV_OPT_CLOSE_ON_FREE)),
+      timer_(evtimer_new(ctx.base, &timer_cb, this)),
+      name_(lbkit::sockaddr_str(peer)),
+      relay_(ctx, *this, parser_)
+{
+    registry_.add(this);
+    registered_ = true;
+    ctx_.metrics.client_connections.inc();
+    if (!bev_)
+        return;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    bufferevent_setcb(bev_.get(), &read_cb, &write_cb, &event_cb, this);
+    // Reading stops by itself when this much waits unread (a head must fit).
+    bufferevent_setwatermark(bev_.get(), EV_READ, 0, ctx.config.max_header + 16 * 1024);
+    // A client that stops reading its answer is dropped after --idle-timeout.
+    bufferevent_set_timeouts(bev_.get(), nullptr, &ctx.idle_tv);
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+}
+
+ClientConn::~ClientConn()
+{
+    if (registered_) {
+        registry_.remove(this);
+        ctx_.metrics.client_connections.inc(-1);
+    }
+}
+
+void ClientConn::arm(const timeval& tv)
+{
+    event_add(timer_.get(), &tv);
+}
+
+void ClientConn::read_cb(bufferevent*, void* arg)
+{
+    auto* self = static_cast<ClientConn*>(arg);
+    switch (self->state_) {
+    case State::head: return self->read_head();
+    case State::relay: return self->relay_.client_readable();
+    case State::tunnel: return self->tunnel_->client_readable();
+    case State::lingering: {
+        evbuffer* in = bufferevent_get_input(self->bev_.get());
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    case State::zombie: return;
+    }
+}
+
+void ClientConn::write_cb(bufferevent*, void* arg)
+{
+    auto* self = static_cast<ClientConn*>(arg);
+    switch (self->state_) {
+    case State::relay: return self->relay_.client_drained();
+    case State::tunnel: return self->tunnel_->client_drained();
+    case State::lingering: return self->linger();
+    default: return;
+    }
+}
+
+void ClientConn::event_cb(bufferevent*, short what, void* arg)
+{
+    auto* self = static_cast<ClientConn*>(arg);
+    if (what & BEV_EVENT_EOF)
+        self->eof_ = true;
+    switch (self->state_) {
+    case State::relay: return self->relay_.client_event(what);
+    case State::tunnel: return self->tunnel_->client_event(what);
+    default: return self->destroy();
+    }
+}
+
+void ClientConn::timer_cb(evutil_socket_t, short, void* arg)
+{
+    auto* self = static_cast<ClientConn*>(arg);
+    if (self->state_ == State::head && self->head_started_)
+        return self->refuse(408, "the request head did not arrive within "
+                                     + lbkit::format_duration(self->ctx_.config.header_timeout)
+                                     + " (--header-timeout)");
+    if (self->state_ == State::head || self->state_ == State::lingering)
+        self->destroy();  // idle keep-alive connection, or a client that does not hang up
+}
+
+// Step 1 of the request path: a complete head, parsed in one piece.
+void ClientConn::read_head()
+{
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    // Blank lines before a request line are allowed (RFC 9112 2.2).
+    std::size_t len;
+    while ((len = evbuffer_get_length(in)) != 0 && !head_started_) {
+        char c = *reinterpret_cast<const char*>(evbuffer_pullup(in, 1));
+        if (c != '\r' && c != '\n')
+            break;
+        evbuffer_drain(in, 1);
+    }
+    if (len == 0) {
+        if (eof_)
+            linger();  // after a half-close nothing more will come
+        return;
+    }
+    if (!head_started_) {
+        head_started_ = true;
+        arm(ctx_.header_tv);
+    }
+    std::size_t limit = ctx_.config.max_header;
+    std::size_t lim = std::min(len, limit);
+    auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, ssize_t(lim)));
+    std::size_t end = http::find_head_end(p, lim, scanned_);
+    if (end == 0) {
+        if (len >= limit)
+            return refuse(431, "the request head is larger than " + std::to_string(limit) + " bytes (--max-header)");
+        if (eof_)
+            return refuse(400, "the connection was closed in the middle of a request head");
+        return;
+    }
+    scanned_ = 0;
+    head_started_ = false;
+    event_del(timer_.get());
+    if (const char* err = parser_.parse_head(p, end, head_))
+        return refuse(parser_.bad_version() ? 505 : 400, err);
+    dispatch(head_);
+}
+
+void ClientConn::dispatch(const http::Head& req)
+{
+    ctx_.metrics.requests.inc();
+    Target t;
+    if (req.method == HTTP_CONNECT) {
+        if (const char* err = parse_authority(req.target, t))
+            return refuse(400, err);
+        if (!ctx_.config.connect_port_ok(t.port))
+            return refuse(403, "CONNECT to port " + std::to_string(t.port) + " is not allowed (--connect-ports "
+                                   + ctx_.config.connect_ports_text() + ")");
+        state_ = State::tunnel;
+        tunnel_ = std::make_unique<Tunnel>(ctx_, *this);
+        return tunnel_->begin(t, req.target, req.size);
+    }
+    if (const char* err = parse_absolute(req.target, t))
+        return refuse(400, err);
+    if (t.port == ctx_.config.listen.port && lbkit::is_loopback(std::string(t.host)))
+        return refuse(508, "the request is addressed to this proxy itself (loop)");
+    state_ = State::relay;
+    relay_.begin(req, t);
+}
+
+// lbproxy answers by itself and closes: bad request, not allowed, timeout.
+void ClientConn::refuse(int status, const std::string& sentence)
+{
+    ctx_.metrics.refused(status);
+    lbkit::log::debug("client ", name_, ": ", status, " ", sentence);
+    write_error(bufferevent_get_output(bev_.get()), {status, sentence, true, false});
+    linger();
+}
+
+// Lingering close: flush the answer, send FIN, read and drop what the
+// client still sends until it hangs up (or linger_tv passes). Closing with
+// unread input would send a reset that can destroy the answer in flight.
+void ClientConn::linger()
+{
+    if (state_ != State::lingering) {
+        state_ = State::lingering;
+        event_del(timer_.get());
+        arm(linger_tv);
+        evbuffer* in = bufferevent_get_input(bev_.get());
+        evbuffer_drain(in, evbuffer_get_length(in));
+        bufferevent_enable(bev_.get(), EV_READ);
+    }
+    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) != 0)
+        return;  // write_cb comes back here
+    if (!shut_) {
+        shut_ = true;
+        shutdown(bufferevent_getfd(bev_.get()), SHUT_WR);
+    }
+    if (eof_)
+        destroy();
+}
+
+void ClientConn::relay_done(bool keep)
+{
+    if (!keep)
+        return linger();
+    state_ = State::head;
+    arm(ctx_.idle_tv);
+    if (evbuffer_get_length(bufferevent_get_input(bev_.get())) != 0 || eof_)
+        read_head();  // a pipelined request, answered in order
+}
+
+void ClientConn::tunnel_done(bool answered, bool wait_reap)
+{
+    if (wait_reap)
+        return become_zombie();
+    if (answered)
+        return linger();
+    destroy();
+}
+
+void ClientConn::destroy()
+{
+    bool pending = false;
+    if (state_ == State::relay)
+        pending = relay_.abandon("client connection closed");
+    else if (state_ == State::tunnel && tunnel_)
+        pending = tunnel_->abandon("client connection closed");
+    if (pending)
+        return become_zombie();
+    delete this;
+}
+
+// Gone for the client, alive until the server choice it waits for comes back.
+void ClientConn::become_zombie()
+{
+    state_ = State::zombie;
+    bev_.reset();
+    event_del(timer_.get());
+    if (registered_) {
+        registered_ = false;
+        registry_.remove(this);
+        ctx_.metrics.client_connections.inc(-1);
+    }
+}
+
+void ClientConn::reap()
+{
+    delete this;
+}
+
+void ClientConn::close_now()
+{
+    destroy();
+}
+
+}  // namespace lbproxy

@@ -1,0 +1,85 @@
+// One client connection: reads request heads (step 1 of the request path:
+// parse, with the --max-header and --header-timeout limits), hands each
+// request to the Relay or a CONNECT to a Tunnel, answers requests in order
+// (a pipelined request is read only when the one before is delivered),
+// keeps the connection alive between requests until --idle-timeout, and
+// closes it gracefully after an error answer (lingering close, so the
+// client reads the answer rather than a reset).
+#pragma once
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "context.hpp"
+#include "http_parse.hpp"
+#include "relay.hpp"
+#include "tunnel.hpp"
+
+namespace lbproxy {
+
+class ClientRegistry;
+
+class ClientConn final : public RelayOwner, public TunnelOwner {
+public:
+    // Takes fd over. A client outside --allow gets 403 and nothing else.
+    static void open(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer, bool allowed);
+    // Proxy stopping: closes at once.
+    void close_now();
+
+    bufferevent* client_bev() override { return bev_.get(); }
+    const std::string& client_name() const override { return name_; }
+
+private:
+    enum class State { head, relay, tunnel, lingering, zombie };
+
+    ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer);
+    ~ClientConn();
+
+    static void read_cb(bufferevent*, void* arg);
+    static void write_cb(bufferevent*, void* arg);
+    static void event_cb(bufferevent*, short what, void* arg);
+    static void timer_cb(evutil_socket_t, short, void* arg);
+
+    void read_head();
+    void dispatch(const http::Head& req);
+    void refuse(int status, const std::string& sentence);
+    void linger();
+    void destroy();
+    void become_zombie();
+    void arm(const timeval& tv);
+
+    void relay_done(bool keep) override;
+    void relay_aborted(bool flush) override { flush ? linger() : destroy(); }
+    void tunnel_done(bool answered, bool wait_reap) override;
+    void reap() override;
+
+    Context& ctx_;
+    ClientRegistry& registry_;
+    lbkit::ev::BufferEventPtr bev_;
+    lbkit::ev::EventPtr timer_;
+    std::string name_;
+    State state_ = State::head;
+    bool head_started_ = false;   // some bytes of the next head arrived
+    bool eof_ = false;            // the client sent EOF
+    bool shut_ = false;           // our write side is shut (lingering close)
+    bool registered_ = false;
+    std::size_t scanned_ = 0;
+    http::Parser parser_{HTTP_REQUEST};
+    http::Head head_;
+    Relay relay_;
+    std::unique_ptr<Tunnel> tunnel_;
+};
+
+// The open client connections, so a stopping proxy can close them.
+class ClientRegistry {
+public:
+    void add(ClientConn* c);
+    void remove(ClientConn* c);
+    void close_all();
+    std::size_t size() const { return conns_.size(); }
+
+private:
+    std::unordered_set<ClientConn*> conns_;
+};
+
+}  // namespace lbproxy

@@ -1,0 +1,36 @@
+// What every connection of the data path shares: the loop, the checked
+// options, the state side's interfaces, the metrics and the server pool.
+#pragma once
+#include <event2/event.h>
+#include <sys/time.h>
+
+#include <cstdint>
+
+#include "body_pump.hpp"
+#include "history.hpp"
+#include "proxy_config.hpp"
+#include "proxy_metrics.hpp"
+#include "selection_state.hpp"
+#include "upstream.hpp"
+
+namespace lbproxy {
+
+struct Context {
+    event_base* base;
+    const ProxyConfig& config;
+    SelectionState& selection;
+    HistorySink& history;
+    ProxyMetrics& metrics;
+    UpstreamPool& pool;
+    timeval idle_tv, header_tv;
+
+    // Unix time in ms, from the loop's cached clock (no system call).
+    int64_t now_ms() const
+    {
+        timeval tv;
+        event_base_gettimeofday_cached(base, &tv);
+        return int64_t(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
+    }
+};
+
+}  // namespace lbproxy

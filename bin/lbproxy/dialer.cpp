@@ -1,0 +1,148 @@
+#include "dialer.hpp"
+
+#include "log.hpp"
+
+namespace lbproxy {
+
+namespace {
+
+// A group has few servers; this bounds a request's attempts all the same.
+constexpr std::size_t max_attempts = 8;
+
+std::string authority(std::string_view host, uint16_t port)
+{
+    std::string s;
+    bool v6 = host.find(':') != std::string_view::npos;
+    s.reserve(host.size() + 8);
+    if (v6) s += '[';
+    s.append(host);
+    if (v6) s += ']';
+    s += ':';
+    s += std::to_string(port);
+    return s;
+}
+
+}  // namespace
+
+Dialer::~Dialer()
+{
+    ctx_.pool.release(connecting_, false);
+}
+
+void Dialer::reset()
+{
+    ctx_.pool.release(connecting_, false);
+    connecting_ = nullptr;
+    group_.clear();
+    server_.clear();
+    tried_.clear();
+    last_error_.clear();
+    last_timeout_ = false;
+    abandoned_ = false;
+}
+
+void Dialer::start(std::string_view host, uint16_t port, bool pooled)
+{
+    reset();
+    pooled_ = pooled;
+    // Host names compare without case; the tables write them in lower case.
+    std::string name(host);
+    for (char& ch : name)
+        if (ch >= 'A' && ch <= 'Z')
+            ch = char(ch + 32);
+    if (ctx_.selection.is_group(name)) {
+        group_ = std::move(name);
+        choose();
+        return;
+    }
+    // DIRECT: the host as the client named it.
+    target_.host = std::move(name);
+    target_.port = port;
+    server_ = authority(host, port);
+    connect();
+}
+
+void Dialer::choose()
+{
+    choosing_ = true;
+    // done may run before choose() returns; only `this` is captured, so the
+    // std::function holds it without allocating.
+    ctx_.selection.choose(group_, tried_, [this](Choice c) { on_choice(std::move(c)); });
+}
+
+void Dialer::on_choice(Choice c)
+{
+    choosing_ = false;
+    if (abandoned_)
+        return user_.dial_abandoned();
+    if (!c.ok()) {
+        if (tried_.empty())
+            return user_.dial_failed(503, c.error);
+        // Every server that could be chosen failed to connect.
+        return user_.dial_failed(last_timeout_ ? 504 : 502,
+                                 "no server of group " + group_ + " could be reached: " + last_error_);
+    }
+    server_ = std::move(c.server);
+    target_ = std::move(c.target);
+    connect();
+}
+
+void Dialer::connect()
+{
+    if (pooled_)
+        if (UpstreamConn* conn = ctx_.pool.take(server_, nullptr))
+            return user_.dialed(conn);
+    connecting_ = ctx_.pool.open(server_, target_, this);
+}
+
+void Dialer::upstream_connected(UpstreamConn& conn)
+{
+    connecting_ = nullptr;
+    user_.dialed(&conn);
+}
+
+void Dialer::upstream_failed(UpstreamConn& conn, ConnectFailure kind, const std::string& reason)
+{
+    std::string why = reason;  // reason lives in conn
+    connecting_ = nullptr;
+    ctx_.pool.release(&conn, false);
+    ctx_.metrics.upstream_error(kind == ConnectFailure::timeout ? UpstreamError::timeout : UpstreamError::connect);
+    last_error_ = server_ + ": " + why;
+    last_timeout_ = kind == ConnectFailure::timeout;
+    lbkit::log::debug("connect ", server_, (group_.empty() ? "" : " (group " + group_ + ")"), ": ", why);
+    if (group_.empty())
+        return user_.dial_failed(last_timeout_ ? 504 : 502, "cannot connect to " + last_error_);
+    ctx_.selection.mark_suspect(server_);
+    tried_.insert(server_);
+    if (tried_.size() >= max_attempts)
+        return user_.dial_failed(last_timeout_ ? 504 : 502,
+                                 "no server of group " + group_ + " could be reached: " + last_error_);
+    choose();
+}
+
+void Dialer::redial_same()
+{
+    pooled_ = false;
+    connect();
+}
+
+bool Dialer::redial_other(const std::string& why)
+{
+    if (group_.empty() || tried_.size() >= max_attempts)
+        return false;
+    tried_.insert(server_);
+    last_error_ = server_ + ": " + why;
+    choose();
+    return true;
+}
+
+bool Dialer::cancel()
+{
+    ctx_.pool.release(connecting_, false);
+    connecting_ = nullptr;
+    if (choosing_)
+        abandoned_ = true;
+    return choosing_;
+}
+
+}  // namespace lbproxy

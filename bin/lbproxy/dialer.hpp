@@ -1,0 +1,74 @@
+// Step "resolve target, connect" of the request path, shared by relayed
+// requests and CONNECT tunnels. A representative name goes through
+// SelectionState::choose; a server whose connect fails is marked suspect and
+// another one is chosen, excluding every server already tried. Any other
+// host is connected to as it is (DIRECT). Pooled keep-alive connections are
+// used when the caller allows.
+#pragma once
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "context.hpp"
+
+namespace lbproxy {
+
+class DialerUser {
+public:
+    // A connection to server() is ready (fresh or from the pool). May be
+    // called from inside Dialer::start.
+    virtual void dialed(UpstreamConn* conn) = 0;
+    // No connection: status 502, 503 or 504 and the sentence for the client.
+    virtual void dial_failed(int status, const std::string& sentence) = 0;
+    // The owner gave up (cancel) while a choice was outstanding; it has come.
+    virtual void dial_abandoned() = 0;
+
+protected:
+    ~DialerUser() = default;
+};
+
+class Dialer final : public UpstreamUser {
+public:
+    Dialer(Context& ctx, DialerUser& user) : ctx_(ctx), user_(user) {}
+    ~Dialer();
+    Dialer(const Dialer&) = delete;
+    Dialer& operator=(const Dialer&) = delete;
+
+    void start(std::string_view host, uint16_t port, bool pooled);
+    // The connection from dialed() failed before any response byte.
+    // redial_same: a new connection to the same server (a pooled one went
+    // stale). redial_other: another server of the group; false when the
+    // host is not a representative name or none is left to try.
+    void redial_same();
+    bool redial_other(const std::string& why);
+    // Stops whatever is in progress. Returns true when a choice is still
+    // outstanding: dial_abandoned() follows, and the owner must live until then.
+    bool cancel();
+
+    bool is_group() const { return !group_.empty(); }
+    const std::string& group() const { return group_; }
+    const std::string& server() const { return server_; }  // chosen server or "host:port"
+    const lbkit::HostPort& target() const { return target_; }
+    void reset();
+
+private:
+    void choose();
+    void on_choice(Choice c);
+    void connect();
+    void upstream_connected(UpstreamConn& conn) override;
+    void upstream_failed(UpstreamConn& conn, ConnectFailure kind, const std::string& why) override;
+
+    Context& ctx_;
+    DialerUser& user_;
+    std::string group_, server_;
+    lbkit::HostPort target_;
+    std::set<std::string> tried_;
+    std::string last_error_;
+    bool last_timeout_ = false;
+    bool pooled_ = true;
+    bool choosing_ = false;
+    bool abandoned_ = false;
+    UpstreamConn* connecting_ = nullptr;
+};
+
+}  // namespace lbproxy

@@ -1,0 +1,33 @@
+#include "error_page.hpp"
+
+#include <event2/buffer.h>
+#include <http_parser.h>
+
+#include <string>
+
+#include "head_rewrite.hpp"
+
+namespace lbproxy {
+
+void write_error(evbuffer* out, const ErrorAnswer& a)
+{
+    const char* reason = http_status_str(static_cast<http_status>(a.status));
+    std::string body;
+    body.reserve(a.sentence.size() + 64);
+    body.append("lbproxy: ").append(std::to_string(a.status)).append(" ").append(reason).append("\n");
+    body.append(a.sentence).append("\n");
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\n"
+                        "Content-Type: text/plain; charset=utf-8\r\n"
+                        "Content-Length: %zu\r\n"
+                        "Cache-Control: no-store\r\n"
+                        "Via: %.*s\r\n"
+                        "%s"
+                        "\r\n",
+                        a.status, reason, body.size(), int(via_value.size()), via_value.data(),
+                        a.close ? "Connection: close\r\n" : "");
+    if (!a.head_only)
+        evbuffer_add(out, body.data(), body.size());
+}
+
+}  // namespace lbproxy

@@ -1,0 +1,42 @@
+// The heads the proxy sends on: the request to the server (origin-form
+// target, Host of the server actually used, hop-by-hop headers removed,
+// Via added) and the response to the client (same filtering, and the
+// Connection header that says what the proxy will do with the client
+// connection). Built into strings whose capacity is reused per connection.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "http_parse.hpp"
+#include "request_target.hpp"
+
+namespace lbproxy {
+
+inline constexpr std::string_view via_value = "1.1 lbproxy";
+
+// Hop-by-hop: meaningful for one connection only (RFC 9110 7.6.1), plus the
+// proxy credentials, which are for this proxy and no one else.
+bool is_hop_by_hop(std::string_view name);
+
+// "GET /path?q HTTP/1.1\r\n" into line.
+void build_request_line(const http::Head& req, const Target& t, std::string& line);
+
+// The headers sent on to the server, without Host (host_line adds it, so a
+// retry on another server changes only that line), ending with Via and the
+// blank line.
+void build_request_rest(const http::Head& req, std::string& rest);
+
+// "Host: web1:8080\r\n": the port is left out when it is 80.
+void append_host_line(std::string& out, std::string_view host, uint16_t port);
+
+struct ResponsePlan {
+    bool close_client = false;   // "Connection: close": the proxy closes after this answer
+    bool keep_alive_10 = false;  // an HTTP/1.0 client kept alive: say so explicitly
+    bool dechunk = false;        // chunked body decoded for an HTTP/1.0 client
+};
+
+// Status line and headers for the client.
+void build_response_head(const http::Head& resp, const ResponsePlan& plan, std::string& out);
+
+}  // namespace lbproxy

@@ -1,0 +1,36 @@
+// The data plane as main() sees it: the proxy port and everything behind it
+// (client connections, relays, tunnels, the server pool). It uses the state
+// side only through SelectionState and HistorySink.
+#pragma once
+#include <memory>
+
+#include "client_conn.hpp"
+#include "context.hpp"
+#include "listener.hpp"
+#include "loop.hpp"
+
+namespace lbproxy {
+
+class Proxy {
+public:
+    Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& config, SelectionState& selection,
+          HistorySink& history);
+    ~Proxy();
+    Proxy(const Proxy&) = delete;
+    Proxy& operator=(const Proxy&) = delete;
+
+    // Binds --listen; throws lbkit::Error.
+    void start();
+    // Stops accepting, closes client connections and idle server connections.
+    void stop();
+
+private:
+    const ProxyConfig& config_;
+    ProxyMetrics metrics_;
+    UpstreamPool pool_;
+    Context ctx_;
+    ClientRegistry clients_;
+    Listener listener_;
+};
+
+}  // namespace lbproxy

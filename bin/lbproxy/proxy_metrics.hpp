@@ -1,0 +1,31 @@
+// The data path's series in the daemon's Prometheus registry. Hot paths keep
+// references; per-server series are looked up once and cached.
+#pragma once
+#include <unordered_map>
+
+#include "metrics.hpp"
+
+namespace lbproxy {
+
+enum class UpstreamError { connect, timeout, reset, bad_response };
+
+struct ProxyMetrics {
+    explicit ProxyMetrics(lbkit::Metrics& m);
+
+    lbkit::Series& requests;            // lbproxy_requests_total
+    lbkit::Series& client_connections;  // lbproxy_client_connections (gauge)
+    lbkit::Series& upstream_connects;   // lbproxy_upstream_connects_total
+    lbkit::Series& tunnels;             // lbproxy_tunnels_total
+
+    void upstream_error(UpstreamError kind);
+    void refused(int status);   // lbproxy_refused_requests_total{status}
+    // (Selections per server are counted by the state side, which chooses:
+    // lbproxy_selections_total{group,server}.)
+
+private:
+    lbkit::Metrics& registry_;
+    lbkit::Series* errors_[4];
+    std::unordered_map<int, lbkit::Series*> refused_;
+};
+
+}  // namespace lbproxy

@@ -1,0 +1,174 @@
+#include "proxy_store.hpp"
+
+#include <algorithm>
+
+namespace lbproxy::proxy_store {
+
+using lbkit::store::Db;
+using lbkit::store::Stmt;
+
+namespace {
+
+// migrations[i] takes user_version i to i+1; never edit a shipped one.
+const std::vector<std::string> migrations = {
+    R"(CREATE TABLE state (
+           id INTEGER PRIMARY KEY CHECK (id = 1),
+           version INTEGER NOT NULL,
+           source TEXT NOT NULL,
+           json TEXT NOT NULL,
+           confirmed_ms INTEGER NOT NULL);
+       CREATE TABLE history (
+           id INTEGER PRIMARY KEY,
+           time_ms INTEGER NOT NULL,
+           client TEXT NOT NULL,
+           method TEXT NOT NULL,
+           url TEXT NOT NULL,
+           grp TEXT NOT NULL,
+           server TEXT NOT NULL,
+           upstream_proxy TEXT NOT NULL,
+           status INTEGER NOT NULL,
+           bytes_in INTEGER NOT NULL,
+           bytes_out INTEGER NOT NULL,
+           duration_ms INTEGER NOT NULL,
+           delivered INTEGER NOT NULL,
+           session TEXT NOT NULL,
+           error TEXT NOT NULL);
+       CREATE INDEX history_time ON history (time_ms);
+       CREATE TABLE client_tables (
+           name TEXT PRIMARY KEY,
+           version INTEGER NOT NULL,
+           text TEXT NOT NULL,
+           rows INTEGER NOT NULL,
+           updated_ms INTEGER NOT NULL);)",
+};
+
+const char* history_columns =
+    "id, time_ms, client, method, url, grp, server, upstream_proxy, status, "
+    "bytes_in, bytes_out, duration_ms, delivered, session, error";
+
+HistoryRow read_history_row(const Stmt& s)
+{
+    HistoryRow r;
+    r.id = s.i64(0);
+    Exchange& e = r.e;
+    e.time_ms = s.i64(1);
+    e.client = s.text(2);
+    e.method = s.text(3);
+    e.url = s.text(4);
+    e.group = s.text(5);
+    e.server = s.text(6);
+    e.upstream_proxy = s.text(7);
+    e.status = static_cast<int>(s.i64(8));
+    e.bytes_in = s.i64(9);
+    e.bytes_out = s.i64(10);
+    e.duration_ms = s.i64(11);
+    e.delivered = s.i64(12) != 0;
+    e.session = s.text(13);
+    e.error = s.text(14);
+    return r;
+}
+
+}  // namespace
+
+Db open(const std::string& path)
+{
+    // store::Db sets WAL, synchronous=NORMAL and a busy timeout, so the loop
+    // thread and the history writer wait for each other instead of failing.
+    return Db(path, migrations);
+}
+
+std::optional<SavedState> load_state(Db& db)
+{
+    Stmt s = db.prepare("SELECT version, source, json, confirmed_ms FROM state WHERE id = 1");
+    if (!s.step()) return std::nullopt;
+    SavedState st;
+    st.version = static_cast<uint64_t>(s.i64(0));
+    st.source = s.text(1);
+    st.json = s.text(2);
+    st.confirmed_ms = s.i64(3);
+    return st;
+}
+
+void save_state(Db& db, const SavedState& st)
+{
+    db.prepare("INSERT INTO state (id, version, source, json, confirmed_ms) VALUES (1, ?, ?, ?, ?) "
+               "ON CONFLICT (id) DO UPDATE SET version = excluded.version, source = excluded.source, "
+               "json = excluded.json, confirmed_ms = excluded.confirmed_ms")
+        .bind_all(static_cast<int64_t>(st.version), st.source, st.json, st.confirmed_ms)
+        .run();
+}
+
+void save_confirmed(Db& db, int64_t confirmed_ms)
+{
+    db.prepare("UPDATE state SET confirmed_ms = ? WHERE id = 1").bind_all(confirmed_ms).run();
+}
+
+void append_history(Db& db, const std::vector<Exchange>& rows, int64_t max_rows)
+{
+    lbkit::store::Transaction tx(db);
+    Stmt ins = db.prepare(
+        "INSERT INTO history (time_ms, client, method, url, grp, server, upstream_proxy, status, "
+        "bytes_in, bytes_out, duration_ms, delivered, session, error) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const Exchange& e : rows) {
+        ins.bind_all(e.time_ms, e.client, e.method, e.url, e.group, e.server, e.upstream_proxy,
+                     static_cast<int64_t>(e.status), e.bytes_in, e.bytes_out, e.duration_ms,
+                     static_cast<int64_t>(e.delivered ? 1 : 0), e.session, e.error);
+        ins.run();
+    }
+    // Rows are only ever deleted from the old end, so ids stay contiguous and
+    // max(id) - max_rows is exactly the cut.
+    db.prepare("DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?")
+        .bind_all(max_rows)
+        .run();
+    tx.commit();
+}
+
+std::vector<HistoryRow> query_history(Db& db, const HistoryFilter& f)
+{
+    std::string sql = std::string("SELECT ") + history_columns +
+        " FROM history WHERE time_ms >= ?1"
+        " AND (?2 IS NULL OR server = ?2)"
+        " AND (?3 IS NULL OR grp = ?3)"
+        " AND (?4 = 0 OR error != '' OR delivered = 0 OR status = 0 OR status >= 500)"
+        " ORDER BY id DESC LIMIT ?5";
+    Stmt s = db.prepare(sql);
+    s.bind_all(f.since_ms, f.server, f.group, static_cast<int64_t>(f.failed_only ? 1 : 0), f.limit);
+    std::vector<HistoryRow> out;
+    while (s.step()) out.push_back(read_history_row(s));
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+int64_t history_count(Db& db)
+{
+    Stmt s = db.prepare("SELECT COUNT(*) FROM history");
+    return s.step() ? s.i64(0) : 0;
+}
+
+std::optional<StoredTable> load_table(Db& db, const std::string& name)
+{
+    Stmt s = db.prepare("SELECT name, version, text, rows, updated_ms FROM client_tables WHERE name = ?");
+    s.bind_all(name);
+    if (!s.step()) return std::nullopt;
+    return StoredTable{s.text(0), s.i64(1), s.text(2), s.i64(3), s.i64(4)};
+}
+
+std::vector<StoredTable> list_tables(Db& db)
+{
+    Stmt s = db.prepare("SELECT name, version, '', rows, updated_ms FROM client_tables ORDER BY name");
+    std::vector<StoredTable> out;
+    while (s.step()) out.push_back({s.text(0), s.i64(1), s.text(2), s.i64(3), s.i64(4)});
+    return out;
+}
+
+void save_table(Db& db, const StoredTable& t)
+{
+    db.prepare("INSERT INTO client_tables (name, version, text, rows, updated_ms) VALUES (?, ?, ?, ?, ?) "
+               "ON CONFLICT (name) DO UPDATE SET version = excluded.version, text = excluded.text, "
+               "rows = excluded.rows, updated_ms = excluded.updated_ms")
+        .bind_all(t.name, t.version, t.text, t.rows, t.updated_ms)
+        .run();
+}
+
+}  // namespace lbproxy::proxy_store

@@ -1,0 +1,427 @@
+#include "relay.hpp"
+
+#include <algorithm>
+
+#include "body_pump.hpp"
+#include "error.hpp"
+#include "error_page.hpp"
+#include "head_rewrite.hpp"
+#include "log.hpp"
+
+namespace lbproxy {
+
+namespace {
+
+// Safe to send twice (RFC 9110 9.2.2): only these are retried elsewhere.
+bool idempotent(int method)
+{
+    switch (method) {
+    case HTTP_GET: case HTTP_HEAD: case HTTP_OPTIONS: case HTTP_TRACE: case HTTP_PUT: case HTTP_DELETE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+}  // namespace
+
+Relay::Relay(Context& ctx, RelayOwner& owner, http::Parser& request_parser)
+    : ctx_(ctx), owner_(owner), req_parser_(request_parser), dialer_(ctx, *this)
+{
+}
+
+Relay::~Relay()
+{
+    release_upstream(false);
+}
+
+// Step 1 (parse) is done by the caller; this takes the request over.
+void Relay::begin(const http::Head& req, const Target& t)
+{
+    active_ = true;
+    start_ms_ = ctx_.now_ms();
+    method_ = req.method;
+    method_name_.assign(req.method_name);
+    url_.assign(req.target);
+    host_.assign(t.host);
+    authority_.assign(t.authority);
+    port_ = t.port;
+    req_is_10_ = req.is_10();
+    req_keep_alive_ = req.keep_alive;
+    req_framing_ = req.framing;
+    req_remaining_ = req.content_length;
+    req_body_done_ = req.complete || req.framing == http::Framing::none;
+    body_moved_ = client_eof_ = false;
+    build_request_line(req, t, req_line_);
+    build_request_rest(req, req_rest_);
+
+    resp_scanned_ = 0;
+    resp_ = Resp::head;
+    resp_started_ = head_sent_ = upstream_eof_ = close_client_ = false;
+    upstream_error_.clear();
+    retried_ = stale_retried_ = waiting_delivery_ = in_flight_ = false;
+    status_ = 0;
+    bytes_in_ = int64_t(req.size);
+    bytes_out_ = 0;
+    error_.clear();
+    evbuffer_drain(client_in(), req.size);  // req's views end here
+
+    // Step 2: resolve the target (a representative name is chosen among its
+    // servers). [Step 3, session headers, and step 4, the upstream proxy per
+    // the proxy map, slot in here; today every request goes DIRECT.]
+    dialer_.start(host_, port_, true);
+}
+
+// Step 5: connected; the request goes out, then its body as it comes.
+void Relay::dialed(UpstreamConn* conn)
+{
+    upstream_ = conn;
+    conn->set_user(this);
+    send_request_head();
+    if (dialer_.is_group()) {
+        ctx_.selection.request_started(dialer_.server());
+        in_flight_ = true;
+    }
+    pump_request_body();
+}
+
+void Relay::send_request_head()
+{
+    host_line_.clear();
+    if (dialer_.is_group())
+        append_host_line(host_line_, dialer_.target().host, dialer_.target().port);
+    else
+        host_line_.append("Host: ").append(authority_).append("\r\n");
+    evbuffer* out = stage_.get();
+    evbuffer_add(out, req_line_.data(), req_line_.size());
+    evbuffer_add(out, host_line_.data(), host_line_.size());
+    evbuffer_add(out, req_rest_.data(), req_rest_.size());
+    flush_staged(out, upstream_->bev());
+}
+
+void Relay::dial_failed(int status, const std::string& sentence)
+{
+    fail(status, sentence);
+}
+
+void Relay::pump_request_body()
+{
+    if (req_body_done_ || !upstream_)
+        return;
+    BodyPump pump{req_framing_, req_remaining_, req_parser_};
+    evbuffer* sink = evbuffer_get_length(upstream_->out()) ? upstream_->out() : stage_.get();
+    auto r = pump.move(client_in(), sink, false);
+    flush_staged(stage_.get(), upstream_->bev());
+    bytes_in_ += int64_t(r.moved);
+    body_moved_ = body_moved_ || r.moved > 0;
+    if (r.error) {
+        // The head already went to the server: this connection is spoiled
+        // and closed; the client hears why if no answer has started.
+        ctx_.metrics.refused(400);
+        close_client_ = true;
+        return fail(400, std::string("bad request body: ") + r.error);
+    }
+    req_body_done_ = r.done;
+}
+
+void Relay::pump_response()
+{
+    if (!upstream_)
+        return;
+    if (resp_ == Resp::head && !read_response_head())
+        return;
+    if (resp_ == Resp::body)
+        pump_response_body();
+}
+
+// Reads 1xx heads and the final head. Returns true when the body follows.
+bool Relay::read_response_head()
+{
+    evbuffer* in = upstream_->in();
+    for (;;) {
+        std::size_t len = evbuffer_get_length(in);
+        if (len == 0) {
+            if (upstream_eof_)
+                upstream_lost(UpstreamError::reset, upstream_error_.empty()
+                                  ? "closed the connection before answering"
+                                  : "connection lost before answering: " + upstream_error_);
+            else
+                flush_client();  // a 1xx, if one came
+            return false;
+        }
+        resp_started_ = true;
+        std::size_t lim = std::min(len, ctx_.config.max_header);
+        auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, ssize_t(lim)));
+        std::size_t end = http::find_head_end(p, lim, resp_scanned_);
+        if (end == 0) {
+            if (len >= ctx_.config.max_header)
+                bad_response("response head larger than --max-header");
+            else if (upstream_eof_)
+                bad_response("connection closed in the middle of the response head");
+            else
+                flush_client();
+            return false;
+        }
+        resp_scanned_ = 0;
+        if (const char* err = resp_parser_.parse_head(p, end, resp_head_, method_ == HTTP_HEAD)) {
+            bad_response(err);
+            return false;
+        }
+        int st = resp_head_.status;
+        if (st >= 100 && st < 200) {
+            if (st == 101) {
+                bad_response("101 Switching Protocols, though no upgrade was asked for");
+                return false;
+            }
+            // 100 Continue and friends: an HTTP/1.0 client would not understand.
+            if (!req_is_10_) {
+                build_response_head(resp_head_, ResponsePlan{}, resp_buf_);
+                evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
+                bytes_out_ += int64_t(resp_buf_.size());
+            }
+            evbuffer_drain(in, end);
+            continue;
+        }
+        resp_framing_ = resp_head_.framing;
+        ResponsePlan plan;
+        plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
+        close_client_ = close_client_ || !req_keep_alive_ || !req_body_done_
+                        || resp_framing_ == http::Framing::until_close || plan.dechunk;
+        plan.close_client = close_client_;
+        plan.keep_alive_10 = req_is_10_ && !close_client_;
+        // [Step 6, body filters such as charset conversion, slot in here.]
+        build_response_head(resp_head_, plan, resp_buf_);
+        evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
+        bytes_out_ += int64_t(resp_buf_.size());
+        status_ = st;
+        head_sent_ = true;
+        resp_dechunk_ = plan.dechunk;
+        resp_remaining_ = resp_head_.content_length;
+        evbuffer_drain(in, end);
+        if (resp_head_.complete || resp_framing_ == http::Framing::none) {
+            response_complete();
+            return false;
+        }
+        resp_ = Resp::body;
+        return true;
+    }
+}
+
+void Relay::pump_response_body()
+{
+    BodyPump pump{resp_framing_, resp_remaining_, resp_parser_};
+    evbuffer* in = upstream_->in();
+    auto r = pump.move(in, client_sink(), resp_dechunk_);
+    bytes_out_ += int64_t(r.written);
+    if (r.error)
+        return bad_response(r.error);
+    if (r.done)
+        return response_complete();
+    if (upstream_eof_ && evbuffer_get_length(in) == 0) {
+        if (resp_framing_ == http::Framing::until_close)
+            return response_complete();
+        ctx_.metrics.upstream_error(UpstreamError::reset);
+        return cut("server " + dialer_.server() + " closed the connection in the middle of the response"
+                   + (upstream_error_.empty() ? "" : ": " + upstream_error_));
+    }
+    flush_client();
+}
+
+void Relay::upstream_event(UpstreamConn&, short what)
+{
+    if (what & BEV_EVENT_TIMEOUT) {
+        ctx_.metrics.upstream_error(UpstreamError::timeout);
+        std::string why = "server " + dialer_.server() + " did not answer within "
+                          + lbkit::format_duration(ctx_.config.server_timeout);
+        return head_sent_ ? cut(why) : fail(504, why);
+    }
+    // EOF or error: what was read before still counts.
+    upstream_eof_ = true;
+    if (what & BEV_EVENT_ERROR)
+        upstream_error_ = lbkit::errno_text(EVUTIL_SOCKET_ERROR());
+    bufferevent_disable(upstream_->bev(), EV_READ | EV_WRITE);
+    pump_response();
+}
+
+void Relay::response_complete()
+{
+    flush_client();
+    resp_ = Resp::done;
+    bool reusable = req_body_done_ && resp_head_.keep_alive && !upstream_eof_
+                    && resp_framing_ != http::Framing::until_close;
+    if (!req_body_done_)
+        close_client_ = true;  // the rest of the request body will never be read
+    release_upstream(reusable);
+    wait_delivery();
+}
+
+// The server went away before a byte of the answer reached the client.
+void Relay::upstream_lost(UpstreamError kind, const std::string& why)
+{
+    bool reused = upstream_ && upstream_->reused();
+    release_upstream(false);
+    bool retryable = idempotent(method_) && !body_moved_;
+    resp_scanned_ = 0;
+    resp_started_ = upstream_eof_ = false;
+    upstream_error_.clear();
+    // A kept-alive connection may have been closed by the server meanwhile:
+    // that is no fault of the server, try a fresh connection to it.
+    if (retryable && reused && !stale_retried_) {
+        stale_retried_ = true;
+        return dialer_.redial_same();
+    }
+    ctx_.metrics.upstream_error(kind);
+    if (retryable && !retried_ && dialer_.redial_other(why)) {
+        retried_ = true;
+        lbkit::log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", dialer_.server(), ": ", why);
+        return;
+    }
+    fail(502, "server " + dialer_.server() + ": " + why);
+}
+
+void Relay::bad_response(const char* why)
+{
+    ctx_.metrics.upstream_error(UpstreamError::bad_response);
+    std::string sentence = "server " + dialer_.server() + " sent a bad response: " + why;
+    if (head_sent_)
+        return cut(sentence);
+    fail(502, sentence);
+}
+
+// lbproxy answers itself: the sentence goes to the client.
+void Relay::fail(int status, const std::string& sentence)
+{
+    if (head_sent_)
+        return cut(sentence);
+    flush_client();  // a 1xx may wait there
+    release_upstream(false);
+    lbkit::log::debug(owner_.client_name(), " ", method_name_, " ", url_, ": ", status, " ", sentence);
+    status_ = status;
+    error_ = sentence;
+    head_sent_ = true;
+    resp_ = Resp::done;
+    close_client_ = close_client_ || !req_body_done_ || !req_keep_alive_;
+    write_error(stage_.get(), {status, sentence, close_client_, method_ == HTTP_HEAD});
+    bytes_out_ += int64_t(evbuffer_get_length(stage_.get()));
+    flush_client();
+    wait_delivery();
+}
+
+// The answer is broken after it started: the client learns it from the
+// connection closing before the announced end.
+void Relay::cut(const std::string& why)
+{
+    error_ = why;
+    lbkit::log::debug(owner_.client_name(), " ", method_name_, " ", url_, ": ", why);
+    flush_client();
+    abort(why, true);
+}
+
+void Relay::abort(const std::string& why, bool flush)
+{
+    if (!active_)
+        return;
+    if (error_.empty())
+        error_ = why;
+    evbuffer_drain(stage_.get(), evbuffer_get_length(stage_.get()));
+    release_upstream(false);
+    dialer_.cancel();
+    record(false);
+    active_ = false;
+    owner_.relay_aborted(flush);
+}
+
+bool Relay::abandon(const std::string& why)
+{
+    if (!active_)
+        return false;
+    if (error_.empty())
+        error_ = why;
+    evbuffer_drain(stage_.get(), evbuffer_get_length(stage_.get()));
+    release_upstream(false);
+    bool pending = dialer_.cancel();
+    record(false);
+    active_ = false;
+    return pending;
+}
+
+void Relay::client_readable()
+{
+    pump_request_body();
+}
+
+void Relay::client_drained()
+{
+    if (waiting_delivery_)
+        return delivered();
+    if (resp_ == Resp::body)
+        pump_response();
+}
+
+void Relay::client_event(short what)
+{
+    if (what == (BEV_EVENT_EOF | BEV_EVENT_READING)) {
+        // The client will send nothing more (it may still read: a
+        // half-close). Without the whole request the exchange cannot
+        // complete; with it, the answer still goes out, and requests
+        // pipelined before the EOF are answered after it.
+        client_eof_ = true;
+        if (!req_body_done_)
+            return abort("client closed the connection before sending the whole request");
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT)
+        return abort("client did not read the response within " + lbkit::format_duration(ctx_.config.idle_timeout));
+    int err = EVUTIL_SOCKET_ERROR();
+    abort(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""));
+}
+
+void Relay::wait_delivery()
+{
+    if (evbuffer_get_length(client_out()) == 0)
+        return delivered();
+    waiting_delivery_ = true;
+}
+
+// Step 7: the last byte was handed to the client socket.
+void Relay::delivered()
+{
+    waiting_delivery_ = false;
+    record(true);
+    active_ = false;
+    owner_.relay_done(!close_client_);
+}
+
+void Relay::release_upstream(bool reusable)
+{
+    if (in_flight_) {
+        ctx_.selection.request_finished(dialer_.server());
+        in_flight_ = false;
+    }
+    if (upstream_) {
+        upstream_->set_user(nullptr);
+        ctx_.pool.release(upstream_, reusable);
+        upstream_ = nullptr;
+    }
+}
+
+void Relay::record(bool delivered)
+{
+    Exchange e;
+    e.time_ms = start_ms_;
+    e.client = owner_.client_name();
+    e.method = method_name_;
+    e.url = url_;
+    e.group = dialer_.group();
+    e.server = dialer_.server();
+    e.upstream_proxy = "DIRECT";
+    e.status = status_;
+    e.bytes_in = bytes_in_;
+    e.bytes_out = bytes_out_;
+    e.duration_ms = ctx_.now_ms() - start_ms_;
+    e.delivered = delivered;
+    e.error = error_;
+    ctx_.history.record(std::move(e));
+}
+
+}  // namespace lbproxy

@@ -1,0 +1,114 @@
+#include "selection_state_impl.hpp"
+
+#include "error.hpp"
+#include "log.hpp"
+
+namespace lbproxy {
+
+namespace sel = lbkit::select;
+
+SelectionStateImpl::SelectionStateImpl(lbkit::Metrics& metrics, StateBook& book, StateSources& sources,
+                                       sel::Policy policy, lbkit::Millis suspect_for, std::string client_id)
+    : metrics_(metrics), book_(book), sources_(sources), policy_(policy), suspect_for_(suspect_for),
+      client_id_(std::move(client_id)), rng_(std::random_device{}())
+{
+}
+
+bool SelectionStateImpl::is_group(const std::string& host) const
+{
+    if (book_.is_group(host)) return true;
+    // Pull mode learns new groups from the pulls; without a group there is
+    // no choose() to pull, so ask in the background (rate-limited).
+    if (sources_.pull_mode()) sources_.refresh();
+    return false;
+}
+
+void SelectionStateImpl::choose(const std::string& group, const std::set<std::string>& exclude,
+                                std::function<void(Choice)> done)
+{
+    if (!sources_.pull_mode()) return decide(group, exclude, std::move(done));
+    sources_.pull([this, group, exclude, done = std::move(done)]() mutable {
+        decide(group, exclude, std::move(done));
+    });
+}
+
+void SelectionStateImpl::decide(const std::string& group, const std::set<std::string>& exclude,
+                                std::function<void(Choice)> done)
+{
+    if (policy_ == sel::Policy::central && book_.is_group(group)) return central(group, exclude, std::move(done));
+    finish(local(group, exclude), done);
+}
+
+Choice SelectionStateImpl::local(const std::string& group, const std::set<std::string>& exclude)
+{
+    return book_.choose(policy_, group, exclude, unix_ms(), rng_);
+}
+
+void SelectionStateImpl::central(const std::string& group, const std::set<std::string>& exclude,
+                                 std::function<void(Choice)> done)
+{
+    sources_.select(group, client_id_, [this, group, exclude, done = std::move(done)](CentralAnswer a) {
+        if (!a.asked) {
+            metrics_.counter("lbproxy_central_fallbacks_total",
+                             "Central selections answered locally because no state server answered").inc();
+            return finish(local(group, exclude), done);
+        }
+        Choice c;
+        c.group = group;
+        if (!a.error.empty()) {
+            c.error = a.error;
+            return finish(std::move(c), done);
+        }
+        // The manager does not know what this request already tried or what
+        // failed locally a moment ago: choose locally then.
+        if (exclude.count(a.server) || book_.suspect(a.server, unix_ms()))
+            return finish(local(group, exclude), done);
+        try {
+            c.target = server_target(a.server);
+        } catch (const lbkit::BadInput& e) {
+            lbkit::log::warn("central selection for ", group, ": bad server name: ", e.what());
+            return finish(local(group, exclude), done);
+        }
+        c.server = a.server;
+        finish(std::move(c), done);
+    });
+}
+
+void SelectionStateImpl::finish(Choice c, const std::function<void(Choice)>& done)
+{
+    if (c.ok()) {
+        std::string key = c.group + '\n' + c.server;
+        auto it = selections_.find(key);
+        if (it == selections_.end()) {
+            lbkit::Series& s = metrics_.counter("lbproxy_selections_total", "Requests sent to each real server",
+                                                {{"group", c.group}, {"server", c.server}});
+            it = selections_.emplace(std::move(key), &s).first;
+        }
+        it->second->inc();
+    } else {
+        metrics_.counter("lbproxy_no_server_total", "Choices that found no eligible server",
+                         {{"group", c.group}}).inc();
+    }
+    done(std::move(c));
+}
+
+void SelectionStateImpl::mark_suspect(const std::string& server)
+{
+    if (!book_.suspect(server, unix_ms()))
+        lbkit::log::info("server ", server, ": connect failed; suspect for ", suspect_for_.count(), " ms");
+    book_.mark_suspect(server, unix_ms() + suspect_for_.count());
+    metrics_.counter("lbproxy_suspect_total", "Servers marked suspect after a failed connect",
+                     {{"server", server}}).inc();
+}
+
+void SelectionStateImpl::request_started(const std::string& server)
+{
+    book_.request_started(server);
+}
+
+void SelectionStateImpl::request_finished(const std::string& server)
+{
+    book_.request_finished(server);
+}
+
+}  // namespace lbproxy

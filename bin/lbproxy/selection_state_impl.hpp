@@ -1,0 +1,52 @@
+// SelectionState as the request path uses it: the StateBook for local
+// policies, a coalesced pull before each choice in pull mode, and lbstated's
+// GET /v1/select for --policy central (local p2c when it cannot answer).
+//
+// done runs on the loop, exactly once. When the answer is local (push modes
+// with least/p2c/weighted, or a pull paused after failures) it runs before
+// choose() returns; otherwise later, from the HTTP answer.
+#pragma once
+#include <random>
+#include <unordered_map>
+
+#include "loop.hpp"
+#include "metrics.hpp"
+#include "select.hpp"
+#include "selection_state.hpp"
+#include "state_book.hpp"
+#include "state_source.hpp"
+
+namespace lbproxy {
+
+class SelectionStateImpl : public SelectionState {
+public:
+    SelectionStateImpl(lbkit::Metrics& metrics, StateBook& book, StateSources& sources,
+                       lbkit::select::Policy policy, lbkit::Millis suspect_for, std::string client_id);
+
+    bool is_group(const std::string& host) const override;
+    void choose(const std::string& group, const std::set<std::string>& exclude,
+                std::function<void(Choice)> done) override;
+    void mark_suspect(const std::string& server) override;
+    void request_started(const std::string& server) override;
+    void request_finished(const std::string& server) override;
+
+    lbkit::select::Policy policy() const { return policy_; }
+
+private:
+    void decide(const std::string& group, const std::set<std::string>& exclude, std::function<void(Choice)> done);
+    void central(const std::string& group, const std::set<std::string>& exclude, std::function<void(Choice)> done);
+    Choice local(const std::string& group, const std::set<std::string>& exclude);
+    void finish(Choice c, const std::function<void(Choice)>& done);
+
+    lbkit::Metrics& metrics_;
+    StateBook& book_;
+    StateSources& sources_;
+    lbkit::select::Policy policy_;
+    lbkit::Millis suspect_for_;
+    std::string client_id_;
+    std::mt19937_64 rng_;
+    // Hot path: one counter per group and server, found without rendering labels.
+    std::unordered_map<std::string, lbkit::Series*> selections_;
+};
+
+}  // namespace lbproxy

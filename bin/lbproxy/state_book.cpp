@@ -1,0 +1,264 @@
+#include "state_book.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <map>
+
+#include "error.hpp"
+
+namespace lbproxy {
+
+namespace api = lbkit::api;
+namespace sel = lbkit::select;
+
+namespace {
+
+std::string lower(std::string s)
+{
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace
+
+const char* to_string(StateBook::Outcome o)
+{
+    switch (o) {
+    case StateBook::Outcome::accepted: return "accepted";
+    case StateBook::Outcome::same: return "same";
+    case StateBook::Outcome::older: return "older";
+    }
+    return "?";
+}
+
+int64_t unix_ms()
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+// "up", "down pinned", "up draining": the parts of a server a person acts on.
+std::string condition(const api::ServerView& s)
+{
+    std::string c = api::to_string(s.state);
+    if (s.pinned) c += " pinned";
+    if (s.draining) c += " draining";
+    return c;
+}
+
+std::map<std::string, std::string> conditions(const api::StateView& v)
+{
+    std::map<std::string, std::string> out;
+    for (const auto& g : v.groups) {
+        out[g.name + " "] = "group";
+        for (const auto& s : g.servers) out[g.name + " " + s.name] = condition(s);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string describe_changes(const api::StateView& before, const api::StateView& after)
+{
+    auto a = conditions(before), b = conditions(after);
+    std::string out;
+    auto add = [&out](const std::string& key, const std::string& what) {
+        std::string name = key.back() == ' ' ? "group " + key.substr(0, key.size() - 1) : key.substr(key.find(' ') + 1);
+        out += (out.empty() ? "" : ", ") + name + " " + what;
+    };
+    for (const auto& [key, cond] : b) {
+        auto it = a.find(key);
+        if (it == a.end()) add(key, key.back() == ' ' ? "new" : "new (" + cond + ")");
+        else if (it->second != cond) add(key, it->second + "->" + cond);
+    }
+    for (const auto& [key, cond] : a)
+        if (!b.count(key)) add(key, "removed");
+    return out;
+}
+
+lbkit::HostPort server_target(const std::string& name)
+{
+    return lbkit::parse_host_port(name, 80);
+}
+
+StateBook::Outcome StateBook::apply(api::StateView view, const std::string& source, int64_t now_ms)
+{
+    for (const auto& g : view.groups) {
+        if (g.name.empty()) throw lbkit::BadInput("groups: a group has an empty name");
+        for (const auto& s : g.servers) server_target(s.name);  // throws BadInput
+    }
+    bool reset = restarted_.erase(source) != 0 && source == source_;
+    if (view.version > view_.version || reset) {
+        view_ = std::move(view);
+        source_ = source;
+        confirmed_ms_ = now_ms;
+        index();
+        return Outcome::accepted;
+    }
+    if (view.version == view_.version) {
+        confirmed_ms_ = std::max(confirmed_ms_, now_ms);
+        return Outcome::same;
+    }
+    return Outcome::older;
+}
+
+void StateBook::restore(api::StateView view, const std::string& source, int64_t confirmed_ms)
+{
+    restarted_.insert(source);
+    view_ = std::move(view);
+    source_ = source;
+    confirmed_ms_ = confirmed_ms;
+    index();
+}
+
+void StateBook::source_restarted(const std::string& source)
+{
+    restarted_.insert(source);
+}
+
+void StateBook::confirm(int64_t now_ms)
+{
+    confirmed_ms_ = std::max(confirmed_ms_, now_ms);
+}
+
+void StateBook::index()
+{
+    groups_.clear();
+    for (std::size_t i = 0; i < view_.groups.size(); ++i) groups_[lower(view_.groups[i].name)] = i;
+}
+
+const api::GroupView* StateBook::find(const std::string& host) const
+{
+    auto it = groups_.find(lower(host));
+    return it == groups_.end() ? nullptr : &view_.groups[it->second];
+}
+
+bool StateBook::is_group(const std::string& host) const
+{
+    return find(host) != nullptr;
+}
+
+bool StateBook::stale(int64_t now_ms) const
+{
+    return now_ms - confirmed_ms_ > stale_after_.count();
+}
+
+void StateBook::mark_suspect(const std::string& server, int64_t until_ms)
+{
+    suspect_until_[server] = until_ms;
+}
+
+bool StateBook::suspect(const std::string& server, int64_t now_ms) const
+{
+    auto it = suspect_until_.find(server);
+    return it != suspect_until_.end() && now_ms < it->second;
+}
+
+void StateBook::request_started(const std::string& server)
+{
+    ++inflight_[server];
+}
+
+void StateBook::request_finished(const std::string& server)
+{
+    auto it = inflight_.find(server);
+    if (it == inflight_.end()) return;
+    if (--it->second <= 0) inflight_.erase(it);
+}
+
+int64_t StateBook::inflight(const std::string& server) const
+{
+    auto it = inflight_.find(server);
+    return it == inflight_.end() ? 0 : it->second;
+}
+
+std::vector<sel::Candidate> StateBook::candidates(const std::string& host, int64_t now_ms) const
+{
+    std::vector<sel::Candidate> out;
+    const api::GroupView* g = find(host);
+    if (!g) return out;
+    bool aged = stale(now_ms);
+    out.reserve(g->servers.size());
+    for (const auto& s : g->servers) {
+        sel::Candidate c;
+        c.name = s.name;
+        c.load = s.load;
+        c.ratio = s.ratio;
+        c.state = aged && !s.pinned ? api::State::unknown : s.state;
+        c.pinned = s.pinned;
+        c.draining = s.draining;
+        c.suspect = suspect(s.name, now_ms);
+        c.inflight = static_cast<double>(inflight(s.name));
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+Choice StateBook::choose(sel::Policy policy, const std::string& host, const std::set<std::string>& exclude,
+                         int64_t now_ms, std::mt19937_64& rng) const
+{
+    Choice choice;
+    const api::GroupView* g = find(host);
+    if (!g) {
+        choice.error = "'" + host + "' is not a group in the state of version " + std::to_string(view_.version);
+        return choice;
+    }
+    choice.group = g->name;
+    std::vector<sel::Candidate> all = candidates(host, now_ms);
+    std::vector<sel::Candidate> pool;
+    pool.reserve(all.size());
+    bool any_suspect = false;
+    for (const auto& c : all) {
+        if (exclude.count(c.name)) continue;
+        any_suspect = any_suspect || c.suspect;
+        pool.push_back(c);
+    }
+    if (policy == sel::Policy::central) policy = sel::Policy::p2c;
+    int i = sel::choose(policy, pool, rng);
+    if (i < 0 && any_suspect) {
+        // A suspect server is still better than none: its connect may work now.
+        for (auto& c : pool) c.suspect = false;
+        i = sel::choose(policy, pool, rng);
+    }
+    if (i < 0) {
+        // Servers already tried for this request count as suspect in the sentence.
+        for (auto& c : all)
+            if (exclude.count(c.name)) c.suspect = true;
+        choice.error = sel::explain_none(g->name, all);
+        return choice;
+    }
+    choice.server = pool[static_cast<std::size_t>(i)].name;
+    choice.target = server_target(choice.server);
+    return choice;
+}
+
+nlohmann::json StateBook::to_json(int64_t now_ms) const
+{
+    bool aged = stale(now_ms);
+    nlohmann::json groups = nlohmann::json::array();
+    for (const auto& g : view_.groups) {
+        nlohmann::json servers = nlohmann::json::array();
+        for (const auto& s : g.servers) {
+            nlohmann::json j = api::to_json(s);
+            j["state"] = api::to_string(aged && !s.pinned ? api::State::unknown : s.state);
+            j["reported_state"] = api::to_string(s.state);
+            j["suspect"] = suspect(s.name, now_ms);
+            j["inflight"] = inflight(s.name);
+            servers.push_back(std::move(j));
+        }
+        groups.push_back({{"name", g.name}, {"servers", std::move(servers)}});
+    }
+    return {
+        {"version", view_.version},
+        {"source", source_},
+        {"confirmed_ms", confirmed_ms_},
+        {"age_ms", confirmed_ms_ > 0 ? now_ms - confirmed_ms_ : -1},
+        {"stale", aged},
+        {"groups", std::move(groups)},
+    };
+}
+
+}  // namespace lbproxy

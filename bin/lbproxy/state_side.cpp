@@ -1,0 +1,275 @@
+// Wiring of the state side: the SQLite file, the book, the state servers,
+// the selection, the history writer and the admin API.
+#include "state_side.hpp"
+
+#include <unistd.h>
+
+#include "addr.hpp"
+#include "admin_api.hpp"
+#include "cli.hpp"
+#include "error.hpp"
+#include "history_store.hpp"
+#include "httpc.hpp"
+#include "log.hpp"
+#include "proxy_store.hpp"
+#include "selection_state_impl.hpp"
+#include "state_book.hpp"
+#include "state_source.hpp"
+#include "table.hpp"
+
+namespace lbproxy {
+
+namespace log = lbkit::log;
+using lbkit::Millis;
+
+void add_state_options(CLI::App& app, StateOptions& o)
+{
+    app.add_option("--state-server", o.state_servers,
+                   "lbstated to take the state from (repeatable; the newest version wins; default http://127.0.0.1:7400)")
+        ->type_name("URL");
+    app.add_option("--state-mode", o.state_mode, "How the state arrives: change or periodic (pushed), or pull")
+        ->check(CLI::IsMember({"change", "periodic", "pull"}))
+        ->capture_default_str();
+    app.add_option("--policy", o.policy, "Server selection: least, p2c, weighted or central")
+        ->check(CLI::IsMember({"least", "p2c", "weighted", "central"}))
+        ->capture_default_str();
+    app.add_option("--admin", o.admin, "Address and port of the admin API")
+        ->type_name("ADDR:PORT")
+        ->capture_default_str();
+    app.add_option("--admin-url", o.admin_url, "URL lbstated pushes the state to (default http://ADMIN/v1/state)")
+        ->type_name("URL");
+    lbkit::cli::add_duration(app, "--state-interval", o.state_interval,
+                             "Periodic push interval; health check of lbstated; pause after a failed pull");
+    lbkit::cli::add_duration(app, "--state-timeout", o.state_timeout, "Time allowed for each request to lbstated");
+    lbkit::cli::add_duration(app, "--stale-after", o.stale_after,
+                             "State no lbstated confirmed for this long: servers count as unknown");
+    lbkit::cli::add_duration(app, "--suspect-time", o.suspect_for, "How long a server whose connect failed is avoided");
+    app.add_option("--history-max-rows", o.history_max_rows, "Relay history rows kept (0: no history)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--client-id", o.client_id, "Name sent to lbstated with central selections (default the host name)");
+}
+
+namespace {
+
+std::string host_name()
+{
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
+    return buf;
+}
+
+StateOptions checked(StateOptions o)
+{
+    if (o.state_servers.empty()) o.state_servers.push_back("http://127.0.0.1:7400");
+    auto at_least = [](Millis v, Millis min, const char* flag) {
+        if (v < min)
+            throw lbkit::Error(EX_USAGE, std::string(flag) + ": must be at least " + lbkit::format_duration(min));
+    };
+    at_least(o.state_interval, Millis{50}, "--state-interval");  // lbstated's minimum
+    at_least(o.state_timeout, Millis{10}, "--state-timeout");
+    at_least(o.stale_after, Millis{10}, "--stale-after");
+    at_least(o.suspect_for, Millis{0}, "--suspect-time");
+    if (o.client_id.empty()) o.client_id = host_name();
+    return o;
+}
+
+}  // namespace
+
+struct StateSide::Impl {
+    Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o, const std::string& state_dir,
+         const std::string& token);
+
+    lbkit::Loop& loop;
+    lbkit::Metrics& metrics;
+    StateOptions opt;
+    std::string db_path;
+    lbkit::store::Db db;
+    StateBook book;
+    HistoryStore history;
+    lbkit::httpc::Client http;
+    StateSources sources;
+    SelectionStateImpl selection;
+    AdminDeps deps;
+    lbkit::httpd::Server admin;
+    lbkit::Timer persist_timer;
+    int64_t saved_confirmed_ms = 0;
+    bool stopped = false;
+
+    StateBook::Outcome receive(lbkit::api::StateView view, const std::string& source);
+    void restore();
+    void persist_confirmed();
+    std::string push_url() const;
+    void add_metrics();
+};
+
+StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o, const std::string& state_dir,
+                      const std::string& token)
+    : loop(loop), metrics(metrics), opt(checked(std::move(o))),
+      db_path(lbkit::store::state_path(state_dir, proxy_store::file_name)),
+      db(proxy_store::open(db_path)),
+      book(opt.stale_after),
+      history(db_path, HistoryLimits{opt.history_max_rows}),
+      http(loop),
+      sources(loop, http, metrics,
+              SourceConfig{opt.state_servers, opt.state_mode, opt.state_interval, opt.state_timeout, token},
+              [this](lbkit::api::StateView v, const std::string& s) { receive(std::move(v), s); },
+              [this](const std::string&) { book.confirm(unix_ms()); }),
+      selection(metrics, book, sources, lbkit::select::policy_from_string(opt.policy), opt.suspect_for,
+                opt.client_id),
+      deps{book, sources, db, history, metrics, opt.state_mode, opt.policy,
+           [this](lbkit::api::StateView v, const std::string& s) { return receive(std::move(v), s); }},
+      admin(loop, metrics,
+            lbkit::httpd::Options{token, 2 * lbkit::table::max_bytes + 65536, Millis{10000}, "lbproxy"}),
+      persist_timer(loop, [this] { persist_confirmed(); })
+{
+    restore();
+    sources.on_restart([this](const std::string& source) { book.source_restarted(source); });
+    admin.add(admin_routes(deps));
+    admin.on_health([this] {
+        int64_t now = unix_ms();
+        return nlohmann::json{{"state_version", book.version()},
+                              {"state_age_ms", book.confirmed_ms() ? now - book.confirmed_ms() : -1},
+                              {"state_stale", book.stale(now)},
+                              {"state_mode", opt.state_mode},
+                              {"policy", opt.policy}};
+    });
+    add_metrics();
+}
+
+void StateSide::Impl::add_metrics()
+{
+    metrics.gauge_fn("lbproxy_state_version", "Version of the state in use",
+                     [this] { return static_cast<double>(book.version()); });
+    metrics.gauge_fn("lbproxy_state_age_seconds", "Seconds since a state server last confirmed the state", [this] {
+        return book.confirmed_ms() ? static_cast<double>(unix_ms() - book.confirmed_ms()) / 1000.0 : -1.0;
+    });
+    metrics.gauge_fn("lbproxy_history_rows_written", "History rows committed to SQLite",
+                     [this] { return static_cast<double>(history.written()); });
+    metrics.gauge_fn("lbproxy_history_rows_dropped", "History rows dropped because the queue was full",
+                     [this] { return static_cast<double>(history.dropped()); });
+    metrics.gauge_fn("lbproxy_history_write_errors", "History rows lost to SQLite errors",
+                     [this] { return static_cast<double>(history.write_errors()); });
+    metrics.gauge_fn("lbproxy_history_queued", "History rows waiting for the writer",
+                     [this] { return static_cast<double>(history.queued()); });
+}
+
+void StateSide::Impl::restore()
+{
+    std::optional<proxy_store::SavedState> saved;
+    try {
+        saved = proxy_store::load_state(db);
+        if (!saved) return;
+        book.restore(lbkit::api::state_from_json(nlohmann::json::parse(saved->json)), saved->source,
+                     saved->confirmed_ms);
+        saved_confirmed_ms = saved->confirmed_ms;
+        log::info("state version ", saved->version, " from ", saved->source, " loaded from ", db_path, " (",
+                  (unix_ms() - saved->confirmed_ms) / 1000, " s old)");
+    } catch (const std::exception& e) {
+        log::warn(db_path, ": saved state ignored: ", e.what());
+    }
+}
+
+StateBook::Outcome StateSide::Impl::receive(lbkit::api::StateView view, const std::string& source)
+{
+    uint64_t version = view.version;
+    lbkit::api::StateView before = book.view();
+    auto outcome = book.apply(std::move(view), source, unix_ms());
+    metrics.counter("lbproxy_state_updates_total", "States received, by outcome", {{"outcome", to_string(outcome)}})
+        .inc();
+    if (outcome == StateBook::Outcome::older) {
+        log::debug("state version ", version, " from ", source, " ignored: version ", book.version(), " is newer");
+        return outcome;
+    }
+    if (outcome != StateBook::Outcome::accepted) return outcome;
+    // Loads change with nearly every version: only transitions are news.
+    std::string changes = describe_changes(before, book.view());
+    if (!changes.empty()) log::info("state version ", version, " from ", source, ": ", changes);
+    else log::debug("state version ", version, " from ", source, ": loads only");
+    try {
+        proxy_store::save_state(db, {book.version(), book.source(), lbkit::api::to_json(book.view()).dump(),
+                                     book.confirmed_ms()});
+        saved_confirmed_ms = book.confirmed_ms();
+    } catch (const std::exception& e) {
+        log::error(db_path, ": saving state version ", version, ": ", e.what());
+    }
+    return outcome;
+}
+
+// Confirmations are frequent (every periodic push, health check or pull),
+// so the time is written at most every few seconds, not each time.
+void StateSide::Impl::persist_confirmed()
+{
+    if (book.confirmed_ms() == saved_confirmed_ms || book.version() == 0) return;
+    try {
+        proxy_store::save_confirmed(db, book.confirmed_ms());
+        saved_confirmed_ms = book.confirmed_ms();
+    } catch (const std::exception& e) {
+        log::warn(db_path, ": saving the state confirmation time: ", e.what());
+    }
+}
+
+std::string StateSide::Impl::push_url() const
+{
+    if (!opt.admin_url.empty()) return opt.admin_url;
+    lbkit::HostPort hp;
+    if (!opt.admin.empty() && opt.admin[0] == ':') {
+        hp.host = host_name();
+    } else {
+        hp = lbkit::parse_host_port(opt.admin, 7401);
+        if (hp.host == "0.0.0.0" || hp.host == "::") hp.host = host_name();
+    }
+    hp.port = admin.bound_port();
+    return "http://" + hp.str() + "/v1/state";
+}
+
+StateSide::StateSide(lbkit::Loop& loop, lbkit::Metrics& metrics, const StateOptions& options,
+                     const std::string& state_dir, const std::string& token)
+    : impl_(std::make_unique<Impl>(loop, metrics, options, state_dir, token))
+{
+}
+
+StateSide::~StateSide()
+{
+    shutdown();
+}
+
+SelectionState& StateSide::selection()
+{
+    return impl_->selection;
+}
+
+HistorySink& StateSide::history()
+{
+    return impl_->history;
+}
+
+void StateSide::start()
+{
+    impl_->admin.listen(impl_->opt.admin);
+    std::string url = impl_->push_url();
+    log::info("admin API on ", impl_->opt.admin, " (port ", impl_->admin.bound_port(), "); state by ",
+              impl_->opt.state_mode, ", policy ", impl_->opt.policy);
+    impl_->sources.start(url);
+    impl_->persist_timer.start(Millis{5000}, true);
+}
+
+void StateSide::reload()
+{
+    log::info("reload: registering again with the state servers");
+    impl_->sources.reregister();
+}
+
+void StateSide::shutdown()
+{
+    if (!impl_ || impl_->stopped) return;
+    impl_->stopped = true;
+    impl_->persist_timer.cancel();
+    impl_->sources.stop();
+    impl_->sources.unsubscribe();
+    impl_->persist_confirmed();
+    // The history writer runs on until the StateSide is destroyed, after the
+    // proxy: rows its teardown records are written too.
+}
+
+}  // namespace lbproxy

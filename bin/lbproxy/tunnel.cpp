@@ -1,0 +1,170 @@
+#include "tunnel.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "error.hpp"
+#include "error_page.hpp"
+#include "log.hpp"
+
+namespace lbproxy {
+
+namespace {
+
+constexpr char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+// Moves what fits from one side to the other; returns the bytes moved.
+std::size_t shovel(evbuffer* from, evbuffer* to)
+{
+    std::size_t queued = evbuffer_get_length(to);
+    if (queued >= relay_buffer_limit)
+        return 0;
+    std::size_t n = std::min(evbuffer_get_length(from), relay_buffer_limit - queued);
+    if (n)
+        evbuffer_remove_buffer(from, to, n);
+    return n;
+}
+
+}  // namespace
+
+Tunnel::Tunnel(Context& ctx, TunnelOwner& owner) : ctx_(ctx), owner_(owner), dialer_(ctx, *this) {}
+
+Tunnel::~Tunnel()
+{
+    if (in_flight_)
+        ctx_.selection.request_finished(dialer_.server());
+    ctx_.pool.release(upstream_, false);
+}
+
+void Tunnel::begin(const Target& t, std::string_view url, std::size_t head_size)
+{
+    active_ = true;
+    start_ms_ = last_active_ms_ = ctx_.now_ms();
+    url_.assign(url);
+    bytes_in_ = int64_t(head_size);
+    evbuffer_drain(bufferevent_get_input(owner_.client_bev()), head_size);
+    ctx_.metrics.tunnels.inc();
+    // Tunnels never share a server connection: no pool.
+    dialer_.start(t.host, t.port, false);
+}
+
+void Tunnel::dialed(UpstreamConn* conn)
+{
+    upstream_ = conn;
+    conn->set_user(this);
+    // A tunnel may stay quiet for long: only --idle-timeout limits it.
+    bufferevent_set_timeouts(conn->bev(), nullptr, nullptr);
+    if (dialer_.is_group()) {
+        ctx_.selection.request_started(dialer_.server());
+        in_flight_ = true;
+    }
+    status_ = 200;
+    open_ = true;
+    evbuffer_add(bufferevent_get_output(owner_.client_bev()), established, sizeof established - 1);
+    bytes_out_ += int64_t(sizeof established - 1);
+    idle_.reset(event_new(ctx_.base, -1, 0, &idle_cb, this));
+    event_add(idle_.get(), &ctx_.idle_tv);
+    pump();  // bytes the client sent right after its CONNECT
+}
+
+void Tunnel::dial_failed(int status, const std::string& sentence)
+{
+    status_ = status;
+    write_error(bufferevent_get_output(owner_.client_bev()), {status, sentence, true, false});
+    end(sentence, true);
+}
+
+void Tunnel::pump()
+{
+    if (!open_)
+        return;
+    bufferevent* client = owner_.client_bev();
+    std::size_t up = shovel(bufferevent_get_input(client), upstream_->out());
+    std::size_t down = shovel(upstream_->in(), bufferevent_get_output(client));
+    bytes_in_ += int64_t(up);
+    bytes_out_ += int64_t(down);
+    if (up || down)
+        last_active_ms_ = ctx_.now_ms();
+    // Half-close: once one side said EOF and all it sent is flushed, the
+    // other side hears EOF too.
+    if (client_eof_ && !server_shut_ && evbuffer_get_length(bufferevent_get_input(client)) == 0
+        && evbuffer_get_length(upstream_->out()) == 0) {
+        server_shut_ = true;
+        shutdown(bufferevent_getfd(upstream_->bev()), SHUT_WR);
+    }
+    if (server_eof_ && !client_shut_ && evbuffer_get_length(upstream_->in()) == 0
+        && evbuffer_get_length(bufferevent_get_output(client)) == 0) {
+        client_shut_ = true;
+        shutdown(bufferevent_getfd(client), SHUT_WR);
+    }
+    if (client_shut_ && server_shut_)
+        end({}, false);
+}
+
+void Tunnel::client_event(short what)
+{
+    if (open_ && what == (BEV_EVENT_EOF | BEV_EVENT_READING)) {
+        client_eof_ = true;
+        return pump();
+    }
+    if (!open_ && what == (BEV_EVENT_EOF | BEV_EVENT_READING))
+        return;  // still connecting; the answer will go out, then the end
+    int err = EVUTIL_SOCKET_ERROR();
+    end(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""), false);
+}
+
+void Tunnel::upstream_event(UpstreamConn&, short what)
+{
+    if (what == (BEV_EVENT_EOF | BEV_EVENT_READING)) {
+        server_eof_ = true;
+        return pump();
+    }
+    int err = EVUTIL_SOCKET_ERROR();
+    ctx_.metrics.upstream_error(UpstreamError::reset);
+    end("server " + dialer_.server() + " connection failed" + (err ? ": " + lbkit::errno_text(err) : ""), false);
+}
+
+void Tunnel::idle_cb(evutil_socket_t, short, void* arg)
+{
+    auto* self = static_cast<Tunnel*>(arg);
+    int64_t idle_ms = self->ctx_.config.idle_timeout.count();
+    int64_t quiet = self->ctx_.now_ms() - self->last_active_ms_;
+    if (quiet >= idle_ms)
+        return self->end("tunnel idle for " + lbkit::format_duration(self->ctx_.config.idle_timeout), false);
+    timeval tv{static_cast<time_t>((idle_ms - quiet) / 1000), static_cast<suseconds_t>(((idle_ms - quiet) % 1000) * 1000)};
+    event_add(self->idle_.get(), &tv);
+}
+
+bool Tunnel::abandon(const std::string& why)
+{
+    if (!active_)
+        return false;
+    bool pending = dialer_.cancel();
+    active_ = false;
+    Exchange e;
+    e.time_ms = start_ms_;
+    e.client = owner_.client_name();
+    e.method = "CONNECT";
+    e.url = url_;
+    e.group = dialer_.group();
+    e.server = dialer_.server();
+    e.upstream_proxy = "DIRECT";
+    e.status = status_;
+    e.bytes_in = bytes_in_;
+    e.bytes_out = bytes_out_;
+    e.duration_ms = ctx_.now_ms() - start_ms_;
+    // Delivered: the server's side ended and all it sent reached the client.
+    e.delivered = client_shut_;
+    e.error = why;
+    ctx_.history.record(std::move(e));
+    return pending;
+}
+
+void Tunnel::end(const std::string& error, bool answered)
+{
+    bool pending = abandon(error);
+    owner_.tunnel_done(answered, pending);
+}
+
+}  // namespace lbproxy

@@ -1,0 +1,41 @@
+#!/bin/bash
+# Bodies are streamed, never buffered whole: 1 GiB down (Content-Length and
+# chunked) and 1 GiB up and back at once (chunked upload to /mirror) go
+# through lbproxy while its peak RSS stays under 64 MiB.
+. "$(dirname "$0")/lib.sh"
+
+GIB=1073741824
+BP=$(free_port); start backend "$BACKEND" --listen 127.0.0.1:$BP --name b1
+PP=$(free_port); AP=$(free_port); SP=$(free_port)
+start proxy "$LBPROXY" --listen 127.0.0.1:$PP --admin 127.0.0.1:$AP --state-dir "$T" \
+    --state-server http://127.0.0.1:$SP --connect-ports $BP
+PROXY_PID=$LAST_PID
+wait_port $BP && wait_port $PP || { not_ok "daemons started"; done_testing; }
+B=http://127.0.0.1:$BP
+X=(-s -x http://127.0.0.1:$PP --max-time 120)
+
+peak_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$PROXY_PID/status"; }
+diag "peak RSS before: $(peak_kib) KiB"
+
+n=$(curl "${X[@]}" -o /dev/null -w '%{size_download}' "$B/bytes?n=$GIB")
+is "1 GiB with Content-Length downloaded" "$n" "$GIB"
+n=$(curl "${X[@]}" -o /dev/null -w '%{size_download}' "$B/bytes?n=$GIB&chunked=1")
+is "1 GiB chunked downloaded" "$n" "$GIB"
+# -T - uploads stdin chunked; /mirror streams it back as it arrives, so the
+# download is the whole upload (curl's upload count includes chunk framing).
+n=$(head -c $GIB /dev/zero | curl "${X[@]}" -T - -o /dev/null -w '%{size_download}' "$B/mirror")
+is "1 GiB uploaded and mirrored back at once" "$n" "$GIB"
+n=$(curl "${X[@]}" -p -o /dev/null -w '%{size_download}' "$B/bytes?n=$((GIB / 4))")
+is "256 MiB through a CONNECT tunnel" "$n" "$((GIB / 4))"
+# A slow client and a fast server: the proxy stops reading the server
+# instead of buffering what the client cannot take yet.
+n=$(curl "${X[@]}" --limit-rate 40M -o /dev/null -w '%{size_download}' "$B/bytes?n=$((GIB / 8))")
+is "128 MiB to a slow client" "$n" "$((GIB / 8))"
+n=$(curl "${X[@]}" -p --limit-rate 40M -o /dev/null -w '%{size_download}' "$B/bytes?n=$((GIB / 8))")
+is "128 MiB to a slow client through a tunnel" "$n" "$((GIB / 8))"
+
+peak=$(peak_kib)
+diag "peak RSS after: $peak KiB"
+if [ -n "$peak" ] && [ "$peak" -lt 65536 ]; then ok "peak RSS ${peak} KiB < 64 MiB"
+else not_ok "peak RSS ${peak} KiB, limit 64 MiB"; fi
+done_testing

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# --policy central: lbstated's GET /v1/select picks the server; its 503
+# sentence reaches the client; with lbstated gone the proxy chooses locally.
+. "$(dirname "$0")/lib.sh"
+
+P=$(free_port)
+S=http://127.0.0.1:$P
+B1=$(free_port); B2=$(free_port)
+start b1 "$BACKEND" --listen "127.0.0.1:$B1" --name one
+start b2 "$BACKEND" --listen "127.0.0.1:$B2" --name two
+printf 'web.test 127.0.0.1:%s 1\nweb.test 127.0.0.1:%s 1\n' "$B1" "$B2" > "$T/groups"
+start lbstated "$LBSTATED" --listen "127.0.0.1:$P" --groups "$T/groups" --state-dir "$T/stated"
+STATED=$LAST_PID
+check "lbstated listens" wait_port "$P"
+wait_port "$B1"; wait_port "$B2"
+report() {
+    http_status POST "$S/v1/reports" \
+        "{\"notifier\":\"t\",\"interval_ms\":60000,\"servers\":[{\"addr\":\"127.0.0.1:$1\",\"load\":1,\"state\":\"$2\"}]}"
+}
+report "$B1" up >/dev/null
+report "$B2" up >/dev/null
+
+L=$(free_port); A=$(free_port)
+start proxy "$LBPROXY" --listen "127.0.0.1:$L" --admin "127.0.0.1:$A" --state-dir "$T/proxy" \
+    --state-server "$S" --policy central --client-id test-client --state-interval 200ms
+wait_port "$L"
+sversion() { curl -s "$S/v1/state" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
+pversion() { curl -s "http://127.0.0.1:$A/v1/state" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
+synced() { test "$(pversion)" = "$(sversion)"; }
+fetch() { curl -s -m 5 -x "127.0.0.1:$L" http://web.test/; }
+names() { for _ in $(seq 1 "$1"); do fetch; done | sort -u | tr '\n' ' '; }
+selects() { curl -s "http://127.0.0.1:$A/metrics" | grep "kind=\"select\",result=\"$1\"" | awk '{print $2}'; }
+check "proxy has the state" wait_for 5 synced
+
+is "central: both servers are used" "$(names 30)" "one two "
+is "central: every choice asked lbstated" "$(selects ok)" 30
+# lbstated answers from its own view, even before the proxy has it.
+"$LBCTL" -s "$S" pin "127.0.0.1:$B2" >/dev/null
+is "central: lbstated's choice is followed" "$(names 20)" "one "
+report "$B1" down >/dev/null
+"$LBCTL" -s "$S" pin --state down "127.0.0.1:$B2" >/dev/null
+check "state delivered" wait_for 5 synced
+code=$(curl -s -m 5 -o "$T/503" -w '%{http_code}' -x "127.0.0.1:$L" http://web.test/)
+is "central: no server up is a 503" "$code" 503
+like "with lbstated's sentence" "$(cat "$T/503")" "no server of group web.test is up"
+
+# lbstated stops: local p2c on the last state.
+report "$B1" up >/dev/null
+"$LBCTL" -s "$S" unpin "127.0.0.1:$B2" >/dev/null
+check "state delivered" wait_for 5 synced
+stop "$STATED"
+is "central without lbstated: requests still served" "$(names 20)" "one two "
+like "fallbacks are counted" "$(curl -s "http://127.0.0.1:$A/metrics")" 'lbproxy_central_fallbacks_total [1-9]'
+done_testing

@@ -1,0 +1,110 @@
+// The heads lbproxy sends on: origin-form target, Host of the server used,
+// hop-by-hop headers (and those named in Connection) removed, Via added.
+#define BOOST_TEST_MODULE lbproxy_head_rewrite
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+#include "head_rewrite.hpp"
+#include "http_parse.hpp"
+#include "request_target.hpp"
+
+using namespace lbproxy;
+
+namespace {
+
+struct Parsed {
+    std::string text;
+    http::Parser parser;
+    http::Head head;
+    Parsed(std::string t, http_parser_type type) : text(std::move(t)), parser(type)
+    {
+        const char* err = parser.parse_head(text.data(), text.size(), head);
+        BOOST_REQUIRE_MESSAGE(err == nullptr, (err ? err : ""));
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(request_to_server)
+{
+    Parsed r("GET http://host1.a.co.jp/p?q=1 HTTP/1.1\r\n"
+             "Host: host1.a.co.jp\r\n"
+             "Connection: keep-alive, X-Private\r\n"
+             "X-Private: secret\r\n"
+             "Keep-Alive: 300\r\n"
+             "Proxy-Connection: keep-alive\r\n"
+             "Proxy-Authorization: Basic abc\r\n"
+             "TE: trailers\r\n"
+             "Upgrade: websocket\r\n"
+             "Accept: */*\r\n"
+             "Via: 1.0 other\r\n"
+             "\r\n",
+             HTTP_REQUEST);
+    Target t;
+    BOOST_REQUIRE(parse_absolute(r.head.target, t) == nullptr);
+    std::string line, rest;
+    build_request_line(r.head, t, line);
+    build_request_rest(r.head, rest);
+    BOOST_TEST(line == "GET /p?q=1 HTTP/1.1\r\n");
+    BOOST_TEST(rest == "Accept: */*\r\nVia: 1.0 other\r\nVia: 1.1 lbproxy\r\n\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(request_line_without_path)
+{
+    Parsed r("OPTIONS http://a HTTP/1.1\r\n\r\n", HTTP_REQUEST);
+    Target t;
+    BOOST_REQUIRE(parse_absolute(r.head.target, t) == nullptr);
+    std::string line;
+    build_request_line(r.head, t, line);
+    BOOST_TEST(line == "OPTIONS * HTTP/1.1\r\n");
+    Parsed g("GET http://a?x=1 HTTP/1.0\r\n\r\n", HTTP_REQUEST);
+    BOOST_REQUIRE(parse_absolute(g.head.target, t) == nullptr);
+    build_request_line(g.head, t, line);
+    BOOST_TEST(line == "GET /?x=1 HTTP/1.1\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(host_line)
+{
+    std::string s;
+    append_host_line(s, "web1", 80);
+    append_host_line(s, "web2", 8080);
+    append_host_line(s, "::1", 81);
+    BOOST_TEST(s == "Host: web1\r\nHost: web2:8080\r\nHost: [::1]:81\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(response_to_client)
+{
+    Parsed r("HTTP/1.1 200 Fine\r\n"
+             "Content-Type: text/plain\r\n"
+             "Transfer-Encoding: chunked\r\n"
+             "Connection: close\r\n"
+             "Proxy-Authenticate: Basic\r\n"
+             "X-Backend: b1\r\n"
+             "\r\n",
+             HTTP_RESPONSE);
+    std::string out;
+    build_response_head(r.head, ResponsePlan{}, out);
+    BOOST_TEST(out == "HTTP/1.1 200 Fine\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                      "X-Backend: b1\r\nVia: 1.1 lbproxy\r\n\r\n");
+    ResponsePlan ten;
+    ten.dechunk = true;
+    ten.close_client = true;
+    build_response_head(r.head, ten, out);
+    BOOST_TEST(out == "HTTP/1.1 200 Fine\r\nContent-Type: text/plain\r\n"
+                      "X-Backend: b1\r\nVia: 1.1 lbproxy\r\nConnection: close\r\n\r\n");
+    ResponsePlan ka;
+    ka.keep_alive_10 = true;
+    build_response_head(r.head, ka, out);
+    BOOST_TEST(out.find("Connection: keep-alive\r\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(hop_by_hop_names)
+{
+    for (const char* n : {"Connection", "keep-alive", "PROXY-CONNECTION", "TE", "Trailer", "Upgrade",
+                          "Proxy-Authorization", "Proxy-Authenticate"})
+        BOOST_TEST(is_hop_by_hop(n), n);
+    for (const char* n : {"Host", "Content-Length", "Transfer-Encoding", "Via", "Accept"})
+        BOOST_TEST(!is_hop_by_hop(n), n);
+}

@@ -1,0 +1,231 @@
+// lbproxy's HTTP parsing wrapper: heads parsed in one piece, framing
+// decided, and every ambiguous or malformed case refused.
+#define BOOST_TEST_MODULE lbproxy_http_parse
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <event2/buffer.h>
+
+#include <string>
+
+#include "http_parse.hpp"
+#include "request_target.hpp"
+
+using namespace lbproxy;
+using namespace std::string_literals;
+
+namespace {
+
+// Parses a whole request head; returns the refusal or "".
+std::string parse_request(const std::string& text, http::Head& h, http::Parser& p)
+{
+    std::size_t scanned = 0;
+    std::size_t end = http::find_head_end(text.data(), text.size(), scanned);
+    BOOST_REQUIRE_MESSAGE(end != 0, "no end of head in: " << text);
+    const char* err = p.parse_head(text.data(), end, h);
+    return err ? err : "";
+}
+
+std::string refusal(const std::string& text)
+{
+    http::Parser p(HTTP_REQUEST);
+    http::Head h;
+    return parse_request(text, h, p);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(find_head_end_crlf_lf_and_split_reads)
+{
+    std::size_t scanned = 0;
+    std::string a = "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\nBODY";
+    BOOST_TEST(http::find_head_end(a.data(), a.size(), scanned) == a.size() - 4);
+    scanned = 0;
+    std::string b = "GET http://a/ HTTP/1.1\nHost: a\n\nBODY";
+    BOOST_TEST(http::find_head_end(b.data(), b.size(), scanned) == b.size() - 4);
+    // Byte by byte: found exactly when the last byte of the blank line arrives.
+    scanned = 0;
+    for (std::size_t n = 1; n <= a.size() - 4; ++n) {
+        std::size_t got = http::find_head_end(a.data(), n, scanned);
+        BOOST_TEST(got == (n == a.size() - 4 ? n : 0));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(simple_get)
+{
+    http::Parser p(HTTP_REQUEST);
+    http::Head h;
+    // The head's views point into the text: it must outlive them.
+    const std::string text = "GET http://web/x?y=1 HTTP/1.1\r\nHost: web\r\nX-A:  b \r\n\r\n";
+    BOOST_TEST(parse_request(text, h, p) == "");
+    BOOST_TEST(h.method == HTTP_GET);
+    BOOST_TEST(h.method_name == "GET");
+    BOOST_TEST(h.target == "http://web/x?y=1");
+    BOOST_TEST(h.headers.size() == 2u);
+    BOOST_TEST(h.find("x-a") == "b");
+    BOOST_TEST(h.complete);
+    BOOST_TEST(h.keep_alive);
+    BOOST_TEST((h.framing == http::Framing::none));
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_rules)
+{
+    http::Parser p(HTTP_REQUEST);
+    http::Head h;
+    parse_request("GET http://a/ HTTP/1.0\r\n\r\n", h, p);
+    BOOST_TEST(!h.keep_alive);
+    BOOST_TEST(h.is_10());
+    parse_request("GET http://a/ HTTP/1.0\r\nProxy-Connection: Keep-Alive\r\n\r\n", h, p);
+    BOOST_TEST(h.keep_alive);
+    parse_request("GET http://a/ HTTP/1.1\r\nConnection: foo, close\r\n\r\n", h, p);
+    BOOST_TEST(!h.keep_alive);
+}
+
+BOOST_AUTO_TEST_CASE(request_framing)
+{
+    http::Parser p(HTTP_REQUEST);
+    http::Head h;
+    BOOST_TEST(parse_request("POST http://a/ HTTP/1.1\r\nContent-Length: 5\r\n\r\n", h, p) == "");
+    BOOST_TEST((h.framing == http::Framing::length));
+    BOOST_TEST(h.content_length == 5u);
+    BOOST_TEST(!h.complete);
+    BOOST_TEST(parse_request("POST http://a/ HTTP/1.1\r\nContent-Length: 0\r\n\r\n", h, p) == "");
+    BOOST_TEST((h.framing == http::Framing::none));
+    BOOST_TEST(h.complete);
+    BOOST_TEST(parse_request("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n", h, p) == "");
+    BOOST_TEST((h.framing == http::Framing::chunked));
+    BOOST_TEST(h.expect_continue);
+}
+
+BOOST_AUTO_TEST_CASE(chunked_body_validated_and_decoded)
+{
+    http::Parser p(HTTP_REQUEST);
+    http::Head h;
+    parse_request("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", h, p);
+    std::string body = "3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer-X: 1\r\n\r\nGET http://next/";
+    evbuffer* decoded = evbuffer_new();
+    // Fed in two pieces, as reads would deliver it.
+    std::size_t n1 = p.feed_body(body.data(), 7, decoded);
+    BOOST_TEST(n1 == 7u);
+    BOOST_TEST(!p.done());
+    std::size_t n2 = p.feed_body(body.data() + 7, body.size() - 7, decoded);
+    BOOST_TEST(p.done());
+    BOOST_TEST(!p.error());
+    // It stops at the end of the message: the pipelined request stays.
+    BOOST_TEST(std::string(body.data() + n1 + n2) == "GET http://next/");
+    std::string out(evbuffer_get_length(decoded), '\0');
+    evbuffer_remove(decoded, out.data(), out.size());
+    BOOST_TEST(out == "abcde");
+    // Trailers are not taken for headers of the request.
+    BOOST_TEST(h.find("trailer-x").empty());
+    evbuffer_free(decoded);
+}
+
+BOOST_AUTO_TEST_CASE(bad_chunk_sizes_refused)
+{
+    for (std::string bad : {"zz\r\nabc\r\n0\r\n\r\n"s, "ffffffffffffffffff\r\nabc\r\n"s, "-1\r\nabc\r\n"s}) {
+        http::Parser p(HTTP_REQUEST);
+        http::Head h;
+        parse_request("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", h, p);
+        p.feed_body(bad.data(), bad.size());
+        BOOST_TEST(p.error() != nullptr, "accepted chunk: " << bad);
+        BOOST_TEST(!p.done());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(smuggling_cases_refused)
+{
+    const char* cases[] = {
+        "POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        "POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+        "POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+        "POST http://a/ HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n",
+        "POST http://a/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "POST http://a/ HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n",
+        "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\nX-Folded: a\r\n  b\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\nX-Folded: a\r\n\tb\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\nHost : a\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\nHo st: a\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\nX: a\rb\r\n\r\n",
+        "GET http://a/ HTTP/2.0\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\n: empty\r\n\r\n",
+        "G@T http://a/ HTTP/1.1\r\n\r\n",
+    };
+    for (const char* c : cases)
+        BOOST_TEST(refusal(c) != "", "accepted: " << c);
+}
+
+BOOST_AUTO_TEST_CASE(version_refusal_is_505)
+{
+    http::Parser p(HTTP_REQUEST);
+    http::Head h;
+    BOOST_TEST(parse_request("GET http://a/ HTTP/2.0\r\n\r\n", h, p) != "");
+    BOOST_TEST(p.bad_version());
+    BOOST_TEST(parse_request("GET http://a/ HTTP/1.1\r\n\r\n", h, p) == "");
+    BOOST_TEST(!p.bad_version());
+}
+
+BOOST_AUTO_TEST_CASE(response_framing)
+{
+    auto framing = [](const std::string& text, bool head_request = false) {
+        http::Parser p(HTTP_RESPONSE);
+        http::Head h;
+        std::size_t scanned = 0;
+        std::size_t end = http::find_head_end(text.data(), text.size(), scanned);
+        BOOST_REQUIRE(end != 0);
+        BOOST_REQUIRE(p.parse_head(text.data(), end, h, head_request) == nullptr);
+        return std::pair{h.framing, h.complete};
+    };
+    BOOST_TEST((framing("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n").first == http::Framing::length));
+    BOOST_TEST((framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").first == http::Framing::chunked));
+    BOOST_TEST((framing("HTTP/1.1 200 OK\r\nX: y\r\n\r\n").first == http::Framing::until_close));
+    BOOST_TEST((framing("HTTP/1.1 204 No Content\r\n\r\n") == std::pair{http::Framing::none, true}));
+    BOOST_TEST((framing("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n") == std::pair{http::Framing::none, true}));
+    BOOST_TEST((framing("HTTP/1.1 100 Continue\r\n\r\n") == std::pair{http::Framing::none, true}));
+    // The answer to HEAD announces a body it does not carry.
+    BOOST_TEST((framing("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true) == std::pair{http::Framing::none, true}));
+}
+
+BOOST_AUTO_TEST_CASE(response_with_ambiguous_framing_refused)
+{
+    http::Parser p(HTTP_RESPONSE);
+    http::Head h;
+    std::string r = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
+    BOOST_TEST(p.parse_head(r.data(), r.size(), h) != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(absolute_targets)
+{
+    Target t;
+    BOOST_TEST(parse_absolute("http://Host1.a.co.jp/a/b?c=d#frag", t) == nullptr);
+    BOOST_TEST(t.host == "Host1.a.co.jp");
+    BOOST_TEST(t.port == 80);
+    BOOST_TEST(t.authority == "Host1.a.co.jp");
+    BOOST_TEST(t.path_query == "/a/b?c=d");
+    BOOST_TEST(parse_absolute("http://user:pw@web1:8080", t) == nullptr);
+    BOOST_TEST(t.host == "web1");
+    BOOST_TEST(t.port == 8080);
+    BOOST_TEST(t.authority == "web1:8080");
+    BOOST_TEST(t.path_query.empty());
+    BOOST_TEST(parse_absolute("http://[::1]:81/x", t) == nullptr);
+    BOOST_TEST(t.host == "::1");
+    BOOST_TEST(t.authority == "[::1]:81");
+    BOOST_TEST(parse_absolute("/origin/form", t) != nullptr);
+    BOOST_TEST(parse_absolute("https://a/", t) != nullptr);
+    BOOST_TEST(parse_absolute("ftp://a/", t) != nullptr);
+    BOOST_TEST(parse_absolute("http://a:0/", t) != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(connect_targets)
+{
+    Target t;
+    BOOST_TEST(parse_authority("example.org:443", t) == nullptr);
+    BOOST_TEST(t.host == "example.org");
+    BOOST_TEST(t.port == 443);
+    BOOST_TEST(parse_authority("example.org", t) != nullptr);
+    BOOST_TEST(parse_authority("http://example.org/", t) != nullptr);
+}

@@ -1,0 +1,272 @@
+// StateBook: versions, aging to unknown, suspect and exclusion, in-flight.
+#define BOOST_TEST_MODULE lbproxy_state_book
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+
+#include "error.hpp"
+#include "state_book.hpp"
+
+using namespace lbproxy;
+namespace api = lbkit::api;
+using lbkit::Millis;
+using lbkit::select::Policy;
+
+namespace {
+
+api::ServerView server(const std::string& name, api::State st, double load = 0, double ratio = 1, bool pinned = false)
+{
+    api::ServerView s;
+    s.name = name;
+    s.state = st;
+    s.load = load;
+    s.ratio = ratio;
+    s.pinned = pinned;
+    return s;
+}
+
+api::StateView state(uint64_t version, std::vector<api::ServerView> servers, const std::string& group = "host1.a.co.jp")
+{
+    api::StateView v;
+    v.version = version;
+    v.groups.push_back({group, std::move(servers)});
+    return v;
+}
+
+// How often each server is chosen in n tries.
+std::map<std::string, int> tally(const StateBook& b, Policy p, int64_t now, int n = 300,
+                                 const std::set<std::string>& exclude = {})
+{
+    std::mt19937_64 rng(42);
+    std::map<std::string, int> out;
+    for (int i = 0; i < n; ++i) {
+        Choice c = b.choose(p, "host1.a.co.jp", exclude, now, rng);
+        out[c.ok() ? c.server : "ERROR: " + c.error]++;
+    }
+    return out;
+}
+
+constexpr int64_t t0 = 1'700'000'000'000;
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(newest_version_wins_and_older_is_ignored)
+{
+    StateBook b(Millis{30000});
+    BOOST_TEST((b.apply(state(5, {server("a:80", api::State::up)}), "s1:7400", t0) == StateBook::Outcome::accepted));
+    BOOST_TEST(b.version() == 5u);
+    BOOST_TEST((b.apply(state(4, {server("old:80", api::State::up)}), "s2:7400", t0) == StateBook::Outcome::older));
+    BOOST_TEST(b.view().groups[0].servers[0].name == "a:80");
+    BOOST_TEST((b.apply(state(9, {server("b:80", api::State::up)}), "s2:7400", t0) == StateBook::Outcome::accepted));
+    BOOST_TEST(b.source() == "s2:7400");
+    BOOST_TEST(b.view().groups[0].servers[0].name == "b:80");
+    // Another server still at an older version does not take over.
+    BOOST_TEST((b.apply(state(6, {server("a:80", api::State::up)}), "s1:7400", t0) == StateBook::Outcome::older));
+    BOOST_TEST(b.version() == 9u);
+}
+
+BOOST_AUTO_TEST_CASE(same_version_confirms_without_replacing)
+{
+    StateBook b(Millis{1000});
+    b.apply(state(3, {server("a:80", api::State::up)}), "s1:7400", t0);
+    BOOST_TEST(b.stale(t0 + 1500));
+    BOOST_TEST((b.apply(state(3, {server("x:80", api::State::up)}), "s1:7400", t0 + 1400) == StateBook::Outcome::same));
+    BOOST_TEST(!b.stale(t0 + 1500));
+    BOOST_TEST(b.view().groups[0].servers[0].name == "a:80");
+}
+
+BOOST_AUTO_TEST_CASE(a_late_older_answer_never_rolls_back)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(6, {server("new:80", api::State::up)}), "s1:7400", t0);
+    // The answer to an earlier GET /v1/state arrives after a newer push.
+    BOOST_TEST((b.apply(state(5, {server("old:80", api::State::up)}), "s1:7400", t0) == StateBook::Outcome::older));
+    BOOST_TEST(b.view().groups[0].servers[0].name == "new:80");
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_source_is_followed_once_whatever_its_version)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(100, {server("a:80", api::State::up)}), "s1:7400", t0);
+    // s1 restarted and lost its database: it counts from 1 again.
+    b.source_restarted("s1:7400");
+    BOOST_TEST((b.apply(state(1, {server("b:80", api::State::up)}), "s1:7400", t0) == StateBook::Outcome::accepted));
+    BOOST_TEST(b.version() == 1u);
+    BOOST_TEST((b.apply(state(0, {server("c:80", api::State::up)}), "s1:7400", t0) == StateBook::Outcome::older));
+    // A restart of another server does not let it roll the state back.
+    b.apply(state(50, {server("c:80", api::State::up)}), "s1:7400", t0);
+    b.source_restarted("s2:7400");
+    BOOST_TEST((b.apply(state(40, {server("d:80", api::State::up)}), "s2:7400", t0) == StateBook::Outcome::older));
+    BOOST_TEST(b.version() == 50u);
+}
+
+BOOST_AUTO_TEST_CASE(restored_state_yields_to_its_source_once)
+{
+    StateBook b(Millis{30000});
+    b.restore(state(70, {server("a:80", api::State::up)}), "s1:7400", t0);
+    BOOST_TEST((b.apply(state(2, {server("c:80", api::State::up)}), "s9:7400", t0) == StateBook::Outcome::older));
+    BOOST_TEST((b.apply(state(3, {server("b:80", api::State::up)}), "s1:7400", t0) == StateBook::Outcome::accepted));
+    BOOST_TEST((b.apply(state(2, {server("x:80", api::State::up)}), "s1:7400", t0) == StateBook::Outcome::older));
+    BOOST_TEST(b.version() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_server_name_is_refused_and_state_kept)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("a:80", api::State::up)}), "s1:7400", t0);
+    BOOST_CHECK_THROW(b.apply(state(2, {server("a:99999", api::State::up)}), "s1:7400", t0), lbkit::BadInput);
+    BOOST_TEST(b.version() == 1u);
+    BOOST_TEST(b.is_group("host1.a.co.jp"));
+}
+
+BOOST_AUTO_TEST_CASE(groups_are_found_without_regard_to_case)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("a:80", api::State::up)}, "Host1.A.co.jp"), "s1:7400", t0);
+    BOOST_TEST(b.is_group("host1.a.co.jp"));
+    BOOST_TEST(b.is_group("HOST1.A.CO.JP"));
+    BOOST_TEST(!b.is_group("host2.a.co.jp"));
+    std::mt19937_64 rng(1);
+    Choice c = b.choose(Policy::p2c, "HOST1.a.co.jp", {}, t0, rng);
+    BOOST_TEST(c.ok());
+    BOOST_TEST(c.group == "Host1.A.co.jp");
+    Choice none = b.choose(Policy::p2c, "other.example", {}, t0, rng);
+    BOOST_TEST(!none.ok());
+}
+
+BOOST_AUTO_TEST_CASE(choice_resolves_target_from_server_name)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("web1.example:8080", api::State::up)}), "s", t0);
+    std::mt19937_64 rng(1);
+    Choice c = b.choose(Policy::least, "host1.a.co.jp", {}, t0, rng);
+    BOOST_TEST(c.target.host == "web1.example");
+    BOOST_TEST(c.target.port == 8080);
+    b.apply(state(2, {server("web2.example", api::State::up)}), "s", t0);
+    c = b.choose(Policy::least, "host1.a.co.jp", {}, t0, rng);
+    BOOST_TEST(c.server == "web2.example");
+    BOOST_TEST(c.target.port == 80);
+}
+
+BOOST_AUTO_TEST_CASE(stale_state_makes_servers_unknown_but_keeps_pins)
+{
+    StateBook b(Millis{2000});
+    b.apply(state(1, {server("up:80", api::State::up), server("down:80", api::State::down),
+                      server("pinned:80", api::State::down, 0, 1, true)}),
+            "s", t0);
+    // Fresh: only the up server.
+    auto fresh = tally(b, Policy::p2c, t0 + 1000);
+    BOOST_TEST(fresh.size() == 1u);
+    BOOST_TEST(fresh["up:80"] == 300);
+    // Stale: up and down are both unknown now, used since nothing is up; the pin stays down.
+    auto cands = b.candidates("host1.a.co.jp", t0 + 2001);
+    BOOST_TEST((cands[0].state == api::State::unknown));
+    BOOST_TEST((cands[1].state == api::State::unknown));
+    BOOST_TEST((cands[2].state == api::State::down));
+    auto stale = tally(b, Policy::p2c, t0 + 2001);
+    BOOST_TEST(stale["up:80"] > 0);
+    BOOST_TEST(stale["down:80"] > 0);
+    BOOST_TEST(stale.count("pinned:80") == 0u);
+    // A confirmation makes the state fresh again.
+    b.confirm(t0 + 3000);
+    BOOST_TEST(!b.stale(t0 + 3000));
+    BOOST_TEST(tally(b, Policy::p2c, t0 + 3000)["up:80"] == 300);
+}
+
+BOOST_AUTO_TEST_CASE(suspect_servers_are_avoided_while_another_is_eligible)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("a:80", api::State::up), server("b:80", api::State::up)}), "s", t0);
+    b.mark_suspect("a:80", t0 + 5000);
+    BOOST_TEST(b.suspect("a:80", t0 + 4999));
+    auto during = tally(b, Policy::p2c, t0 + 100);
+    BOOST_TEST(during["b:80"] == 300);
+    auto after = tally(b, Policy::p2c, t0 + 5000);
+    BOOST_TEST(after["a:80"] > 0);
+    // Both suspect: a suspect server is better than none.
+    b.mark_suspect("b:80", t0 + 5000);
+    auto both = tally(b, Policy::p2c, t0 + 100);
+    BOOST_TEST(both["a:80"] + both["b:80"] == 300);
+}
+
+BOOST_AUTO_TEST_CASE(excluded_servers_are_never_chosen)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("a:80", api::State::up), server("b:80", api::State::up)}), "s", t0);
+    auto t = tally(b, Policy::least, t0, 100, {"a:80"});
+    BOOST_TEST(t["b:80"] == 100);
+    std::mt19937_64 rng(3);
+    Choice c = b.choose(Policy::p2c, "host1.a.co.jp", {"a:80", "b:80"}, t0, rng);
+    BOOST_TEST(!c.ok());
+    BOOST_TEST(c.error.find("host1.a.co.jp") != std::string::npos);
+    BOOST_TEST(c.group == "host1.a.co.jp");
+}
+
+BOOST_AUTO_TEST_CASE(no_server_up_explains_why)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("a:80", api::State::down), server("b:80", api::State::down, 0, 1, true)}), "s", t0);
+    std::mt19937_64 rng(3);
+    Choice c = b.choose(Policy::p2c, "host1.a.co.jp", {}, t0, rng);
+    BOOST_TEST(!c.ok());
+    BOOST_TEST(c.error.find("host1.a.co.jp") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(least_follows_load_over_ratio_and_central_falls_back_to_p2c)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("a:80", api::State::up, 20, 2), server("b:80", api::State::up, 15, 1),
+                      server("c:80", api::State::down, 0, 2)}),
+            "s", t0);
+    BOOST_TEST(tally(b, Policy::least, t0)["a:80"] == 300);  // 10 < 15
+    auto central = tally(b, Policy::central, t0);
+    BOOST_TEST(central.count("c:80") == 0u);
+    BOOST_TEST(central["a:80"] + central["b:80"] == 300);
+}
+
+BOOST_AUTO_TEST_CASE(inflight_counts_started_minus_finished)
+{
+    StateBook b(Millis{30000});
+    b.request_started("a:80");
+    b.request_started("a:80");
+    b.request_finished("a:80");
+    BOOST_TEST(b.inflight("a:80") == 1);
+    b.request_finished("a:80");
+    b.request_finished("a:80");  // an extra finish never goes negative
+    BOOST_TEST(b.inflight("a:80") == 0);
+    b.apply(state(1, {server("a:80", api::State::up)}), "s", t0);
+    b.request_started("a:80");
+    BOOST_TEST(b.candidates("host1.a.co.jp", t0)[0].inflight == 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(json_shows_effective_state_and_local_facts)
+{
+    StateBook b(Millis{1000});
+    b.apply(state(7, {server("a:80", api::State::up)}), "s1:7400", t0);
+    b.mark_suspect("a:80", t0 + 10000);
+    b.request_started("a:80");
+    auto j = b.to_json(t0 + 500);
+    BOOST_TEST(j["version"].get<uint64_t>() == 7u);
+    BOOST_TEST(j["source"].get<std::string>() == "s1:7400");
+    BOOST_TEST(j["stale"].get<bool>() == false);
+    auto s = j["groups"][0]["servers"][0];
+    BOOST_TEST(s["state"].get<std::string>() == "up");
+    BOOST_TEST(s["suspect"].get<bool>() == true);
+    BOOST_TEST(s["inflight"].get<int64_t>() == 1);
+    auto later = b.to_json(t0 + 1500);
+    BOOST_TEST(later["stale"].get<bool>() == true);
+    BOOST_TEST(later["groups"][0]["servers"][0]["state"].get<std::string>() == "unknown");
+    BOOST_TEST(later["groups"][0]["servers"][0]["reported_state"].get<std::string>() == "up");
+}
+
+BOOST_AUTO_TEST_CASE(changes_are_described_for_the_log)
+{
+    auto a = state(1, {server("a:80", api::State::up, 1), server("b:80", api::State::up)});
+    auto loads = state(2, {server("a:80", api::State::up, 9), server("b:80", api::State::up)});
+    BOOST_TEST(describe_changes(a, loads) == "");
+    auto b = state(3, {server("a:80", api::State::down, 0, 1, true), server("c:80", api::State::unknown)});
+    BOOST_TEST(describe_changes(a, b) == "a:80 up->down pinned, c:80 new (unknown), b:80 removed");
+    api::StateView empty;
+    BOOST_TEST(describe_changes(empty, a) == "group host1.a.co.jp new, a:80 new (up), b:80 new (up)");
+}
