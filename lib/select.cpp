@@ -123,7 +123,7 @@ int choose(Policy policy, std::span<const Candidate> servers, std::mt19937_64& r
     case Policy::least: return least(servers, idx, rng);
     case Policy::weighted: return weighted(servers, idx, rng);
     case Policy::p2c:
-    case Policy::central:  // lbstated's own choice among its servers
+    case Policy::central:  // asked of lbstated; p2c when it cannot be asked
         return p2c(servers, idx, rng);
     }
     return -1;

@@ -196,8 +196,13 @@ lbkit::api::StateView Model::view(int64_t now_ms, const std::string& only_group)
 
 std::optional<std::string> Model::select(const Group& g, std::mt19937_64& rng)
 {
+    // lbstated is the only selector here and counts every choice it makes,
+    // so its figures are never stale: the least loaded server, counting the
+    // assignments since the last report, is the right choice (no herd).
     auto cands = candidates(g);
-    int i = lbkit::select::choose(lbkit::select::Policy::p2c, cands, rng);
+    for (auto& c : cands)
+        c.load += c.inflight;
+    int i = lbkit::select::choose(lbkit::select::Policy::least, cands, rng);
     if (i < 0)
         return std::nullopt;
     const std::string& name = cands[static_cast<std::size_t>(i)].name;

@@ -105,13 +105,15 @@ report 0 0 0 up
 wait_for 5 pinned "$S1" false; wait_for 5 pinned "$S2" false
 wait_for 5 both_see "\"name\":\"$S3\",\"pinned\":false,\"ratio\":[0-9.]+,\"reported_state\":\"up\""
 wait_for 5 load_is "$S1" 0
-curl -s "http://127.0.0.1:$AP/v1/state" | grep -o "\"inflight[^}]*\"suspect\":[a-z]*" | sed "s/^/# DBG /"
 s=$(shares 200 "${X[@]}" http://$G/)
 diag "shares with equal loads, ratios 2/1/2: $s"
 # Expected 80/40/80 of 200; a binomial spread of 3 sigma is about 21.
 near() { local got; got=$(count "$1" "$s"); [ $((got - $2)) -le 25 ] && [ $(($2 - got)) -le 25 ]; }
 if near b1 80 && near b2 40 && near b3 80; then ok "equal loads: shares follow the ratios 2/1/2"
-else not_ok "equal loads: shares follow the ratios 2/1/2 (got $s)"; fi
+else
+    not_ok "equal loads: shares follow the ratios 2/1/2 (got $s)"
+    diag "lbproxy's state: $(curl -s "http://127.0.0.1:$AP/v1/state")"
+fi
 
 # CONNECT to the representative name is balanced too.
 out=$(curl -s -p -x http://127.0.0.1:$PP http://$G/)
