@@ -44,6 +44,13 @@ Stmt& Stmt::bind(int idx, const std::string& v)
     return *this;
 }
 
+Stmt& Stmt::bind_view(int idx, std::string_view v)
+{
+    if (sqlite3_bind_text(stmt_.get(), idx, v.data(), static_cast<int>(v.size()), SQLITE_STATIC) != SQLITE_OK)
+        fail(db_, "bind");
+    return *this;
+}
+
 Stmt& Stmt::bind(int idx, std::nullptr_t)
 {
     if (sqlite3_bind_null(stmt_.get(), idx) != SQLITE_OK) fail(db_, "bind");

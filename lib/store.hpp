@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lbkit::store {
@@ -24,6 +25,9 @@ public:
     Stmt& bind(int idx, const std::string& v);
     Stmt& bind(int idx, const char* v) { return bind(idx, std::string(v)); }
     Stmt& bind(int idx, std::nullptr_t);
+    // Binds text without copying it: v must stay valid until the statement
+    // is next reset (bulk inserts, where the copy is most of the cost).
+    Stmt& bind_view(int idx, std::string_view v);
     template <typename T>
     Stmt& bind(int idx, const std::optional<T>& v) { return v ? bind(idx, *v) : bind(idx, nullptr); }
 

@@ -58,7 +58,8 @@ ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t f
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     bufferevent_setcb(bev_.get(), &read_cb, &write_cb, &event_cb, this);
     // Reading stops by itself when this much waits unread (a head must fit).
-    bufferevent_setwatermark(bev_.get(), EV_READ, 0, ctx.config.max_header + 16 * 1024);
+    bufferevent_setwatermark(bev_.get(), EV_READ, 0, input_limit());
+    widen_io(bev_.get());
     // A client that stops reading its answer is dropped after --idle-timeout.
     bufferevent_set_timeouts(bev_.get(), nullptr, &ctx.idle_tv);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
@@ -82,8 +83,12 @@ void ClientConn::read_cb(bufferevent*, void* arg)
     auto* self = static_cast<ClientConn*>(arg);
     switch (self->state_) {
     case State::head: return self->read_head();
-    case State::relay: return self->relay_.client_readable();
-    case State::tunnel: return self->tunnel_->client_readable();
+    case State::relay:
+        read_ahead(self->bev_.get(), self->input_limit());
+        return self->relay_.client_readable();
+    case State::tunnel:
+        read_ahead(self->bev_.get(), self->input_limit());
+        return self->tunnel_->client_readable();
     case State::lingering: {
         evbuffer* in = bufferevent_get_input(self->bev_.get());
         evbuffer_drain(in, evbuffer_get_length(in));

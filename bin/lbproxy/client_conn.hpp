@@ -47,6 +47,8 @@ private:
     void destroy();
     void become_zombie();
     void arm(const timeval& tv);
+    // Input held before reading stops: a whole head must fit.
+    std::size_t input_limit() const { return ctx_.config.max_header + 16 * 1024; }
 
     void relay_done(bool keep) override;
     void relay_aborted(bool flush) override { flush ? linger() : destroy(); }

@@ -145,4 +145,24 @@ bool Dialer::cancel()
     return choosing_;
 }
 
+void Dialer::record(int64_t start_ms, const std::string& client, std::string_view method,
+                    const std::string& url, ExchangeOutcome outcome)
+{
+    Exchange e;
+    e.time_ms = start_ms;
+    e.client = client;
+    e.method.assign(method);
+    e.url = url;
+    e.group = group_;
+    e.server = server_;
+    e.upstream_proxy = "DIRECT";  // until the proxy map chooses one
+    e.status = outcome.status;
+    e.bytes_in = outcome.bytes_in;
+    e.bytes_out = outcome.bytes_out;
+    e.duration_ms = ctx_.now_ms() - start_ms;
+    e.delivered = outcome.delivered;
+    e.error = std::move(outcome.error);
+    ctx_.history.record(std::move(e));
+}
+
 }  // namespace lbproxy

@@ -51,6 +51,11 @@ public:
     const lbkit::HostPort& target() const { return target_; }
     void reset();
 
+    // Records the history row of an exchange routed by this dialer: where
+    // it went (group, server, upstream proxy) comes from here.
+    void record(int64_t start_ms, const std::string& client, std::string_view method,
+                const std::string& url, ExchangeOutcome outcome);
+
 private:
     void choose();
     void on_choice(Choice c);

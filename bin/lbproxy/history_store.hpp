@@ -48,7 +48,8 @@ public:
     std::size_t queued();
 
 private:
-    void run(lbkit::store::Db db);
+    struct Writer;
+    void run(Writer& w);
 
     HistoryLimits limits_;
     std::mutex mu_;

@@ -30,8 +30,21 @@ void save_state(lbkit::store::Db& db, const SavedState& s);
 void save_confirmed(lbkit::store::Db& db, int64_t confirmed_ms);
 
 // --- history ------------------------------------------------------------------
-// Appends rows in one transaction, then deletes the oldest beyond max_rows.
-void append_history(lbkit::store::Db& db, const std::vector<Exchange>& rows, int64_t max_rows);
+// The history writer's statements, prepared once: a batch is inserted
+// several rows per statement with its text bound in place, since the
+// writer thread's share of the CPU is taken from the proxy on a busy box.
+class HistoryAppender {
+public:
+    explicit HistoryAppender(lbkit::store::Db& db);
+    // Appends rows in one transaction, then deletes the oldest beyond max_rows.
+    void append(const std::vector<Exchange>& rows, int64_t max_rows);
+
+private:
+    lbkit::store::Db& db_;
+    lbkit::store::Stmt many_;  // rows_per_insert rows
+    lbkit::store::Stmt one_;
+    lbkit::store::Stmt trim_;
+};
 
 struct HistoryFilter {
     int64_t since_ms = 0;

@@ -407,21 +407,8 @@ void Relay::release_upstream(bool reusable)
 
 void Relay::record(bool delivered)
 {
-    Exchange e;
-    e.time_ms = start_ms_;
-    e.client = owner_.client_name();
-    e.method = method_name_;
-    e.url = url_;
-    e.group = dialer_.group();
-    e.server = dialer_.server();
-    e.upstream_proxy = "DIRECT";
-    e.status = status_;
-    e.bytes_in = bytes_in_;
-    e.bytes_out = bytes_out_;
-    e.duration_ms = ctx_.now_ms() - start_ms_;
-    e.delivered = delivered;
-    e.error = error_;
-    ctx_.history.record(std::move(e));
+    dialer_.record(start_ms_, owner_.client_name(), method_name_, url_,
+                   {status_, bytes_in_, bytes_out_, delivered, error_});
 }
 
 }  // namespace lbproxy

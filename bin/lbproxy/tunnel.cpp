@@ -142,22 +142,9 @@ bool Tunnel::abandon(const std::string& why)
         return false;
     bool pending = dialer_.cancel();
     active_ = false;
-    Exchange e;
-    e.time_ms = start_ms_;
-    e.client = owner_.client_name();
-    e.method = "CONNECT";
-    e.url = url_;
-    e.group = dialer_.group();
-    e.server = dialer_.server();
-    e.upstream_proxy = "DIRECT";
-    e.status = status_;
-    e.bytes_in = bytes_in_;
-    e.bytes_out = bytes_out_;
-    e.duration_ms = ctx_.now_ms() - start_ms_;
     // Delivered: the server's side ended and all it sent reached the client.
-    e.delivered = client_shut_;
-    e.error = why;
-    ctx_.history.record(std::move(e));
+    dialer_.record(start_ms_, owner_.client_name(), "CONNECT", url_,
+                   {status_, bytes_in_, bytes_out_, client_shut_, why});
     return pending;
 }
 

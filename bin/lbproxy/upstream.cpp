@@ -51,6 +51,7 @@ void UpstreamConn::read_cb(bufferevent*, void* arg)
     auto* self = static_cast<UpstreamConn*>(arg);
     if (self->idle_)
         return self->pool_.forget_idle(self);  // a server does not speak first
+    read_ahead(self->bev(), relay_buffer_limit);
     self->user_->upstream_readable(*self);
 }
 
@@ -104,6 +105,7 @@ void UpstreamConn::connect_next()
     // Reading stops while this much waits unread: a fast server does not
     // fill memory faster than a slow client takes it.
     bufferevent_setwatermark(bev_.get(), EV_READ, 0, relay_buffer_limit);
+    widen_io(bev_.get());
     bufferevent_set_timeouts(bev_.get(), nullptr, &pool_.connect_tv_);
     connecting_ = true;
     pool_.metrics_.upstream_connects.inc();

@@ -137,6 +137,60 @@ BOOST_AUTO_TEST_CASE(history_is_bounded_by_max_rows)
     BOOST_TEST(rows.back().e.time_ms == 199);
 }
 
+// Batches are inserted 16 rows per statement, the rest one by one: every
+// row must come back whole and in order whichever statement carried it.
+BOOST_AUTO_TEST_CASE(appender_keeps_every_field_of_every_row)
+{
+    TempDir dir;
+    auto db = proxy_store::open(dir.db());
+    std::vector<Exchange> batch;
+    for (int i = 0; i < 37; ++i) {
+        Exchange e = exchange(i, "s" + std::to_string(i) + ":80", 200 + i, i % 2 == 0, i % 3 ? "" : "e" + std::to_string(i));
+        e.client = "127.0.0.1:" + std::to_string(40000 + i);
+        e.method = i % 2 ? "POST" : "GET";
+        e.url = "http://host1.a.co.jp/" + std::string(std::size_t(i), 'u');
+        e.upstream_proxy = i % 5 ? "DIRECT" : "proxy" + std::to_string(i) + ":8080";
+        e.bytes_in = 1000 + i;
+        e.bytes_out = 2000 + i;
+        e.duration_ms = 3000 + i;
+        e.session = i % 4 ? "" : "c" + std::to_string(i) + ".s";
+        batch.push_back(e);
+    }
+    proxy_store::HistoryAppender appender(db);
+    appender.append(batch, 1000);
+    proxy_store::HistoryFilter f;
+    f.limit = 1000;
+    auto rows = proxy_store::query_history(db, f);
+    BOOST_REQUIRE(rows.size() == batch.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const Exchange& got = rows[i].e;
+        const Exchange& want = batch[i];
+        BOOST_TEST_CONTEXT("row " << i)
+        {
+            BOOST_TEST(got.time_ms == want.time_ms);
+            BOOST_TEST(got.client == want.client);
+            BOOST_TEST(got.method == want.method);
+            BOOST_TEST(got.url == want.url);
+            BOOST_TEST(got.group == want.group);
+            BOOST_TEST(got.server == want.server);
+            BOOST_TEST(got.upstream_proxy == want.upstream_proxy);
+            BOOST_TEST(got.status == want.status);
+            BOOST_TEST(got.bytes_in == want.bytes_in);
+            BOOST_TEST(got.bytes_out == want.bytes_out);
+            BOOST_TEST(got.duration_ms == want.duration_ms);
+            BOOST_TEST(got.delivered == want.delivered);
+            BOOST_TEST(got.session == want.session);
+            BOOST_TEST(got.error == want.error);
+        }
+    }
+    // A second batch over the bound keeps the newest max_rows.
+    appender.append(batch, 40);
+    rows = proxy_store::query_history(db, f);
+    BOOST_REQUIRE(rows.size() == 40u);
+    BOOST_TEST(rows.front().e.time_ms == 34);
+    BOOST_TEST(rows.back().e.time_ms == 36);
+}
+
 BOOST_AUTO_TEST_CASE(stop_flushes_what_is_queued)
 {
     TempDir dir;
