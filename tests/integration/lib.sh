@@ -86,3 +86,15 @@ http_status() {
     curl "${args[@]}"
 }
 last_body() { cat "$T/body"; }
+
+# lbstated and lbproxy helpers ------------------------------------------------
+# state_version URL: the version of the state document at URL (lbstated's or
+# lbproxy's /v1/state); empty when nothing answers.
+state_version() { curl -s "$1" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
+# report_server STATED_URL PORT STATE [LOAD] [TOKEN]: what lbsniff would send
+# about 127.0.0.1:PORT; prints the status code.
+report_server() {
+    http_status POST "$1/v1/reports" \
+        "{\"notifier\":\"t\",\"interval_ms\":60000,\"servers\":[{\"addr\":\"127.0.0.1:$2\",\"load\":${4:-1},\"state\":\"$3\"}]}" \
+        "${5:-}"
+}

@@ -25,7 +25,7 @@ state_json() {  # VERSION SERVER_PORT [STATE]
     echo "{\"version\":$1,\"groups\":[{\"name\":\"web.test\",\"servers\":[{\"name\":\"127.0.0.1:$2\",\"load\":1,\"ratio\":1,\"state\":\"${3:-up}\",\"pinned\":false,\"draining\":false}]}]}"
 }
 pstate() { curl -s "$AD/v1/state"; }
-pversion() { pstate | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
+pversion() { state_version "$AD/v1/state"; }
 
 # Pushed state ---------------------------------------------------------------
 is "POST /v1/state without the token: 401" "$(http_status POST "$AD/v1/state" "$(state_json 10 "$B1")")" 401

@@ -13,10 +13,7 @@ start lbstated "$LBSTATED" --listen "127.0.0.1:$P" --groups "$T/groups" --state-
 STATED=$LAST_PID
 check "lbstated listens" wait_port "$P"
 wait_port "$B1"; wait_port "$B2"
-report() {
-    http_status POST "$S/v1/reports" \
-        "{\"notifier\":\"t\",\"interval_ms\":60000,\"servers\":[{\"addr\":\"127.0.0.1:$1\",\"load\":1,\"state\":\"$2\"}]}"
-}
+report() { report_server "$S" "$1" "$2"; }
 report "$B1" up >/dev/null
 report "$B2" up >/dev/null
 
@@ -24,8 +21,8 @@ L=$(free_port); A=$(free_port)
 start proxy "$LBPROXY" --listen "127.0.0.1:$L" --admin "127.0.0.1:$A" --state-dir "$T/proxy" \
     --state-server "$S" --policy central --client-id test-client --state-interval 200ms
 wait_port "$L"
-sversion() { curl -s "$S/v1/state" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
-pversion() { curl -s "http://127.0.0.1:$A/v1/state" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
+sversion() { state_version "$S/v1/state"; }
+pversion() { state_version "http://127.0.0.1:$A/v1/state"; }
 synced() { test "$(pversion)" = "$(sversion)"; }
 fetch() { curl -s -m 5 -x "127.0.0.1:$L" http://web.test/; }
 names() { for _ in $(seq 1 "$1"); do fetch; done | sort -u | tr '\n' ' '; }

@@ -15,16 +15,13 @@ check "lbstated and backends listen" wait_port "$P"
 wait_port "$B1"; wait_port "$B2"
 
 # report SERVER_PORT STATE: what lbsniff would send.
-report() {
-    http_status POST "$S/v1/reports" \
-        "{\"notifier\":\"t\",\"interval_ms\":60000,\"servers\":[{\"addr\":\"127.0.0.1:$1\",\"load\":1,\"state\":\"$2\"}]}"
-}
-stated_version() { curl -s "$S/v1/state" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
+report() { report_server "$S" "$1" "$2"; }
+stated_version() { state_version "$S/v1/state"; }
 report "$B1" up >/dev/null
 report "$B2" up >/dev/null
 
 # proxy_state ADMIN: the proxy's view, one line per server "name state".
-proxy_version() { curl -s "http://127.0.0.1:$1/v1/state" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
+proxy_version() { state_version "http://127.0.0.1:$1/v1/state"; }
 has_version() { test "$(proxy_version "$1")" = "$2"; }
 # fetch PROXY_PORT: the backend's name through the proxy.
 fetch() { curl -s -m 5 -x "127.0.0.1:$1" http://web.test/; }
@@ -65,8 +62,7 @@ for mode in change periodic pull; do
 
     if [ "$mode" = periodic ]; then
         # A load-only report is no transition: only periodic pushes carry it.
-        http_status POST "$S/v1/reports" \
-            "{\"notifier\":\"t\",\"interval_ms\":60000,\"servers\":[{\"addr\":\"127.0.0.1:$B1\",\"load\":7,\"state\":\"up\"}]}" >/dev/null
+        report_server "$S" "$B1" up 7 >/dev/null
         check "$mode: a load-only change arrives with the next push" wait_for 3 has_version "$A" "$(stated_version)"
         like "$mode: pushes arrive every interval" "$(curl -s "http://127.0.0.1:$A/metrics")" \
             'lbproxy_state_updates_total\{outcome="(same|accepted)"\} ([3-9]|[1-9][0-9]+)'
@@ -90,7 +86,7 @@ L=$(free_port); A=$(free_port)
 start proxy-two "$LBPROXY" --listen "127.0.0.1:$L" --admin "127.0.0.1:$A" --state-dir "$T/p-two" \
     --state-server "$S" --state-server "http://127.0.0.1:$P2/" --state-interval 200ms
 wait_port "$A"
-v1=$(stated_version); v2=$(curl -s "http://127.0.0.1:$P2/v1/state" | grep -o '"version":[0-9]*' | cut -d: -f2)
+v1=$(stated_version); v2=$(state_version "http://127.0.0.1:$P2/v1/state")
 newest=$(( v1 > v2 ? v1 : v2 ))
 check "two state servers: the proxy holds the newest version ($newest)" wait_for 5 has_version "$A" "$newest"
 subs2=$(curl -s "http://127.0.0.1:$P2/v1/subscribers")

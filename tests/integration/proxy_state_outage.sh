@@ -22,11 +22,7 @@ start_stated() {
 }
 start_stated
 wait_port "$B1"; wait_port "$B2"
-for b in "$B1" "$B2"; do
-    http_status POST "$S/v1/reports" \
-        "{\"notifier\":\"t\",\"interval_ms\":60000,\"servers\":[{\"addr\":\"127.0.0.1:$b\",\"load\":1,\"state\":\"up\"}]}" \
-        "$TOK" >/dev/null
-done
+for b in "$B1" "$B2"; do report_server "$S" "$b" up 1 "$TOK" >/dev/null; done
 
 L=$(free_port); A=$(free_port)
 start_proxy() {
@@ -37,8 +33,8 @@ start_proxy() {
 }
 start_proxy
 pstate() { curl -s "http://127.0.0.1:$A/v1/state"; }
-pversion() { pstate | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
-sversion() { curl -s "$S/v1/state" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }
+pversion() { state_version "http://127.0.0.1:$A/v1/state"; }
+sversion() { state_version "$S/v1/state"; }
 synced() { test "$(pversion)" = "$(sversion)"; }
 fetch() { curl -s -m 5 -x "127.0.0.1:$L" http://web.test/; }
 names() { for _ in $(seq 1 "$1"); do fetch; done | sort -u | tr '\n' ' '; }

@@ -21,7 +21,7 @@ check "lbstated listens" wait_port "$P"
 post() {  # post METHOD PATH BODY [TOKEN]
     http_status "$1" "$S$2" "$3" "${4-$TOK}"
 }
-version() { curl -s "$S/v1/state" | grep -o '"version":[0-9]*' | cut -d: -f2; }
+version() { state_version "$S/v1/state"; }
 server_state() {  # server_state NAME
     curl -s "$S/v1/state" | tr '{' '\n' | grep "\"name\":\"$1\"" | grep -o '"state":"[a-z]*"' | cut -d'"' -f4
 }

@@ -13,7 +13,7 @@ run_stated() {
     STATED=$LAST_PID
     wait_port "$P"
 }
-version() { curl -s "$S/v1/state" | grep -o '"version":[0-9]*' | cut -d: -f2; }
+version() { state_version "$S/v1/state"; }
 run_stated
 RC=$(free_port)
 start receiver "$RECEIVER" --listen "127.0.0.1:$RC"

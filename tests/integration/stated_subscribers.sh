@@ -22,10 +22,8 @@ wait_port "$RC"; wait_port "$RP"
 subscribe() { http_status POST "$S/v1/subscribers" "$1" "$TOK"; }
 pushes() { grep -c . "$T/$1.log" 2>/dev/null || echo 0; }
 last_version() { tail -n 1 "$T/$1.log" | cut -d' ' -f2; }
-version() { curl -s "$S/v1/state" | grep -o '"version":[0-9]*' | cut -d: -f2; }
-report() {
-    http_status POST "$S/v1/reports" "{\"notifier\":\"t\",\"interval_ms\":60000,\"servers\":[{\"addr\":\"127.0.0.1:8081\",\"load\":$1,\"state\":\"$2\"}]}" "$TOK"
-}
+version() { state_version "$S/v1/state"; }
+report() { report_server "$S" 8081 "$2" "$1" "$TOK"; }  # report LOAD STATE
 at_least() { test "$(pushes "$1")" -ge "$2"; }
 has_version() { test "$(last_version "$1")" = "$2"; }
 
