@@ -6,7 +6,6 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <pcap/dlt.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include "error.hpp"
 #include "filter.hpp"
 #include "forge.hpp"
+#include "watch.hpp"
 
 using namespace lbsniff;
 namespace fs = std::filesystem;
@@ -62,18 +62,9 @@ struct Totals : Sink {
     void transition(const Sample& s, Evidence) override { state[*s.name] = s.state; }
 };
 
-Endpoint ep(const std::string& ip, uint16_t port)
-{
-    unsigned char a[16];
-    if (inet_pton(AF_INET, ip.c_str(), a) == 1)
-        return make_endpoint(a, 4, port);
-    inet_pton(AF_INET6, ip.c_str(), a);
-    return make_endpoint(a, 6, port);
-}
-
 std::vector<ServerSpec> servers()
 {
-    return {{"web1:80", {ep("10.0.0.1", 80)}}, {"web6", {ep("2001:db8::1", 80)}}};
+    return {{"web1:80", {parse_endpoint("10.0.0.1:80")}}, {"web6", {parse_endpoint("[2001:db8::1]:80")}}};
 }
 
 forge::Segment seg(const std::string& src, uint16_t sp, const std::string& dst, uint16_t dp, uint8_t flags,

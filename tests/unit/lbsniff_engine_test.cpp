@@ -5,7 +5,6 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
 #include <pcap/dlt.h>
 
 #include <string>
@@ -13,6 +12,7 @@
 
 #include "engine.hpp"
 #include "forge.hpp"
+#include "watch.hpp"
 
 using namespace lbsniff;
 
@@ -53,15 +53,6 @@ struct Recorder : Sink {
     }
 };
 
-Endpoint ep(const std::string& ip, uint16_t port)
-{
-    unsigned char a[16];
-    if (inet_pton(AF_INET, ip.c_str(), a) == 1)
-        return make_endpoint(a, 4, port);
-    inet_pton(AF_INET6, ip.c_str(), a);
-    return make_endpoint(a, 6, port);
-}
-
 // Drives an engine with segments between clients and one server.
 struct Net {
     Recorder rec;
@@ -74,8 +65,8 @@ struct Net {
     void reset()
     {
         engine = std::make_unique<Engine>(cfg, rec);
-        engine->set_servers({{"web1:80", {ep("10.0.0.1", 80), ep("2001:db8::1", 80)}},
-                             {"web2:80", {ep("10.0.0.2", 80)}}});
+        engine->set_servers({{"web1:80", {parse_endpoint("10.0.0.1:80"), parse_endpoint("[2001:db8::1]:80")}},
+                             {"web2:80", {parse_endpoint("10.0.0.2:80")}}});
     }
     void send(Micros t, const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
               uint8_t flags, uint32_t seq, const std::string& payload = "", uint32_t ack = 0)
@@ -314,7 +305,7 @@ BOOST_AUTO_TEST_CASE(reload_keeps_state_of_servers_kept)
     n.up(t0 + 2, 5002, tcp::syn, 0);
     n.down(t0 + 3, 5002, tcp::syn | tcp::ack);
     BOOST_TEST((n.engine->state(0) == State::up));
-    n.engine->set_servers({{"web3:80", {ep("10.0.0.3", 80)}}, {"web1:80", {ep("10.0.0.1", 80)}}});
+    n.engine->set_servers({{"web3:80", {parse_endpoint("10.0.0.3:80")}}, {"web1:80", {parse_endpoint("10.0.0.1:80")}}});
     BOOST_TEST(n.engine->servers() == 2u);
     BOOST_TEST(n.engine->name(1) == "web1:80");
     BOOST_TEST((n.engine->state(1) == State::up));
