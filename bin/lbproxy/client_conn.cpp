@@ -29,10 +29,8 @@ void ClientRegistry::close_all()
 void ClientConn::open(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer, bool allowed)
 {
     auto* c = new ClientConn(ctx, registry, fd, peer);
-    if (!c->bev_ || !c->timer_) {
+    if (!c->stream_->ok() || !c->timer_) {
         lbkit::log::error("client ", c->name_, ": cannot set up the connection");
-        if (!c->bev_)
-            evutil_closesocket(fd);
         return c->destroy();
     }
     if (!allowed) {
@@ -44,7 +42,7 @@ void ClientConn::open(Context& ctx, ClientRegistry& registry, evutil_socket_t fd
 
 ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer)
     : ctx_(ctx), registry_(registry),
-      bev_(bufferevent_socket_new(ctx.base, fd, BEV_OPT_CLOSE_ON_FREE)),
+      stream_(std::make_unique<Stream>(ctx.base, fd)),
       timer_(evtimer_new(ctx.base, &timer_cb, this)),
       name_(lbkit::sockaddr_str(peer)),
       relay_(ctx, *this, parser_)
@@ -52,17 +50,14 @@ ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t f
     registry_.add(this);
     registered_ = true;
     ctx_.metrics.client_connections.inc();
-    if (!bev_)
-        return;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    bufferevent_setcb(bev_.get(), &read_cb, &write_cb, &event_cb, this);
+    stream_->set_callbacks(&read_cb, &write_cb, &event_cb, this);
     // Reading stops by itself when this much waits unread (a head must fit).
-    bufferevent_setwatermark(bev_.get(), EV_READ, 0, input_limit());
-    widen_io(bev_.get());
+    stream_->set_read_limit(input_limit());
     // A client that stops reading its answer is dropped after --idle-timeout.
-    bufferevent_set_timeouts(bev_.get(), nullptr, &ctx.idle_tv);
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    stream_->set_timeouts(nullptr, &ctx.idle_tv);
+    stream_->enable(EV_READ | EV_WRITE);
 }
 
 ClientConn::~ClientConn()
@@ -78,19 +73,15 @@ void ClientConn::arm(const timeval& tv)
     event_add(timer_.get(), &tv);
 }
 
-void ClientConn::read_cb(bufferevent*, void* arg)
+void ClientConn::read_cb(Stream&, void* arg)
 {
     auto* self = static_cast<ClientConn*>(arg);
     switch (self->state_) {
     case State::head: return self->read_head();
-    case State::relay:
-        read_ahead(self->bev_.get(), self->input_limit());
-        return self->relay_.client_readable();
-    case State::tunnel:
-        read_ahead(self->bev_.get(), self->input_limit());
-        return self->tunnel_->client_readable();
+    case State::relay: return self->relay_.client_readable();
+    case State::tunnel: return self->tunnel_->client_readable();
     case State::lingering: {
-        evbuffer* in = bufferevent_get_input(self->bev_.get());
+        evbuffer* in = self->stream_->in();
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
     }
@@ -98,7 +89,7 @@ void ClientConn::read_cb(bufferevent*, void* arg)
     }
 }
 
-void ClientConn::write_cb(bufferevent*, void* arg)
+void ClientConn::write_cb(Stream&, void* arg)
 {
     auto* self = static_cast<ClientConn*>(arg);
     switch (self->state_) {
@@ -109,7 +100,7 @@ void ClientConn::write_cb(bufferevent*, void* arg)
     }
 }
 
-void ClientConn::event_cb(bufferevent*, short what, void* arg)
+void ClientConn::event_cb(Stream&, short what, void* arg)
 {
     auto* self = static_cast<ClientConn*>(arg);
     if (what & BEV_EVENT_EOF)
@@ -135,7 +126,7 @@ void ClientConn::timer_cb(evutil_socket_t, short, void* arg)
 // Step 1 of the request path: a complete head, parsed in one piece.
 void ClientConn::read_head()
 {
-    evbuffer* in = bufferevent_get_input(bev_.get());
+    evbuffer* in = stream_->in();
     // Blank lines before a request line are allowed (RFC 9112 2.2).
     std::size_t len;
     while ((len = evbuffer_get_length(in)) != 0 && !head_started_) {
@@ -199,7 +190,7 @@ void ClientConn::refuse(int status, const std::string& sentence)
 {
     ctx_.metrics.refused(status);
     lbkit::log::debug("client ", name_, ": ", status, " ", sentence);
-    write_error(bufferevent_get_output(bev_.get()), {status, sentence, true, false});
+    write_error(stream_->out(), {status, sentence, true, false});
     linger();
 }
 
@@ -212,15 +203,15 @@ void ClientConn::linger()
         state_ = State::lingering;
         event_del(timer_.get());
         arm(linger_tv);
-        evbuffer* in = bufferevent_get_input(bev_.get());
+        evbuffer* in = stream_->in();
         evbuffer_drain(in, evbuffer_get_length(in));
-        bufferevent_enable(bev_.get(), EV_READ);
+        stream_->enable(EV_READ);
     }
-    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) != 0)
+    if (evbuffer_get_length(stream_->out()) != 0)
         return;  // write_cb comes back here
     if (!shut_) {
         shut_ = true;
-        shutdown(bufferevent_getfd(bev_.get()), SHUT_WR);
+        stream_->shutdown_write();
     }
     if (eof_)
         destroy();
@@ -232,7 +223,7 @@ void ClientConn::relay_done(bool keep)
         return linger();
     state_ = State::head;
     arm(ctx_.idle_tv);
-    if (evbuffer_get_length(bufferevent_get_input(bev_.get())) != 0 || eof_)
+    if (evbuffer_get_length(stream_->in()) != 0 || eof_)
         read_head();  // a pipelined request, answered in order
 }
 
@@ -261,7 +252,7 @@ void ClientConn::destroy()
 void ClientConn::become_zombie()
 {
     state_ = State::zombie;
-    bev_.reset();
+    stream_.reset();
     event_del(timer_.get());
     if (registered_) {
         registered_ = false;

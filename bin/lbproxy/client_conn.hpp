@@ -13,6 +13,7 @@
 #include "context.hpp"
 #include "http_parse.hpp"
 #include "relay.hpp"
+#include "stream.hpp"
 #include "tunnel.hpp"
 
 namespace lbproxy {
@@ -26,7 +27,7 @@ public:
     // Proxy stopping: closes at once.
     void close_now();
 
-    bufferevent* client_bev() override { return bev_.get(); }
+    Stream& client() override { return *stream_; }
     const std::string& client_name() const override { return name_; }
 
 private:
@@ -35,9 +36,9 @@ private:
     ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer);
     ~ClientConn();
 
-    static void read_cb(bufferevent*, void* arg);
-    static void write_cb(bufferevent*, void* arg);
-    static void event_cb(bufferevent*, short what, void* arg);
+    static void read_cb(Stream&, void* arg);
+    static void write_cb(Stream&, void* arg);
+    static void event_cb(Stream&, short what, void* arg);
     static void timer_cb(evutil_socket_t, short, void* arg);
 
     void read_head();
@@ -57,7 +58,7 @@ private:
 
     Context& ctx_;
     ClientRegistry& registry_;
-    lbkit::ev::BufferEventPtr bev_;
+    std::unique_ptr<Stream> stream_;
     lbkit::ev::EventPtr timer_;
     std::string name_;
     State state_ = State::head;

@@ -22,7 +22,7 @@ Proxy::Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& conf
       metrics_(metrics),
       pool_(loop.base(), metrics_, pool_options(config)),
       ctx_{loop.base(), config, selection, history, metrics_, pool_,
-           to_timeval(config.idle_timeout), to_timeval(config.header_timeout)},
+           common_timeout(loop.base(), config.idle_timeout), common_timeout(loop.base(), config.header_timeout)},
       listener_(loop.base(), [this](evutil_socket_t fd, const sockaddr* peer) {
           ClientConn::open(ctx_, clients_, fd, peer, config_.allowed(peer));
       })

@@ -96,7 +96,7 @@ void Relay::send_request_head()
     evbuffer_add(out, req_line_.data(), req_line_.size());
     evbuffer_add(out, host_line_.data(), host_line_.size());
     evbuffer_add(out, req_rest_.data(), req_rest_.size());
-    flush_staged(out, upstream_->bev());
+    upstream_->stream().send(out);
 }
 
 void Relay::dial_failed(int status, const std::string& sentence)
@@ -111,7 +111,7 @@ void Relay::pump_request_body()
     BodyPump pump{req_framing_, req_remaining_, req_parser_};
     evbuffer* sink = evbuffer_get_length(upstream_->out()) ? upstream_->out() : stage_.get();
     auto r = pump.move(client_in(), sink, false);
-    flush_staged(stage_.get(), upstream_->bev());
+    upstream_->stream().send(stage_.get());
     bytes_in_ += int64_t(r.moved);
     body_moved_ = body_moved_ || r.moved > 0;
     if (r.error) {
@@ -238,8 +238,8 @@ void Relay::upstream_event(UpstreamConn&, short what)
     // EOF or error: what was read before still counts.
     upstream_eof_ = true;
     if (what & BEV_EVENT_ERROR)
-        upstream_error_ = lbkit::errno_text(EVUTIL_SOCKET_ERROR());
-    bufferevent_disable(upstream_->bev(), EV_READ | EV_WRITE);
+        upstream_error_ = lbkit::errno_text(upstream_->stream().error());
+    upstream_->stream().disable(EV_READ | EV_WRITE);
     pump_response();
 }
 
@@ -372,7 +372,7 @@ void Relay::client_event(short what)
     }
     if (what & BEV_EVENT_TIMEOUT)
         return abort("client did not read the response within " + lbkit::format_duration(ctx_.config.idle_timeout));
-    int err = EVUTIL_SOCKET_ERROR();
+    int err = owner_.client().error();
     abort(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""));
 }
 

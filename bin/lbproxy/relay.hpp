@@ -14,12 +14,13 @@
 #include "dialer.hpp"
 #include "http_parse.hpp"
 #include "request_target.hpp"
+#include "stream.hpp"
 
 namespace lbproxy {
 
 class RelayOwner {
 public:
-    virtual bufferevent* client_bev() = 0;
+    virtual Stream& client() = 0;
     virtual const std::string& client_name() const = 0;
     // The exchange is over and recorded; keep: the client connection may
     // carry the next request. Always the last thing the relay does.
@@ -81,12 +82,12 @@ private:
     void delivered();
     void release_upstream(bool reusable);
     void record(bool delivered);
-    evbuffer* client_in() const { return bufferevent_get_input(owner_.client_bev()); }
-    evbuffer* client_out() const { return bufferevent_get_output(owner_.client_bev()); }
+    evbuffer* client_in() const { return owner_.client().in(); }
+    evbuffer* client_out() const { return owner_.client().out(); }
     // Where answer bytes go: the stage while the client's output is empty
-    // (then written at once, see flush_staged), else behind that output.
+    // (then written at once, see Stream::send), else behind that output.
     evbuffer* client_sink() const { return evbuffer_get_length(client_out()) ? client_out() : stage_.get(); }
-    void flush_client() { flush_staged(stage_.get(), owner_.client_bev()); }
+    void flush_client() { owner_.client().send(stage_.get()); }
 
     Context& ctx_;
     RelayOwner& owner_;

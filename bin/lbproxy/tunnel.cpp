@@ -1,7 +1,5 @@
 #include "tunnel.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 
 #include "error.hpp"
@@ -43,7 +41,7 @@ void Tunnel::begin(const Target& t, std::string_view url, std::size_t head_size)
     start_ms_ = last_active_ms_ = ctx_.now_ms();
     url_.assign(url);
     bytes_in_ = int64_t(head_size);
-    evbuffer_drain(bufferevent_get_input(owner_.client_bev()), head_size);
+    evbuffer_drain(owner_.client().in(), head_size);
     ctx_.metrics.tunnels.inc();
     // Tunnels never share a server connection: no pool.
     dialer_.start(t.host, t.port, false);
@@ -54,14 +52,14 @@ void Tunnel::dialed(UpstreamConn* conn)
     upstream_ = conn;
     conn->set_user(this);
     // A tunnel may stay quiet for long: only --idle-timeout limits it.
-    bufferevent_set_timeouts(conn->bev(), nullptr, nullptr);
+    conn->stream().set_timeouts(nullptr, nullptr);
     if (dialer_.is_group()) {
         ctx_.selection.request_started(dialer_.server());
         in_flight_ = true;
     }
     status_ = 200;
     open_ = true;
-    evbuffer_add(bufferevent_get_output(owner_.client_bev()), established, sizeof established - 1);
+    evbuffer_add(owner_.client().out(), established, sizeof established - 1);
     bytes_out_ += int64_t(sizeof established - 1);
     idle_.reset(event_new(ctx_.base, -1, 0, &idle_cb, this));
     event_add(idle_.get(), &ctx_.idle_tv);
@@ -71,7 +69,7 @@ void Tunnel::dialed(UpstreamConn* conn)
 void Tunnel::dial_failed(int status, const std::string& sentence)
 {
     status_ = status;
-    write_error(bufferevent_get_output(owner_.client_bev()), {status, sentence, true, false});
+    write_error(owner_.client().out(), {status, sentence, true, false});
     end(sentence, true);
 }
 
@@ -79,24 +77,24 @@ void Tunnel::pump()
 {
     if (!open_)
         return;
-    bufferevent* client = owner_.client_bev();
-    std::size_t up = shovel(bufferevent_get_input(client), upstream_->out());
-    std::size_t down = shovel(upstream_->in(), bufferevent_get_output(client));
+    Stream& client = owner_.client();
+    std::size_t up = shovel(client.in(), upstream_->out());
+    std::size_t down = shovel(upstream_->in(), client.out());
     bytes_in_ += int64_t(up);
     bytes_out_ += int64_t(down);
     if (up || down)
         last_active_ms_ = ctx_.now_ms();
     // Half-close: once one side said EOF and all it sent is flushed, the
     // other side hears EOF too.
-    if (client_eof_ && !server_shut_ && evbuffer_get_length(bufferevent_get_input(client)) == 0
+    if (client_eof_ && !server_shut_ && evbuffer_get_length(client.in()) == 0
         && evbuffer_get_length(upstream_->out()) == 0) {
         server_shut_ = true;
-        shutdown(bufferevent_getfd(upstream_->bev()), SHUT_WR);
+        upstream_->stream().shutdown_write();
     }
     if (server_eof_ && !client_shut_ && evbuffer_get_length(upstream_->in()) == 0
-        && evbuffer_get_length(bufferevent_get_output(client)) == 0) {
+        && evbuffer_get_length(client.out()) == 0) {
         client_shut_ = true;
-        shutdown(bufferevent_getfd(client), SHUT_WR);
+        client.shutdown_write();
     }
     if (client_shut_ && server_shut_)
         end({}, false);
@@ -110,17 +108,17 @@ void Tunnel::client_event(short what)
     }
     if (!open_ && what == (BEV_EVENT_EOF | BEV_EVENT_READING))
         return;  // still connecting; the answer will go out, then the end
-    int err = EVUTIL_SOCKET_ERROR();
+    int err = owner_.client().error();
     end(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""), false);
 }
 
-void Tunnel::upstream_event(UpstreamConn&, short what)
+void Tunnel::upstream_event(UpstreamConn& conn, short what)
 {
     if (what == (BEV_EVENT_EOF | BEV_EVENT_READING)) {
         server_eof_ = true;
         return pump();
     }
-    int err = EVUTIL_SOCKET_ERROR();
+    int err = conn.stream().error();
     ctx_.metrics.upstream_error(UpstreamError::reset);
     end("server " + dialer_.server() + " connection failed" + (err ? ": " + lbkit::errno_text(err) : ""), false);
 }

@@ -8,12 +8,13 @@
 
 #include "dialer.hpp"
 #include "request_target.hpp"
+#include "stream.hpp"
 
 namespace lbproxy {
 
 class TunnelOwner {
 public:
-    virtual bufferevent* client_bev() = 0;
+    virtual Stream& client() = 0;
     virtual const std::string& client_name() const = 0;
     // The tunnel is over (recorded); answered: an error answer waits in the
     // client output, to be flushed before closing; wait_reap: a server

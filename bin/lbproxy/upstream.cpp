@@ -18,6 +18,13 @@ timeval to_timeval(lbkit::Millis d)
     return timeval{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
 }
 
+timeval common_timeout(event_base* base, lbkit::Millis d)
+{
+    timeval tv = to_timeval(d);
+    const timeval* common = event_base_init_common_timeout(base, &tv);
+    return common ? *common : tv;
+}
+
 // A name lookup outlives the connection that asked when the connection is
 // closed first: then conn is cleared and the answer is dropped.
 struct UpstreamConn::DnsWait {
@@ -27,12 +34,11 @@ struct UpstreamConn::DnsWait {
 
 namespace {
 
-void set_nodelay(bufferevent* bev)
+void set_nodelay(const Stream& s)
 {
     int one = 1;
-    evutil_socket_t fd = bufferevent_getfd(bev);
-    if (fd >= 0)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (s.fd() >= 0)
+        setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 }  // namespace
@@ -46,35 +52,34 @@ UpstreamConn::~UpstreamConn()
     }
 }
 
-void UpstreamConn::read_cb(bufferevent*, void* arg)
+void UpstreamConn::read_cb(Stream&, void* arg)
 {
     auto* self = static_cast<UpstreamConn*>(arg);
     if (self->idle_)
         return self->pool_.forget_idle(self);  // a server does not speak first
-    read_ahead(self->bev(), relay_buffer_limit);
     self->user_->upstream_readable(*self);
 }
 
-void UpstreamConn::write_cb(bufferevent*, void* arg)
+void UpstreamConn::write_cb(Stream&, void* arg)
 {
     auto* self = static_cast<UpstreamConn*>(arg);
     if (self->user_)
         self->user_->upstream_drained(*self);
 }
 
-void UpstreamConn::event_cb(bufferevent*, short what, void* arg)
+void UpstreamConn::event_cb(Stream& s, short what, void* arg)
 {
     auto* self = static_cast<UpstreamConn*>(arg);
     if (self->connecting_) {
         if (what & BEV_EVENT_CONNECTED) {
             self->connecting_ = false;
-            set_nodelay(self->bev());
+            set_nodelay(s);
             self->pool_.set_active_timeouts(self);
             self->user_->upstream_connected(*self);
             return;
         }
         bool timeout = what & BEV_EVENT_TIMEOUT;
-        int err = EVUTIL_SOCKET_ERROR();
+        int err = s.error();
         self->failure_ = timeout ? ConnectFailure::timeout
                          : err == ECONNREFUSED ? ConnectFailure::refused : ConnectFailure::other;
         self->last_error_ = timeout ? "no answer within " + lbkit::format_duration(self->pool_.options_.connect_timeout)
@@ -96,25 +101,24 @@ void UpstreamConn::connect_next()
     }
     const auto& ss = addrs_[next_addr_++];
     auto len = ss.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-    bev_.reset(bufferevent_socket_new(pool_.base_, -1, BEV_OPT_CLOSE_ON_FREE));
-    if (!bev_) {
+    stream_ = std::make_unique<Stream>(pool_.base_);
+    if (!stream_->ok()) {
         fail_later(ConnectFailure::other, "cannot create a socket buffer");
         return;
     }
-    bufferevent_setcb(bev_.get(), &read_cb, &write_cb, &event_cb, this);
+    stream_->set_callbacks(&read_cb, &write_cb, &event_cb, this);
     // Reading stops while this much waits unread: a fast server does not
     // fill memory faster than a slow client takes it.
-    bufferevent_setwatermark(bev_.get(), EV_READ, 0, relay_buffer_limit);
-    widen_io(bev_.get());
-    bufferevent_set_timeouts(bev_.get(), nullptr, &pool_.connect_tv_);
+    stream_->set_read_limit(relay_buffer_limit);
+    stream_->set_timeouts(nullptr, &pool_.connect_tv_);
     connecting_ = true;
     pool_.metrics_.upstream_connects.inc();
-    if (bufferevent_socket_connect(bev_.get(), reinterpret_cast<const sockaddr*>(&ss), int(len)) != 0) {
+    if (stream_->connect(reinterpret_cast<const sockaddr*>(&ss), socklen_t(len)) != 0) {
         // socket() itself failed (out of descriptors): say so from the loop.
         fail_later(ConnectFailure::other, lbkit::errno_text(errno));
         return;
     }
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    stream_->enable(EV_READ | EV_WRITE);
 }
 
 void UpstreamConn::fail_later(ConnectFailure kind, std::string why)
@@ -166,9 +170,9 @@ void UpstreamConn::dns_cb(int result, evutil_addrinfo* res, void* arg)
 
 UpstreamPool::UpstreamPool(event_base* base, ProxyMetrics& metrics, const PoolOptions& options)
     : base_(base), metrics_(metrics), options_(options),
-      connect_tv_(to_timeval(options.connect_timeout)),
-      server_tv_(to_timeval(options.server_timeout)),
-      idle_tv_(to_timeval(options.idle_timeout))
+      connect_tv_(common_timeout(base, options.connect_timeout)),
+      server_tv_(common_timeout(base, options.server_timeout)),
+      idle_tv_(common_timeout(base, options.idle_timeout))
 {
 }
 
@@ -248,7 +252,7 @@ void UpstreamPool::release(UpstreamConn* conn, bool reusable)
     if (!conn)
         return;
     auto& list = idle_[conn->key_];
-    if (!reusable || !conn->bev_ || conn->connecting_ || list.size() >= options_.per_server
+    if (!reusable || !conn->stream_ || conn->connecting_ || list.size() >= options_.per_server
         || evbuffer_get_length(conn->in()) != 0 || evbuffer_get_length(conn->out()) != 0) {
         delete conn;
         return;
@@ -256,8 +260,8 @@ void UpstreamPool::release(UpstreamConn* conn, bool reusable)
     conn->idle_ = true;
     conn->user_ = nullptr;
     // Idle: any byte or EOF from the server ends it; so does the idle timeout.
-    bufferevent_set_timeouts(conn->bev(), &idle_tv_, nullptr);
-    bufferevent_enable(conn->bev(), EV_READ);
+    conn->stream_->set_timeouts(&idle_tv_, nullptr);
+    conn->stream_->enable(EV_READ);
     list.push_back(conn);
 }
 
@@ -275,7 +279,7 @@ void UpstreamPool::forget_idle(UpstreamConn* conn)
 
 void UpstreamPool::set_active_timeouts(UpstreamConn* conn) const
 {
-    bufferevent_set_timeouts(conn->bev(), &server_tv_, &server_tv_);
+    conn->stream_->set_timeouts(&server_tv_, &server_tv_);
 }
 
 void UpstreamPool::clear()

@@ -14,6 +14,7 @@
 #include "addr.hpp"
 #include "duration.hpp"
 #include "ev.hpp"
+#include "stream.hpp"
 
 struct evdns_base;
 struct evdns_getaddrinfo_request;
@@ -34,7 +35,7 @@ public:
     virtual void upstream_failed(UpstreamConn&, ConnectFailure, const std::string& /*why*/) {}
     virtual void upstream_readable(UpstreamConn&) {}
     virtual void upstream_drained(UpstreamConn&) {}
-    virtual void upstream_event(UpstreamConn&, short /*BEV_EVENT_* */) {}
+    virtual void upstream_event(UpstreamConn&, short /*BEV_EVENT_*, as Stream reports */) {}
 
 protected:
     ~UpstreamUser() = default;
@@ -47,9 +48,9 @@ public:
     UpstreamConn(const UpstreamConn&) = delete;
     UpstreamConn& operator=(const UpstreamConn&) = delete;
 
-    evbuffer* in() const { return bufferevent_get_input(bev_.get()); }
-    evbuffer* out() const { return bufferevent_get_output(bev_.get()); }
-    bufferevent* bev() const { return bev_.get(); }
+    evbuffer* in() const { return stream_->in(); }
+    evbuffer* out() const { return stream_->out(); }
+    Stream& stream() const { return *stream_; }
     const std::string& key() const { return key_; }  // the server, as the pool knows it
     bool reused() const { return reused_; }           // it served an earlier exchange
     void set_user(UpstreamUser* u) { user_ = u; }
@@ -59,9 +60,9 @@ private:
     UpstreamConn(UpstreamPool& pool, std::string key) : pool_(pool), key_(std::move(key)) {}
     ~UpstreamConn();
 
-    static void read_cb(bufferevent*, void* arg);
-    static void write_cb(bufferevent*, void* arg);
-    static void event_cb(bufferevent*, short what, void* arg);
+    static void read_cb(Stream&, void* arg);
+    static void write_cb(Stream&, void* arg);
+    static void event_cb(Stream&, short what, void* arg);
     static void dns_cb(int result, evutil_addrinfo* res, void* arg);
     static void deferred_cb(evutil_socket_t, short, void* arg);
 
@@ -70,7 +71,7 @@ private:
 
     UpstreamPool& pool_;
     std::string key_;
-    lbkit::ev::BufferEventPtr bev_;
+    std::unique_ptr<Stream> stream_;
     UpstreamUser* user_ = nullptr;
     bool reused_ = false;
     bool connecting_ = false;
@@ -126,5 +127,9 @@ private:
 };
 
 timeval to_timeval(lbkit::Millis d);
+// The same, as one of base's common timeouts: the many timers of one
+// duration sit in a queue instead of the timer heap, and restarting one
+// (every read of a connection) costs no heap operation.
+timeval common_timeout(event_base* base, lbkit::Millis d);
 
 }  // namespace lbproxy

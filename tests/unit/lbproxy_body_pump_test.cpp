@@ -1,16 +1,11 @@
-// The relay's body mover and its socket reads: framing is respected to the
-// byte, the destination never holds more than relay_buffer_limit, and
-// read_ahead takes what the socket holds without swallowing an EOF that
-// libevent must still report.
+// The relay's body mover: framing is respected to the byte, and the
+// destination never holds more than relay_buffer_limit.
 #define BOOST_TEST_MODULE lbproxy_body_pump
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -120,113 +115,4 @@ BOOST_AUTO_TEST_CASE(until_close_never_ends_by_itself)
     auto r = pump.move(from.get(), to.get(), false);
     BOOST_TEST(!r.done);
     BOOST_TEST(to.str() == "all of it");
-}
-
-// --- read_ahead on a real socket pair under a bufferevent -------------------
-
-namespace {
-
-struct SocketPair {
-    int fd[2];
-    SocketPair() { BOOST_REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fd) == 0); }
-    ~SocketPair()
-    {
-        if (fd[1] >= 0)
-            close(fd[1]);
-    }
-    void write_all(std::size_t n)
-    {
-        std::string data(n, 'b');
-        for (std::size_t off = 0; off < n;) {
-            ssize_t w = write(fd[1], data.data() + off, n - off);
-            BOOST_REQUIRE(w > 0);
-            off += std::size_t(w);
-        }
-    }
-    void close_writer()
-    {
-        close(fd[1]);
-        fd[1] = -1;
-    }
-};
-
-struct Reader {
-    std::size_t limit;
-    std::size_t after_libevent = 0, after_ahead = 0;
-    bool eof = false;
-    int calls = 0;
-    event_base* base;
-
-    static void read_cb(bufferevent* bev, void* arg)
-    {
-        auto* self = static_cast<Reader*>(arg);
-        evbuffer* in = bufferevent_get_input(bev);
-        self->after_libevent = evbuffer_get_length(in);
-        read_ahead(bev, self->limit);
-        self->after_ahead = evbuffer_get_length(in);
-        ++self->calls;
-        evbuffer_drain(in, evbuffer_get_length(in));
-        event_base_loopbreak(self->base);
-    }
-    static void event_cb(bufferevent*, short what, void* arg)
-    {
-        auto* self = static_cast<Reader*>(arg);
-        self->eof = what & BEV_EVENT_EOF;
-        event_base_loopbreak(self->base);
-    }
-};
-
-struct Loop {
-    std::unique_ptr<event_base, void (*)(event_base*)> base{event_base_new(), event_base_free};
-    std::unique_ptr<bufferevent, void (*)(bufferevent*)> bev;
-    Reader reader;
-
-    Loop(int fd, std::size_t limit)
-        : bev(bufferevent_socket_new(base.get(), fd, BEV_OPT_CLOSE_ON_FREE), bufferevent_free),
-          reader{limit, 0, 0, false, 0, base.get()}
-    {
-        widen_io(bev.get());
-        bufferevent_setcb(bev.get(), &Reader::read_cb, nullptr, &Reader::event_cb, &reader);
-        bufferevent_enable(bev.get(), EV_READ);
-    }
-    void run_once() { event_base_dispatch(base.get()); }
-};
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(read_ahead_takes_what_the_socket_holds_up_to_the_limit)
-{
-    SocketPair sp;
-    sp.write_all(100 * 1024);
-    Loop loop(sp.fd[0], 64 * 1024);
-    loop.run_once();
-    BOOST_REQUIRE(loop.reader.calls == 1);
-    // libevent 2.1 alone would stop at 4 KiB per wakeup.
-    BOOST_TEST(loop.reader.after_libevent <= 64 * 1024u);
-    BOOST_TEST(loop.reader.after_ahead == 64 * 1024u);
-    loop.run_once();
-    BOOST_TEST(loop.reader.calls == 2);
-    BOOST_TEST(loop.reader.after_ahead == 36 * 1024u);
-}
-
-BOOST_AUTO_TEST_CASE(read_ahead_leaves_the_eof_to_libevent)
-{
-    SocketPair sp;
-    sp.write_all(20 * 1024);
-    sp.close_writer();
-    Loop loop(sp.fd[0], 256 * 1024);
-    loop.run_once();
-    BOOST_TEST(loop.reader.after_ahead == 20 * 1024u);
-    BOOST_TEST(!loop.reader.eof);
-    loop.run_once();
-    BOOST_TEST(loop.reader.eof);
-}
-
-BOOST_AUTO_TEST_CASE(read_ahead_does_nothing_after_a_short_read)
-{
-    SocketPair sp;
-    sp.write_all(100);
-    Loop loop(sp.fd[0], 256 * 1024);
-    loop.run_once();
-    BOOST_TEST(loop.reader.after_ahead == 100u);
 }
