@@ -14,9 +14,13 @@ namespace sel = lbkit::select;
 
 namespace {
 
+bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+
+// Host names compare in ASCII lower case (not the locale's).
 std::string lower(std::string s)
 {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : s)
+        if (is_upper(c)) c = char(c + ('a' - 'A'));
     return s;
 }
 
@@ -132,7 +136,9 @@ void StateBook::index()
 
 const api::GroupView* StateBook::find(const std::string& host) const
 {
-    auto it = groups_.find(lower(host));
+    // Per request: most names come in lower case already, looked up as they are.
+    bool folded = std::none_of(host.begin(), host.end(), is_upper);
+    auto it = folded ? groups_.find(host) : groups_.find(lower(host));
     return it == groups_.end() ? nullptr : &view_.groups[it->second];
 }
 

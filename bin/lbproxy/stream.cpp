@@ -268,9 +268,9 @@ void Stream::write_some()
         return report(BEV_EVENT_WRITING | BEV_EVENT_ERROR, errno);
     if (n == 0)
         return report(BEV_EVENT_WRITING | BEV_EVENT_EOF, 0);
+    update_write();
     if (evbuffer_get_length(out) != 0)
         return;
-    update_write();
     if (drained_cb_)
         drained_cb_(*this, arg_);
 }

@@ -12,7 +12,8 @@
 //   /bad                  a response with ambiguous framing
 //   /echo                 the request line, headers and body length, as text
 //   /mirror               the request body sent back as it arrives
-//   /stats                "connections N\nrequests M\n" since start
+//   /stats                "connections N\nrequests M\n" since start, then
+//                         "path P K\n" for every path P requested K times
 // Keep-alive and pipelining as HTTP/1.1 says; Expect: 100-continue answered.
 // It uses libhttp-parser directly, not lbproxy's code, so a parsing bug in
 // the proxy is not hidden by the same bug here.
@@ -31,6 +32,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +45,7 @@ struct Server {
     event_base* base = nullptr;
     std::string name;
     long connections = 0, requests = 0;
+    std::map<std::string, long> paths;
 };
 
 constexpr std::size_t stream_high = 1 << 20;  // output kept below this while streaming
@@ -164,6 +167,7 @@ private:
             if (iequal(k, "expect") && iequal(v, "100-continue"))
                 expect = true;
         std::string path = c->url_.substr(0, c->url_.find('?'));
+        ++c->srv_.paths[path];
         if (path.rfind("/status/", 0) == 0) {
             // A final answer before the body: the client may keep its body.
             c->keep_alive_ = c->keep_alive_ && !expect;
@@ -267,8 +271,11 @@ private:
             b += "body-length " + std::to_string(body_len_) + "\n";
             answer(200, b);
         } else if (path == "/stats") {
-            answer(200, "connections " + std::to_string(srv_.connections) + "\nrequests "
-                            + std::to_string(srv_.requests) + "\n");
+            std::string b = "connections " + std::to_string(srv_.connections) + "\nrequests "
+                            + std::to_string(srv_.requests) + "\n";
+            for (auto& [p, n] : srv_.paths)
+                b += "path " + p + " " + std::to_string(n) + "\n";
+            answer(200, b);
         } else {
             answer(200, name + "\n");
         }
