@@ -24,6 +24,21 @@ std::size_t feed_chunked(evbuffer* buf, std::size_t max, http::Parser& parser, e
     return total;
 }
 
+// Below this a body is copied behind the head that precedes it rather than
+// moved as a chain of its own: the message then leaves in one piece, with
+// one send() (see Stream).
+constexpr std::size_t copy_below = 2048;
+
+void hand_over(evbuffer* from, evbuffer* to, std::size_t n)
+{
+    if (n >= copy_below) {
+        evbuffer_remove_buffer(from, to, n);  // whole chains change hands, no copy
+        return;
+    }
+    evbuffer_add(to, evbuffer_pullup(from, ev_ssize_t(n)), n);
+    evbuffer_drain(from, n);
+}
+
 }  // namespace
 
 BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
@@ -69,7 +84,7 @@ BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
             break;
         }
         if (n) {
-            evbuffer_remove_buffer(from, to, n);
+            hand_over(from, to, n);
             r.moved += n;
             r.written += n;
         }

@@ -1,8 +1,9 @@
-// Moves a message body from one buffer to the next without copying it
-// (evbuffer_remove_buffer hands over whole chains), as far as the framing
+// Moves a message body from one buffer to the next, as far as the framing
 // allows and while the destination has room (relay_buffer_limit): the
-// reader side stays suspended by its high watermark until the writer side
-// drains, which bounds memory whatever the body size.
+// reader side stays paused at its read limit until the writer side drains,
+// which bounds memory whatever the body size. Large bodies change hands as
+// whole chains, without a copy; a small one is copied behind its head so
+// that the message leaves in one piece.
 #pragma once
 #include <cstddef>
 #include <cstdint>

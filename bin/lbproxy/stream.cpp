@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,34 @@ ssize_t recv_into(evbuffer* in, evutil_socket_t fd, std::size_t want)
     evbuffer_commit_space(in, &vec, 1);
     errno = err;
     return got;
+}
+
+// Writes what buf holds (up to 64 chains) with one send() or sendmsg(),
+// MSG_NOSIGNAL, and drains what the socket took. Unlike evbuffer_write's
+// writev() this skips the file layer, and a message in one chain (the
+// common case: see BodyPump) goes out with a plain send().
+ssize_t send_buffer(evbuffer* buf, evutil_socket_t fd)
+{
+    constexpr int max_chains = 64;
+    evbuffer_iovec vec[max_chains];
+    int n = std::min(evbuffer_peek(buf, -1, nullptr, vec, max_chains), max_chains);
+    if (n <= 0)
+        return 0;
+    ssize_t sent;
+    if (n == 1) {
+        sent = ::send(fd, vec[0].iov_base, vec[0].iov_len, MSG_NOSIGNAL);
+    } else {
+        iovec iov[max_chains];
+        for (int i = 0; i < n; ++i)
+            iov[i] = iovec{vec[i].iov_base, vec[i].iov_len};
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = std::size_t(n);
+        sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    }
+    if (sent > 0)
+        evbuffer_drain(buf, std::size_t(sent));
+    return sent;
 }
 
 }  // namespace
@@ -263,7 +292,7 @@ void Stream::write_some()
     evbuffer* out = out_.get();
     if (evbuffer_get_length(out) == 0)
         return update_write();
-    int n = evbuffer_write(out, fd_);
+    ssize_t n = send_buffer(out, fd_);
     if (n < 0 && !would_block(errno))
         return report(BEV_EVENT_WRITING | BEV_EVENT_ERROR, errno);
     if (n == 0)
@@ -319,7 +348,7 @@ void Stream::send(evbuffer* stage)
     if (evbuffer_get_length(stage) == 0)
         return;
     if (evbuffer_get_length(out_.get()) == 0 && fd_ >= 0 && !connecting_)
-        evbuffer_write(stage, fd_);
+        send_buffer(stage, fd_);
     if (evbuffer_get_length(stage) != 0)
         evbuffer_add_buffer(out_.get(), stage);
 }

@@ -1,5 +1,6 @@
-// The relay's body mover: framing is respected to the byte, and the
-// destination never holds more than relay_buffer_limit.
+// The relay's body mover: framing is respected to the byte, the destination
+// never holds more than relay_buffer_limit, a small body joins its head in
+// one piece and a large one changes hands without a copy.
 #define BOOST_TEST_MODULE lbproxy_body_pump
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
@@ -115,4 +116,46 @@ BOOST_AUTO_TEST_CASE(until_close_never_ends_by_itself)
     auto r = pump.move(from.get(), to.get(), false);
     BOOST_TEST(!r.done);
     BOOST_TEST(to.str() == "all of it");
+}
+
+namespace {
+
+int chains(const Buf& b)
+{
+    return evbuffer_peek(b.get(), -1, nullptr, nullptr, 0);
+}
+
+const void* first_byte(const Buf& b)
+{
+    evbuffer_iovec v;
+    BOOST_REQUIRE(evbuffer_peek(b.get(), -1, nullptr, &v, 1) >= 1);
+    return v.iov_base;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_small_body_joins_its_head_in_one_piece)
+{
+    http::Parser p(HTTP_RESPONSE);
+    uint64_t remaining = 100;
+    Buf from, to;
+    from.add(std::string(100, 'x'));
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+    to.add(head);
+    auto r = BodyPump{http::Framing::length, remaining, p}.move(from.get(), to.get(), false);
+    BOOST_TEST(r.done);
+    BOOST_TEST(chains(to) == 1);  // one send() for the whole message
+    BOOST_TEST(to.str() == head + std::string(100, 'x'));
+}
+
+BOOST_AUTO_TEST_CASE(a_large_body_changes_hands_without_a_copy)
+{
+    http::Parser p(HTTP_RESPONSE);
+    uint64_t remaining = 64 * 1024;
+    Buf from, to;
+    from.add(std::string(64 * 1024, 'x'));
+    const void* data = first_byte(from);
+    auto r = BodyPump{http::Framing::length, remaining, p}.move(from.get(), to.get(), false);
+    BOOST_TEST(r.done);
+    BOOST_TEST(first_byte(to) == data);
 }
