@@ -140,10 +140,6 @@ void ClientConn::read_head()
             linger();  // after a half-close nothing more will come
         return;
     }
-    if (!head_started_) {
-        head_started_ = true;
-        arm(ctx_.header_tv);
-    }
     std::size_t limit = ctx_.config.max_header;
     std::size_t lim = std::min(len, limit);
     auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, ssize_t(lim)));
@@ -153,11 +149,18 @@ void ClientConn::read_head()
             return refuse(431, "the request head is larger than " + std::to_string(limit) + " bytes (--max-header)");
         if (eof_)
             return refuse(400, "the connection was closed in the middle of a request head");
+        // Only a head that comes in pieces needs --header-timeout; the
+        // usual one, whole in one read, costs no timer change.
+        if (!head_started_) {
+            head_started_ = true;
+            arm(ctx_.header_tv);
+        }
         return;
     }
     scanned_ = 0;
     head_started_ = false;
-    event_del(timer_.get());
+    // The timer stays as it is: timer_cb ignores it while a request is
+    // relayed, and relay_done() arms it anew for the idle time.
     if (const char* err = parser_.parse_head(p, end, head_))
         return refuse(parser_.bad_version() ? 505 : 400, err);
     dispatch(head_);
