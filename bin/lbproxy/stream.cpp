@@ -134,20 +134,16 @@ int Stream::connect(const sockaddr* sa, socklen_t len)
 
 void Stream::enable(short what)
 {
-    if (what & EV_READ)
-        reading_ = true;
-    if (what & EV_WRITE)
-        writing_ = true;
+    reading_ = reading_ || (what & EV_READ);
+    writing_ = writing_ || (what & EV_WRITE);
     update_read();
     update_write();
 }
 
 void Stream::disable(short what)
 {
-    if (what & EV_READ)
-        reading_ = false;
-    if (what & EV_WRITE)
-        writing_ = false;
+    reading_ = reading_ && !(what & EV_READ);
+    writing_ = writing_ && !(what & EV_WRITE);
     update_read();
     update_write();
 }

@@ -139,15 +139,19 @@ std::vector<std::string> L(std::initializer_list<const char*> items)
     return {items.begin(), items.end()};
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(reads_what_the_socket_holds_up_to_the_limit_then_pauses)
-{
+// A stream on one end of a socket pair, its events recorded.
+struct OnPair {
     Base base;
     Pair p;
     Recorder rec{base.get()};
-    Stream s(base.get(), p.fd[0]);
-    rec.attach(s);
+    Stream s{base.get(), p.fd[0]};
+    OnPair() { rec.attach(s); }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(reads_what_the_socket_holds_up_to_the_limit_then_pauses, OnPair)
+{
     s.set_read_limit(64 * 1024);
     s.enable(EV_READ);
     p.write_all(100 * 1024);
@@ -162,14 +166,9 @@ BOOST_AUTO_TEST_CASE(reads_what_the_socket_holds_up_to_the_limit_then_pauses)
     BOOST_TEST(rec.log == L({"read 65536", "read 36864"}), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(eof_comes_after_the_data_before_it)
+BOOST_FIXTURE_TEST_CASE(eof_comes_after_the_data_before_it, OnPair)
 {
-    Base base;
-    Pair p;
-    Recorder rec{base.get()};
     rec.drain_on_read = true;
-    Stream s(base.get(), p.fd[0]);
-    rec.attach(s);
     s.enable(EV_READ);
     p.write_all(20 * 1024);
     p.close_peer();
@@ -178,13 +177,8 @@ BOOST_AUTO_TEST_CASE(eof_comes_after_the_data_before_it)
     BOOST_TEST(rec.log == L({"read 20480", "reading eof"}), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(a_paused_stream_holds_the_eof_until_its_input_drains)
+BOOST_FIXTURE_TEST_CASE(a_paused_stream_holds_the_eof_until_its_input_drains, OnPair)
 {
-    Base base;
-    Pair p;
-    Recorder rec{base.get()};
-    Stream s(base.get(), p.fd[0]);
-    rec.attach(s);
     s.set_read_limit(8 * 1024);
     s.enable(EV_READ);
     p.write_all(12 * 1024);
@@ -199,13 +193,8 @@ BOOST_AUTO_TEST_CASE(a_paused_stream_holds_the_eof_until_its_input_drains)
     BOOST_TEST(rec.log == L({"read 8192", "read 4096", "reading eof"}), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(a_silent_peer_times_out_and_reading_stops)
+BOOST_FIXTURE_TEST_CASE(a_silent_peer_times_out_and_reading_stops, OnPair)
 {
-    Base base;
-    Pair p;
-    Recorder rec{base.get()};
-    Stream s(base.get(), p.fd[0]);
-    rec.attach(s);
     timeval tv{0, 50 * 1000};
     s.set_timeouts(&tv, nullptr);
     s.enable(EV_READ);
@@ -217,15 +206,10 @@ BOOST_AUTO_TEST_CASE(a_silent_peer_times_out_and_reading_stops)
     BOOST_TEST(rec.log.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(send_writes_at_once_and_queues_what_the_socket_refuses)
+BOOST_FIXTURE_TEST_CASE(send_writes_at_once_and_queues_what_the_socket_refuses, OnPair)
 {
-    Base base;
-    Pair p;
     int small = 4096;
     setsockopt(p.fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    Recorder rec{base.get()};
-    Stream s(base.get(), p.fd[0]);
-    rec.attach(s);
     s.enable(EV_READ | EV_WRITE);
 
     std::unique_ptr<evbuffer, void (*)(evbuffer*)> stage(evbuffer_new(), evbuffer_free);
@@ -249,13 +233,8 @@ BOOST_AUTO_TEST_CASE(send_writes_at_once_and_queues_what_the_socket_refuses)
     BOOST_TEST(got == big.size());
 }
 
-BOOST_AUTO_TEST_CASE(a_peer_that_does_not_read_times_the_write_out)
+BOOST_FIXTURE_TEST_CASE(a_peer_that_does_not_read_times_the_write_out, OnPair)
 {
-    Base base;
-    Pair p;
-    Recorder rec{base.get()};
-    Stream s(base.get(), p.fd[0]);
-    rec.attach(s);
     timeval tv{0, 50 * 1000};
     s.set_timeouts(nullptr, &tv);
     s.enable(EV_WRITE);
@@ -265,10 +244,13 @@ BOOST_AUTO_TEST_CASE(a_peer_that_does_not_read_times_the_write_out)
     BOOST_TEST(rec.log == L({"writing timeout"}), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(connect_reports_success_from_the_loop)
+namespace {
+
+// Connects a new stream to the listener; what it reported, after checking
+// that nothing was reported from inside connect().
+std::vector<std::string> connect_outcome(const Listener& l)
 {
     Base base;
-    Listener l;
     Recorder rec{base.get()};
     Stream s(base.get());
     rec.attach(s);
@@ -276,23 +258,23 @@ BOOST_AUTO_TEST_CASE(connect_reports_success_from_the_loop)
     s.enable(EV_READ | EV_WRITE);
     BOOST_TEST(rec.log.empty());
     base.run();
-    BOOST_TEST(rec.log == L({"connected"}), boost::test_tools::per_element());
+    return rec.log;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(connect_reports_success_from_the_loop)
+{
+    Listener l;
+    BOOST_TEST(connect_outcome(l) == L({"connected"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(connect_reports_a_refusal_from_the_loop)
 {
-    Base base;
     Listener l;
     l.close_now();  // nobody listens on that port any more
-    Recorder rec{base.get()};
-    Stream s(base.get());
-    rec.attach(s);
-    BOOST_REQUIRE(s.connect(l.sa(), sizeof l.addr) == 0);
-    s.enable(EV_READ | EV_WRITE);
-    BOOST_TEST(rec.log.empty());
-    base.run();
     std::vector<std::string> refused{"error " + std::to_string(ECONNREFUSED)};
-    BOOST_TEST(rec.log == refused, boost::test_tools::per_element());
+    BOOST_TEST(connect_outcome(l) == refused, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_callback_may_destroy_the_stream)
