@@ -67,14 +67,15 @@ ssize_t send_buffer(evbuffer* buf, evutil_socket_t fd)
 
 }  // namespace
 
-Stream::Stream(event_base* base, evutil_socket_t fd) : base_(base), fd_(fd)
+Stream::Stream(event_base* base, evutil_socket_t fd) : Stream(base)
 {
-    setup();
+    fd_ = fd;
+    make_events();
 }
 
 Stream::Stream(event_base* base) : base_(base)
 {
-    setup();
+    watch_buffers();
 }
 
 Stream::~Stream()
@@ -86,21 +87,21 @@ Stream::~Stream()
         evutil_closesocket(fd_);
 }
 
-void Stream::setup()
+void Stream::watch_buffers()
 {
-    if (!ok())
+    if (!in_ || !out_)
         return;
-    if (!input_watch_) {
-        evbuffer_add_cb(out_.get(), &on_output_change, this);
-        // Enabled only while reading is paused: no cost on the common path.
-        input_watch_ = evbuffer_add_cb(in_.get(), &on_input_change, this);
-        if (input_watch_)
-            evbuffer_cb_clear_flags(in_.get(), input_watch_, EVBUFFER_CB_ENABLED);
-    }
-    if (fd_ >= 0) {
-        read_ev_.reset(event_new(base_, fd_, EV_READ | EV_PERSIST, &on_readable, this));
-        write_ev_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &on_writable, this));
-    }
+    evbuffer_add_cb(out_.get(), &on_output_change, this);
+    // Enabled only while reading is paused: no cost on the common path.
+    input_watch_ = evbuffer_add_cb(in_.get(), &on_input_change, this);
+    if (input_watch_)
+        evbuffer_cb_clear_flags(in_.get(), input_watch_, EVBUFFER_CB_ENABLED);
+}
+
+void Stream::make_events()
+{
+    read_ev_.reset(event_new(base_, fd_, EV_READ | EV_PERSIST, &on_readable, this));
+    write_ev_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &on_writable, this));
 }
 
 void Stream::set_callbacks(DataCb read, DataCb drained, EventCb event, void* arg)
@@ -116,8 +117,8 @@ int Stream::connect(const sockaddr* sa, socklen_t len)
     fd_ = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd_ < 0)
         return -1;
-    setup();
-    if (!read_ev_ || !write_ev_) {
+    make_events();
+    if (!ok()) {
         errno = ENOMEM;
         return -1;
     }
@@ -166,12 +167,8 @@ void retime(event* ev, bool armed, const timeval* tv)
 
 void Stream::set_timeouts(const timeval* read, const timeval* write)
 {
-    has_read_tv_ = read != nullptr;
-    has_write_tv_ = write != nullptr;
-    if (read)
-        read_tv_ = *read;
-    if (write)
-        write_tv_ = *write;
+    read_tv_ = read ? std::optional(*read) : std::nullopt;
+    write_tv_ = write ? std::optional(*write) : std::nullopt;
     retime(read_ev_.get(), read_armed_, read);
     retime(write_ev_.get(), write_armed_, write);
 }
@@ -191,7 +188,7 @@ void Stream::update_read()
         event_del(read_ev_.get());
         return;
     }
-    event_add(read_ev_.get(), has_read_tv_ ? &read_tv_ : nullptr);
+    event_add(read_ev_.get(), read_tv_ ? &*read_tv_ : nullptr);
     if (held_error_)
         event_active(read_ev_.get(), EV_READ, 1);
 }
@@ -203,7 +200,7 @@ void Stream::update_write()
         return;
     write_armed_ = want;
     if (want)
-        event_add(write_ev_.get(), has_write_tv_ ? &write_tv_ : nullptr);
+        event_add(write_ev_.get(), write_tv_ ? &*write_tv_ : nullptr);
     else
         event_del(write_ev_.get());
 }

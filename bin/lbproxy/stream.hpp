@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <optional>
 
 #include "ev.hpp"
 
@@ -32,8 +33,8 @@ public:
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
 
-    // The buffers were made (false only when out of memory).
-    bool ok() const { return in_ && out_; }
+    // The buffers and events were made (false only when out of memory).
+    bool ok() const { return in_ && out_ && (fd_ < 0 || (read_ev_ && write_ev_)); }
 
     // read: bytes were added to in(). drained: out() became empty by a
     // write of the stream's own. event: BEV_EVENT_* flags.
@@ -74,7 +75,8 @@ public:
     int error() const { return error_; }
 
 private:
-    void setup();
+    void watch_buffers();
+    void make_events();
     void update_read();
     void update_write();
     void read_some();
@@ -95,8 +97,7 @@ private:
     DataCb read_cb_ = nullptr, drained_cb_ = nullptr;
     EventCb event_cb_ = nullptr;
     void* arg_ = nullptr;
-    timeval read_tv_{}, write_tv_{};
-    bool has_read_tv_ = false, has_write_tv_ = false;
+    std::optional<timeval> read_tv_, write_tv_;
     std::size_t read_limit_ = 256 * 1024;
     bool reading_ = false, writing_ = false;
     bool read_armed_ = false, write_armed_ = false;

@@ -130,7 +130,7 @@ void Tunnel::idle_cb(evutil_socket_t, short, void* arg)
     int64_t quiet = self->ctx_.now_ms() - self->last_active_ms_;
     if (quiet >= idle_ms)
         return self->end("tunnel idle for " + lbkit::format_duration(self->ctx_.config.idle_timeout), false);
-    timeval tv{static_cast<time_t>((idle_ms - quiet) / 1000), static_cast<suseconds_t>(((idle_ms - quiet) % 1000) * 1000)};
+    timeval tv = to_timeval(lbkit::Millis(idle_ms - quiet));
     event_add(self->idle_.get(), &tv);
 }
 
