@@ -52,26 +52,9 @@ raise_fd_limit() {
 }
 
 # Ports and processes -------------------------------------------------------
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-_used_ports=" "
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12000))
-        case $_used_ports in *" $p "*) continue ;; esac
-        port_busy "$p" && continue
-        _used_ports="$_used_ports$p "
-        echo "$p"
-        return 0
-    done
-    die "no free loopback port"
-}
-# wait_port PORT [SECONDS]
-wait_port() {
-    local i limit=$(( ${2:-10} * 20 ))
-    for ((i = 0; i < limit; i++)); do port_busy "$1" && return 0; sleep 0.05; done
-    return 1
-}
+PORTS_FILE=$B/ports
+. "$(dirname "${BASH_SOURCE[0]}")/../ports.sh"
+
 # start NAME CMD...: runs CMD in the background, output to $B/NAME.log; sets $LAST_PID.
 start() {
     local name=$1; shift
@@ -89,7 +72,6 @@ start_peer() {
         die "$name did not listen on 127.0.0.1:$port"
     fi
 }
-stop() { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
 
 # /proc figures ----------------------------------------------------------------
 # cpu_ticks PID...: utime+stime (clock ticks) summed over the processes and

@@ -3,16 +3,30 @@
 # start_* function writes a config under $B, starts the peer as a child in the
 # foreground and sets its PID in a variable named after it. Sourced after lib.bash.
 
-# nginx_temp_paths DIR: keeps every nginx temp file out of /var/lib/nginx.
-nginx_temp_paths() {
-    local d
-    for d in body proxy fastcgi scgi uwsgi; do mkdir -p "$1/$d"; done
-    cat <<EOF
-    client_body_temp_path $1/body;
-    proxy_temp_path $1/proxy;
-    fastcgi_temp_path $1/fastcgi;
-    scgi_temp_path $1/scgi;
-    uwsgi_temp_path $1/uwsgi;
+# nginx_conf DIR HTTP-LINES: an nginx.conf for one worker in the foreground,
+# its pid, logs and temp files under DIR (out of /var), keep-alive held as
+# long as a run lasts; HTTP-LINES go inside http { }.
+nginx_conf() {
+    local d=$1 t
+    for t in body proxy fastcgi scgi uwsgi; do mkdir -p "$d/tmp/$t"; done
+    cat >"$d/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 19000; }
+http {
+    access_log off;
+    keepalive_timeout 600s;
+    keepalive_requests 100000000;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    scgi_temp_path $d/tmp/scgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+$2
+}
 EOF
 }
 
@@ -23,28 +37,15 @@ start_origin() {
     head -c 100 /dev/zero | tr '\0' x >"$B/www/100b"
     head -c 1048576 /dev/zero | tr '\0' y >"$B/www/1m"
     chmod -R a+rX "$B/www"
-    cat >"$d/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 19000; }
-http {
-    access_log off;
+    nginx_conf "$d" "\
     sendfile on;
     tcp_nopush on;
-    keepalive_timeout 600s;
-    keepalive_requests 100000000;
     default_type application/octet-stream;
-$(nginx_temp_paths "$d/tmp")
     server {
         listen 127.0.0.1:$port backlog=4096;
         root $B/www;
         location / { }
-    }
-}
-EOF
+    }"
     start_peer origin "$port" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"
     ORIGIN_PID=$LAST_PID
 }
@@ -80,18 +81,7 @@ EOF
 start_nginx_proxy() {
     local port=$1 origin=$2 d=$B/nginx-proxy
     mkdir -p "$d"
-    cat >"$d/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 19000; }
-http {
-    access_log off;
-    keepalive_timeout 600s;
-    keepalive_requests 100000000;
-$(nginx_temp_paths "$d/tmp")
+    nginx_conf "$d" "\
     upstream origin {
         server 127.0.0.1:$origin;
         keepalive 128;
@@ -102,11 +92,9 @@ $(nginx_temp_paths "$d/tmp")
         location / {
             proxy_pass http://origin;
             proxy_http_version 1.1;
-            proxy_set_header Connection "";
+            proxy_set_header Connection \"\";
         }
-    }
-}
-EOF
+    }"
     start_peer nginx-proxy "$port" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"
     NGINX_PROXY_PID=$LAST_PID
 }

@@ -46,27 +46,9 @@ skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 done_testing() { echo "1..$_n"; [ "$_failed" -eq 0 ]; exit $?; }
 
 # Ports and processes -------------------------------------------------------
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12700))  # below the ephemeral range (32768-60999)
-        port_busy "$p" || { echo "$p"; return 0; }
-    done
-    echo "no free port" >&2; return 1
-}
-# wait_port PORT [SECONDS]
-wait_port() {
-    local i limit=$(( ${2:-10} * 20 ))
-    for ((i = 0; i < limit; i++)); do port_busy "$1" && return 0; sleep 0.05; done
-    return 1
-}
-# wait_for SECONDS CMD...: polls CMD until it succeeds.
-wait_for() {
-    local limit=$(( $1 * 20 )) i; shift
-    for ((i = 0; i < limit; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
-    return 1
-}
+PORTS_FILE=$T/ports
+. "$(dirname "${BASH_SOURCE[0]}")/../ports.sh"
+
 # start NAME CMD...: runs CMD in the background, output to $T/NAME.log; sets $LAST_PID.
 start() {
     local name=$1; shift
@@ -74,8 +56,6 @@ start() {
     LAST_PID=$!
     _pids+=("$LAST_PID")
 }
-# stop PID [SIGNAL]: signal and reap.
-stop() { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
 
 # Helpers over curl -----------------------------------------------------------
 # http_status METHOD URL [BODY] [TOKEN]: prints the status code.
