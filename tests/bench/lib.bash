@@ -14,8 +14,6 @@ HZ=$(getconf CLK_TCK)
 # Peers that drop privileges (nginx workers, squid) must read and write here.
 B=$(mktemp -d "${TMPDIR:-/tmp}/lbkit-bench.XXXXXX")
 chmod 755 "$B"
-_pids=()
-_names=()
 
 _bench_cleanup() {
     local i p rc
@@ -52,17 +50,9 @@ raise_fd_limit() {
 }
 
 # Ports and processes -------------------------------------------------------
-PORTS_FILE=$B/ports
-. "$(dirname "${BASH_SOURCE[0]}")/../ports.sh"
+RUN_DIR=$B
+. "$(dirname "${BASH_SOURCE[0]}")/../procs.sh"
 
-# start NAME CMD...: runs CMD in the background, output to $B/NAME.log; sets $LAST_PID.
-start() {
-    local name=$1; shift
-    "$@" >>"$B/$name.log" 2>&1 &
-    LAST_PID=$!
-    _pids+=("$LAST_PID")
-    _names+=("$name")
-}
 # start_peer NAME PORT CMD...: start and wait for PORT; dies with the log tail.
 start_peer() {
     local name=$1 port=$2; shift 2

@@ -186,3 +186,14 @@ start_lbproxy() {
     tail -n 20 "$B/lbproxy.log" >&2
     die "lbproxy never relayed http://$group/100b (state not received?)"
 }
+
+# start_lbproxy_fed GROUP: lbstated with GROUP made of the origin alone,
+# reported up, and lbproxy fed by it; sets PROXY and LBPROXY_PID.
+start_lbproxy_fed() {
+    local stated admin
+    stated=$(free_port); PROXY=$(free_port); admin=$(free_port)
+    echo "$1 127.0.0.1:$ORIGIN 1" >"$B/groups"
+    start_lbstated "$stated" "$B/groups"
+    report_up "$stated" "127.0.0.1:$ORIGIN" || die "lbstated refused the report"
+    start_lbproxy "$PROXY" "$admin" "$stated" "$1"
+}

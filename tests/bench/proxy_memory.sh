@@ -54,11 +54,7 @@ printf '%-12s %8s %8s %8s %12s %12s %11s\n' path clients idle failed "RSS before
 : >"$B/rss"
 lbproxy_ran=no
 if [ -x "$LBPROXY" ] && [ -x "$LBSTATED" ]; then
-    STATED=$(free_port); PROXY=$(free_port); ADMIN=$(free_port)
-    echo "$GROUP 127.0.0.1:$ORIGIN 1" >"$B/groups"
-    start_lbstated "$STATED" "$B/groups"
-    report_up "$STATED" "127.0.0.1:$ORIGIN" || die "lbstated refused the report"
-    start_lbproxy "$PROXY" "$ADMIN" "$STATED" "$GROUP"
+    start_lbproxy_fed "$GROUP"
     hold lbproxy "$LBPROXY_PID" "$PROXY" "$CLIENTS" "http://$GROUP/100b" "$GROUP"
     stop "$LBPROXY_PID"
     lbproxy_ran=yes

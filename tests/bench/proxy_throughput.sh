@@ -39,11 +39,7 @@ TINY=$(free_port);      start_tinyproxy "$TINY"
 paths=("direct $ORIGIN - -")
 lbproxy_note=""
 if [ -x "$LBPROXY" ] && [ -x "$LBSTATED" ]; then
-    STATED=$(free_port); PROXY=$(free_port); ADMIN=$(free_port)
-    echo "$GROUP 127.0.0.1:$ORIGIN 1" >"$B/groups"
-    start_lbstated "$STATED" "$B/groups"
-    report_up "$STATED" "127.0.0.1:$ORIGIN" || die "lbstated refused the report"
-    start_lbproxy "$PROXY" "$ADMIN" "$STATED" "$GROUP"
+    start_lbproxy_fed "$GROUP"
     paths+=("lbproxy $PROXY $GROUP $LBPROXY_PID")
 else
     [ -x "$LBPROXY" ] || lbproxy_note="SKIP: lbproxy not built ($LBPROXY missing)"

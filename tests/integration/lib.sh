@@ -12,7 +12,6 @@ LBSNIFF=$top_builddir/bin/lbsniff/lbsniff
 BACKEND=$top_builddir/tests/backend/lbtest-backend
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/lbkit-test.XXXXXX")
-_pids=()
 _n=0
 _failed=0
 
@@ -46,16 +45,8 @@ skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 done_testing() { echo "1..$_n"; [ "$_failed" -eq 0 ]; exit $?; }
 
 # Ports and processes -------------------------------------------------------
-PORTS_FILE=$T/ports
-. "$(dirname "${BASH_SOURCE[0]}")/../ports.sh"
-
-# start NAME CMD...: runs CMD in the background, output to $T/NAME.log; sets $LAST_PID.
-start() {
-    local name=$1; shift
-    "$@" >>"$T/$name.log" 2>&1 &
-    LAST_PID=$!
-    _pids+=("$LAST_PID")
-}
+RUN_DIR=$T
+. "$(dirname "${BASH_SOURCE[0]}")/../procs.sh"
 
 # Helpers over curl -----------------------------------------------------------
 # http_status METHOD URL [BODY] [TOKEN]: prints the status code.
