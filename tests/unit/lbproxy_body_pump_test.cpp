@@ -5,13 +5,10 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include <event2/buffer.h>
-#include <event2/event.h>
-
-#include <memory>
 #include <string>
 
 #include "body_pump.hpp"
+#include "ev.hpp"
 #include "http_parse.hpp"
 
 using namespace lbproxy;
@@ -19,7 +16,7 @@ using namespace lbproxy;
 namespace {
 
 struct Buf {
-    std::unique_ptr<evbuffer, void (*)(evbuffer*)> b{evbuffer_new(), evbuffer_free};
+    lbkit::ev::BufferPtr b{evbuffer_new()};
     evbuffer* get() const { return b.get(); }
     std::size_t size() const { return evbuffer_get_length(b.get()); }
     void add(const std::string& s) { evbuffer_add(b.get(), s.data(), s.size()); }

@@ -7,9 +7,6 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/event.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "ev.hpp"
 #include "stream.hpp"
 
 using namespace lbproxy;
@@ -26,7 +24,7 @@ using namespace lbproxy;
 namespace {
 
 struct Base {
-    std::unique_ptr<event_base, void (*)(event_base*)> base{event_base_new(), event_base_free};
+    lbkit::ev::BasePtr base{event_base_new()};
     event_base* get() const { return base.get(); }
     // Runs the loop until a callback breaks it, or 2 s pass (a failing test
     // must not hang).
@@ -212,7 +210,7 @@ BOOST_FIXTURE_TEST_CASE(send_writes_at_once_and_queues_what_the_socket_refuses, 
     setsockopt(p.fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     s.enable(EV_READ | EV_WRITE);
 
-    std::unique_ptr<evbuffer, void (*)(evbuffer*)> stage(evbuffer_new(), evbuffer_free);
+    lbkit::ev::BufferPtr stage{evbuffer_new()};
     evbuffer_add(stage.get(), "hello", 5);
     s.send(stage.get());
     BOOST_TEST(evbuffer_get_length(stage.get()) == 0u);
