@@ -102,12 +102,14 @@ void Tunnel::pump()
 
 void Tunnel::client_event(short what)
 {
-    if (open_ && what == (BEV_EVENT_EOF | BEV_EVENT_READING)) {
+    if (what == (BEV_EVENT_EOF | BEV_EVENT_READING)) {
+        // A client may send its CONNECT, its first bytes and its FIN at
+        // once, so the EOF can come while the server is still being
+        // dialed: it is kept, and passed on once the tunnel opens and the
+        // bytes before it are through (a failed dial answers and ends).
         client_eof_ = true;
         return pump();
     }
-    if (!open_ && what == (BEV_EVENT_EOF | BEV_EVENT_READING))
-        return;  // still connecting; the answer will go out, then the end
     int err = owner_.client().error();
     end(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""), false);
 }

@@ -29,6 +29,25 @@ if timeout 5 cat <&3 >"$T/raw"; then ok "tunnel closed after the server closed";
 exec 3<&-
 like "bytes the client sent with its CONNECT went through" "$(tr -d '\r' <"$T/raw")" $'Connection established\n\nHTTP/1.1 200 OK'
 
+# The client sends its CONNECT, a request and its FIN in one go, so the FIN
+# arrives while the server is still being dialed. The server answers and
+# keeps the connection open until it hears that EOF: the tunnel must pass it
+# on once open, or the client waits for the idle timeout. (perl-base is part
+# of every Debian system; bash cannot half-close a socket.)
+half_close() {
+    perl -MIO::Socket::INET -e '
+        my ($port, $target) = @ARGV;
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die "connect: $!\n";
+        $s->syswrite("CONNECT $target HTTP/1.1\r\nHost: $target\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        $s->shutdown(1);
+        local $SIG{ALRM} = sub { print "TIMEOUT\n"; exit 1 }; alarm 5;
+        while ($s->sysread(my $buf, 65536)) { print $buf }
+        print "END\n";' "$1" "$2"
+}
+out=$(half_close "$PP" "127.0.0.1:$BP" | tr -d '\r')
+like "a FIN sent with the CONNECT reaches the server, whose answer and end come back" \
+    "$out" $'Connection established\n\nHTTP/1.1 200 OK.*\nb1\nEND$'
+
 code=$(curl "${X[@]}" -o /dev/null -w '%{http_connect}' http://127.0.0.1:$SP/)
 is "CONNECT to a port not in --connect-ports: 403" "$code" "403"
 code=$(curl "${X[@]}" -o /dev/null -w '%{http_connect}' http://127.0.0.1:$DEAD/)
