@@ -5,6 +5,12 @@
 #include "error.hpp"
 
 namespace lbkit::api {
+
+std::string dump(const Json& j, int indent)
+{
+    return j.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
 namespace {
 
 std::string field_path(const std::string& where, const char* field)

@@ -14,6 +14,12 @@ namespace lbkit::api {
 
 using Json = nlohmann::json;
 
+// The JSON text of j (indent as nlohmann's dump). A string taken from a URL,
+// a header or a table file may hold bytes that are not UTF-8 ("%ff" in a
+// server name): those come out as U+FFFD, where a plain dump() would throw
+// while the error answer naming them is being written.
+std::string dump(const Json& j, int indent = -1);
+
 enum class State { up, down, unknown };
 const char* to_string(State s);
 State state_from_string(const std::string& s, const std::string& field);  // throws BadInput

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "addr.hpp"
+#include "api.hpp"
 #include "auth.hpp"
 #include "config.h"
 #include "error.hpp"
@@ -116,7 +117,7 @@ Response Response::json(const Json& j, int status)
 {
     Response r;
     r.status = status;
-    r.body = j.dump() + "\n";
+    r.body = api::dump(j) + "\n";
     return r;
 }
 

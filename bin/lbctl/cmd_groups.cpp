@@ -9,7 +9,7 @@ namespace {
 void print_groups(Context& ctx, const Json& j)
 {
     if (ctx.output() == lbkit::output::Format::json) {
-        std::cout << j.dump(2) << "\n";
+        print_json(j);
         return;
     }
     std::vector<lbkit::output::Row> rows;

@@ -132,7 +132,7 @@ void print_squid(const Json& rows)
 void print_rows(const Json& rows, lbkit::output::Format f)
 {
     if (f == lbkit::output::Format::json) {
-        std::cout << rows.dump(2) << "\n";
+        print_json(rows);
         return;
     }
     std::vector<lbkit::output::Row> out;

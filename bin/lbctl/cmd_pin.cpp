@@ -19,7 +19,7 @@ struct PinArgs {
 void print_server(Context& ctx, const Json& j)
 {
     if (ctx.output() == lbkit::output::Format::json) {
-        std::cout << j.dump(2) << "\n";
+        print_json(j);
         return;
     }
     std::string flags;

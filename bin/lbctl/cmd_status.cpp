@@ -31,7 +31,7 @@ int run_status(Context& ctx, const std::string& group)
         path += "?group=" + lbkit::httpd::url_encode(group);
     Json j = ctx.call(default_stated_url, "GET", path);
     if (ctx.output() == lbkit::output::Format::json) {
-        std::cout << j.dump(2) << "\n";
+        print_json(j);
         return 0;
     }
     auto state = lbkit::api::state_from_json(j);

@@ -12,7 +12,7 @@ void add_subscribers(CLI::App& app, Context& ctx)
         ctx.what = "subscribers";
         Json list = ctx.call(default_stated_url, "GET", "/v1/subscribers");
         if (ctx.output() == lbkit::output::Format::json) {
-            std::cout << list.dump(2) << "\n";
+            print_json(list);
             return;
         }
         std::vector<lbkit::output::Row> rows;

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "api.hpp"
 #include "auth.hpp"
 #include "error.hpp"
 #include "httpc.hpp"
@@ -56,6 +57,11 @@ Json Context::call(const char* default_url, const std::string& method, const std
     else if (r.status == 503) code = EX_UNAVAILABLE;
     else if (r.status >= 400 && r.status < 500) code = EX_DATAERR;
     throw lbkit::Error(code, prefix + r.describe());
+}
+
+void print_json(const Json& j)
+{
+    std::cout << lbkit::api::dump(j, 2) << "\n";
 }
 
 }  // namespace lbctl

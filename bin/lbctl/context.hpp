@@ -40,6 +40,9 @@ struct Context {
               const std::optional<Json>& body = std::nullopt) const;
 };
 
+// -o json: the daemon's answer, indented, on stdout.
+void print_json(const Json& j);
+
 // One function per command file, micromamba style: each adds its
 // subcommand(s) and the callback that runs them.
 void add_status(CLI::App& app, Context& ctx);

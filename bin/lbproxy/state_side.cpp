@@ -187,7 +187,7 @@ StateBook::Outcome StateSide::Impl::receive(lbkit::api::StateView view, const st
     if (!changes.empty()) log::info("state version ", version, " from ", source, ": ", changes);
     else log::debug("state version ", version, " from ", source, ": loads only");
     try {
-        proxy_store::save_state(db, {book.version(), book.source(), lbkit::api::to_json(book.view()).dump(),
+        proxy_store::save_state(db, {book.version(), book.source(), lbkit::api::dump(lbkit::api::to_json(book.view())),
                                      book.confirmed_ms()});
         saved_confirmed_ms = book.confirmed_ms();
     } catch (const std::exception& e) {

@@ -180,7 +180,7 @@ void StateSources::health_answer(Source& s, const httpc::Result& r)
         auto j = nlohmann::json::parse(r.body);
         // lbstated's health names its start time and pid: a new pair is a restart.
         for (const char* f : {"instance", "started_ms", "pid"})
-            if (j.is_object() && j.contains(f)) instance += j[f].dump();
+            if (j.is_object() && j.contains(f)) instance += lbkit::api::dump(j[f]);
     } catch (const std::exception&) {
         return failed(s, "GET /v1/health", "answer is not JSON");
     }
@@ -215,7 +215,7 @@ void StateSources::register_with(Source& s)
     sub.mode = config_.mode == "periodic" ? lbkit::api::PushMode::periodic : lbkit::api::PushMode::change;
     sub.interval_ms = config_.interval.count();
     auto req = request(s, "POST", "/v1/subscribers");
-    req.body = lbkit::api::to_json(sub).dump();
+    req.body = lbkit::api::dump(lbkit::api::to_json(sub));
     send(std::move(req), [this, &s](const httpc::Result& r) { register_answer(s, r); });
 }
 

@@ -58,7 +58,7 @@ void Reporter::post()
     lbkit::httpc::Request req;
     req.method = "POST";
     req.url = url_;
-    req.body = api::to_json(report).dump();
+    req.body = api::dump(api::to_json(report));
     req.bearer = token_;
     in_flight_ = true;
     try {

@@ -128,7 +128,7 @@ Response put_pin(Stated& d, Request& req)
         pin.state = State::down;  // a bare pin takes the server out
     d.store().save_pin(server, pin);
     if (d.model().pin(server, pin)) {
-        lbkit::log::info("pin ", server, " ", lbkit::api::to_json(pin).dump(), " by ", req.peer);
+        lbkit::log::info("pin ", server, " ", lbkit::api::dump(lbkit::api::to_json(pin)), " by ", req.peer);
         d.changed(true);
     }
     return Response::json(pin_json(d, server));

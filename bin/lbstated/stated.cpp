@@ -91,7 +91,7 @@ StateBody Stated::state_body()
 {
     if (!cached_.json || cached_.version != model_.version()) {
         cached_.version = model_.version();
-        cached_.json = std::make_shared<const std::string>(lbkit::api::to_json(model_.view(now_ms())).dump());
+        cached_.json = std::make_shared<const std::string>(lbkit::api::dump(lbkit::api::to_json(model_.view(now_ms()))));
     }
     return cached_;
 }

@@ -72,6 +72,11 @@ is "a version that is not a whole number: 400" "$(put_table sessions 5.5 '')" 40
 is "unknown table: 404" "$(put_table groups 1 '')" 404
 is "never pushed table: 404" "$(http_status GET "$AD/v1/tables/nothing")" 404
 is "not JSON: 400" "$(http_status PUT "$AD/v1/tables/sessions" 'x' "$TOK")" 400
+# A byte that is not UTF-8 in the URL goes into the JSON sentence replaced,
+# instead of making the JSON writer throw and the daemon exit.
+is "table named with %ff: 404" "$(http_status GET "$AD/v1/tables/x%ff")" 404
+like "its sentence has U+FFFD for the byte" "$(last_body)" $'"error":"[^"]*x\xef\xbf\xbd'
+is "the admin API still answers after it" "$(http_status GET "$AD/v1/tables")" 200
 like "GET /v1/tables lists them" "$(curl -s "$AD/v1/tables")" \
     '"name":"charsets".*"name":"proxymap".*"version":3.*"name":"sessions"'
 

@@ -78,6 +78,13 @@ like "bad groups line is FILE:LINE" "$(last_body)" 'groups:2: ratio .zero. is no
 is "bad subscriber URL is 400" "$(post POST /v1/subscribers '{"url":"file:///etc/passwd"}')" 400
 is "wrong method is 405" "$(http_status DELETE "$S/v1/state")" 405
 is "unknown endpoint is 404" "$(http_status GET "$S/v2/nothing")" 404
+# Bytes that are not UTF-8 in a URL end up in the error sentence: they come
+# out as U+FFFD, where the JSON writer used to throw and lbstated to exit.
+is "pin of a server named with %ff is 404" "$(post PUT /v1/servers/127.0.0.1:8081%ff/pin '{"state":"down"}')" 404
+like "the sentence names it, the byte replaced" "$(last_body)" $'no such server \'127\\.0\\.0\\.1:8081\xef\xbf\xbd\''
+is "state of group %ff is 404" "$(http_status GET "$S/v1/state?group=%ff")" 404
+is "select for client %ff answers" "$(http_status GET "$S/v1/select?group=host1.a.co.jp&client=%ff")" 200
+is "lbstated still answers after them" "$(http_status GET "$S/v1/health")" 200
 is "no bad request changed the version" "$(version)" "$before"
 is "no bad request changed a state" "$(server_state 127.0.0.1:8081)" up
 
@@ -115,7 +122,8 @@ is "empty token file is a configuration error" "$?" 78
 "$LBSTATED" --listen "0.0.0.0:$(free_port)" --state-dir "$T/s2" 2>"$T/n.err"
 is "non-loopback listen without token refused" "$?" 78
 like "refusal says why" "$(cat "$T/n.err")" "refusing a non-loopback address without a token"
-"$LBSTATED" --listen "127.0.0.1:$P" --state-dir "$T/s3" 2>"$T/n.err"
+# (Bounded: should the first lbstated be gone, this one would serve forever.)
+timeout 10 "$LBSTATED" --listen "127.0.0.1:$P" --state-dir "$T/s3" 2>"$T/n.err"
 is "busy port is unavailable (69)" "$?" 69
 "$LBSTATED" --stale-after 2x 2>"$T/n.err"
 is "bad duration is a usage error" "$?" 64

@@ -88,3 +88,12 @@ BOOST_AUTO_TEST_CASE(subscriber_and_pin)
     BOOST_CHECK_THROW(api::pin_from_json(Json::parse(R"({"colour":"red"})")), BadInput);
     BOOST_CHECK_THROW(api::pin_from_json(Json::parse(R"({"ratio":0})")), BadInput);
 }
+
+BOOST_AUTO_TEST_CASE(dump_replaces_bytes_that_are_not_utf8)
+{
+    // "%ff" in a URL becomes this name, and then the error answer naming it.
+    Json j{{"error", std::string("no such server 'web\xff:80'")}};
+    BOOST_CHECK_THROW((void)j.dump(), Json::type_error);
+    BOOST_TEST(api::dump(j) == "{\"error\":\"no such server 'web\xef\xbf\xbd:80'\"}");
+    BOOST_TEST(api::dump(Json{{"a", 1}}, 2) == "{\n  \"a\": 1\n}");
+}
