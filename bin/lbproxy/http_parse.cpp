@@ -191,6 +191,15 @@ int Parser::on_url(http_parser* p, const char* at, std::size_t len)
 int Parser::on_status(http_parser* p, const char* at, std::size_t len)
 {
     auto* self = static_cast<Parser*>(p->data);
+    // The parser checks header values for control characters but not the
+    // reason phrase, which goes to the client as it came.
+    for (char c : std::string_view(at, len)) {
+        auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && u != '\t') || u == 0x7f) {
+            self->error_ = "control character in the status line";
+            return -1;
+        }
+    }
     auto& r = self->head_->reason;
     r = r.empty() ? std::string_view(at, len) : std::string_view(r.data(), std::size_t(at + len - r.data()));
     return 0;
@@ -232,6 +241,12 @@ int Parser::on_headers_complete(http_parser* p)
         h.method_name = http_method_str(static_cast<http_method>(p->method));
     } else {
         h.status = int(p->status_code);
+        // http_parser takes one to three digits ("HTTP/1.1 10 x"), which a
+        // client would then refuse: only 100-599 are status codes.
+        if (h.status < 100 || h.status > 599) {
+            self->error_ = "status code outside 100-599";
+            return -1;
+        }
     }
     for (auto& hd : h.headers)
         hd.value = trim(hd.value);

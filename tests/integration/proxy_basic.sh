@@ -84,6 +84,8 @@ out=$(curl "${X[@]}" -w ' %{http_code}' "$B/slow?ms=3000")
 like "silent server: 504 after --server-timeout" "$out" "did not answer within 500ms.* 504$"
 out=$(curl "${X[@]}" -w ' %{http_code}' "$B/bad")
 like "ambiguous response framing: 502" "$out" "sent a bad response.* 502$"
+out=$(curl "${X[@]}" -w ' %{http_code}' "$B/status/10")
+like "status code outside 100-599: 502 naming it" "$out" "status code outside 100-599.* 502$"
 out=$(curl "${X[@]}" -w ' %{http_code}' "$B/reset")
 like "reset before the answer: 502" "$out" "connection lost before answering.* 502$"
 n=$(curl "${X[@]}" -o /dev/null -w '%{http_code} %{size_download}' "$B/cut?n=1000")

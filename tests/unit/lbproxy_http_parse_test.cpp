@@ -190,6 +190,27 @@ BOOST_AUTO_TEST_CASE(response_framing)
     BOOST_TEST((framing("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true) == std::pair{http::Framing::none, true}));
 }
 
+BOOST_AUTO_TEST_CASE(response_status_line_checked)
+{
+    for (std::string r : {"HTTP/1.1 10 Continue\r\n\r\n", "HTTP/1.1 1 x\r\n\r\n", "HTTP/1.1 099 x\r\n\r\n",
+                          "HTTP/1.1 600 x\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 999 x\r\n\r\n"}) {
+        http::Parser p(HTTP_RESPONSE);
+        http::Head h;
+        const char* err = p.parse_head(r.data(), r.size(), h);
+        BOOST_TEST((err && std::string(err) == "status code outside 100-599"), r);
+    }
+    for (std::string r : {std::string("HTTP/1.1 200 O\0K\r\n\r\n", 20), std::string("HTTP/1.1 200 O\x7fK\r\n\r\n")}) {
+        http::Parser p(HTTP_RESPONSE);
+        http::Head h;
+        const char* err = p.parse_head(r.data(), r.size(), h);
+        BOOST_TEST((err && std::string(err) == "control character in the status line"));
+    }
+    http::Parser p(HTTP_RESPONSE);
+    http::Head h;
+    std::string ok = "HTTP/1.1 599 x\tmore \xe9\r\nContent-Length: 0\r\n\r\n";
+    BOOST_TEST(p.parse_head(ok.data(), ok.size(), h) == nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(response_with_ambiguous_framing_refused)
 {
     http::Parser p(HTTP_RESPONSE);
