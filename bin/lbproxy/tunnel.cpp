@@ -41,10 +41,11 @@ void Tunnel::begin(const Target& t, std::string_view url, std::size_t head_size)
     start_ms_ = last_active_ms_ = ctx_.now_ms();
     url_.assign(url);
     bytes_in_ = int64_t(head_size);
+    std::string host(t.host);  // t's views end with the head drained here
     evbuffer_drain(owner_.client().in(), head_size);
     ctx_.metrics.tunnels.inc();
     // Tunnels never share a server connection: no pool.
-    dialer_.start(t.host, t.port, false);
+    dialer_.start(host, t.port, false);
 }
 
 void Tunnel::dialed(UpstreamConn* conn)
