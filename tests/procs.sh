@@ -1,24 +1,52 @@
 # Loopback ports and background processes, shared by the integration tests
 # (tests/integration/lib.sh) and the benchmarks (tests/bench/lib.bash).
 # The sourcing library sets RUN_DIR, its temporary directory (logs and the
-# ports handed out), and stops what is in _pids from its EXIT trap.
+# ports handed out), and from its EXIT trap stops what is in _pids and calls
+# release_ports.
 _pids=()
 _names=()
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port: a loopback port nobody listens on, below the ephemeral range
-# (32768-60999) so that no outgoing connection takes it meanwhile. Callers
-# run it in $(...), a subshell that forgets every variable: the ports handed
-# out are kept in $RUN_DIR/ports, so two calls made before either port is bound
-# never return the same one.
+# Ports handed out are claimed in a directory shared by every test and
+# benchmark on the machine: make -j runs several at once, and a port one test
+# keeps closed on purpose (a dead server) must not be bound by another, nor
+# two calls made before either port is bound return the same one. A claim is
+# a directory holding the claiming script's PID; the script's EXIT trap
+# releases its claims (release_ports), and a claim whose script is gone lapses.
+PORT_CLAIMS=${TMPDIR:-/tmp}/lbkit-ports
+
+# claim_port PORT: true when this script now holds PORT. ($$ is the script's
+# PID in the $(...) subshells free_port runs in, too.)
+claim_port() {
+    local d=$PORT_CLAIMS/$1 owner
+    mkdir -p "$PORT_CLAIMS" 2>/dev/null
+    if ! mkdir "$d" 2>/dev/null; then
+        owner=$(cat "$d/pid" 2>/dev/null)
+        # No PID yet: being claimed right now.
+        { [ -z "$owner" ] || kill -0 "$owner" 2>/dev/null; } && return 1
+        rm -rf "$d"
+        mkdir "$d" 2>/dev/null || return 1
+    fi
+    echo "$$" >"$d/pid"
+    echo "$1" >>"$RUN_DIR/ports"
+}
+
+release_ports() {
+    local p
+    [ -f "$RUN_DIR/ports" ] || return 0
+    while read -r p; do rm -rf "${PORT_CLAIMS:?}/$p"; done <"$RUN_DIR/ports"
+}
+
+# free_port: a loopback port nobody listens on or has claimed, below the
+# ephemeral range (32768-60999) so that no outgoing connection takes it
+# meanwhile.
 free_port() {
     local p
     for _ in $(seq 1 200); do
         p=$((20000 + RANDOM % 12700))
-        grep -qx "$p" "$RUN_DIR/ports" 2>/dev/null && continue
         port_busy "$p" && continue
-        echo "$p" >>"$RUN_DIR/ports"
+        claim_port "$p" || continue
         echo "$p"
         return 0
     done

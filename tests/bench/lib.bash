@@ -28,6 +28,7 @@ _bench_cleanup() {
         # 143: stopped by our SIGTERM, as asked. Anything else is worth a line.
         case $rc in 0|143) ;; *) echo "# note: ${_names[i]} (pid $p) ended with status $rc when stopped" ;; esac
     done
+    release_ports
     if [ -n "${KEEP_TMP:-}" ]; then echo "# logs kept in $B"; else rm -rf "$B"; fi
 }
 trap _bench_cleanup EXIT

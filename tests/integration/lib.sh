@@ -26,6 +26,7 @@ _cleanup() {
     if [ "$_failed" -ne 0 ] || [ -n "${KEEP_TMP:-}" ]; then
         for f in "$T"/*.log; do [ -f "$f" ] && { echo "# --- $f"; tail -n 30 "$f" | sed 's/^/# /'; }; done
     fi
+    release_ports
     rm -rf "$T"
 }
 trap _cleanup EXIT
