@@ -6,13 +6,11 @@ namespace lbproxy {
 
 namespace {
 
-using http::iequals;
-
 // Drops the headers that must not cross the proxy: hop-by-hop ones and
 // those the Connection header names.
-bool dropped(std::string_view name, std::string_view connection)
+bool dropped(const http::Head& h, const http::Header& hd)
 {
-    return is_hop_by_hop(name) || (!connection.empty() && http::list_has(connection, name));
+    return http::is_hop_by_hop(hd.field) || (!h.connection.empty() && http::list_has(h.connection, hd.name));
 }
 
 void append_uint(std::string& out, unsigned v)
@@ -24,13 +22,12 @@ void append_uint(std::string& out, unsigned v)
 
 void append_headers(const http::Head& h, std::string& out, bool skip_host, bool skip_te)
 {
-    std::string_view connection = h.find("connection");
     for (const auto& hd : h.headers) {
-        if (dropped(hd.name, connection))
+        if (dropped(h, hd))
             continue;
-        if (skip_host && iequals(hd.name, "host"))
+        if (skip_host && hd.field == http::Field::host)
             continue;
-        if (skip_te && (iequals(hd.name, "transfer-encoding")))
+        if (skip_te && hd.field == http::Field::transfer_encoding)
             continue;
         out.append(hd.name).append(": ").append(hd.value).append("\r\n");
     }
@@ -41,14 +38,7 @@ void append_headers(const http::Head& h, std::string& out, bool skip_host, bool 
 
 bool is_hop_by_hop(std::string_view name)
 {
-    static constexpr std::string_view names[] = {
-        "connection", "keep-alive", "proxy-connection", "te", "trailer",
-        "upgrade", "proxy-authorization", "proxy-authenticate",
-    };
-    for (auto n : names)
-        if (iequals(name, n))
-            return true;
-    return false;
+    return http::is_hop_by_hop(http::classify(name));
 }
 
 void build_request_line(const http::Head& req, const Target& t, std::string& line)

@@ -2,20 +2,28 @@
 
 #include <event2/buffer.h>
 
+#include <array>
 #include <cstring>
 
 namespace lbproxy::http {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
-
 // RFC 9110 tchar: what a header name may be made of.
-bool is_tchar(unsigned char c)
+constexpr auto tchar_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+}();
+
+bool is_token(std::string_view name)
 {
-    if (c >= '0' && c <= '9') return true;
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+    for (char c : name)
+        if (!tchar_table[static_cast<unsigned char>(c)])
+            return false;
+    return !name.empty();
 }
 
 std::string_view trim(std::string_view v)
@@ -42,14 +50,24 @@ bool has_obs_fold(const char* data, std::size_t len)
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b)
+Field classify(std::string_view name)
 {
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i]))
-            return false;
-    return true;
+    // One candidate per length (two at 7 and 10, told apart by the first
+    // letter): a name is compared at most once.
+    auto is = [&](std::string_view known, Field f) { return iequals(name, known) ? f : Field::other; };
+    switch (name.size()) {
+    case 2: return is("te", Field::te);
+    case 4: return is("host", Field::host);
+    case 6: return is("expect", Field::expect);
+    case 7: return (name[0] | 0x20) == 't' ? is("trailer", Field::trailer) : is("upgrade", Field::upgrade);
+    case 10: return (name[0] | 0x20) == 'c' ? is("connection", Field::connection) : is("keep-alive", Field::keep_alive);
+    case 14: return is("content-length", Field::content_length);
+    case 16: return is("proxy-connection", Field::proxy_connection);
+    case 17: return is("transfer-encoding", Field::transfer_encoding);
+    case 18: return is("proxy-authenticate", Field::proxy_authenticate);
+    case 19: return is("proxy-authorization", Field::proxy_authorization);
+    default: return Field::other;
+    }
 }
 
 bool list_has(std::string_view value, std::string_view token)
@@ -80,6 +98,7 @@ void Head::clear()
     status = 0;
     major = minor = 1;
     headers.clear();
+    connection = {};
     framing = Framing::none;
     content_length = 0;
     keep_alive = true;
@@ -278,26 +297,24 @@ const char* Parser::check_headers()
         return "only HTTP/1.0 and HTTP/1.1 are spoken here";
     }
     int hosts = 0, lengths = 0;
-    bool te = false;
-    std::string_view connection, proxy_connection;
-    for (const auto& hd : h.headers) {
-        for (char c : hd.name)
-            if (!is_tchar(static_cast<unsigned char>(c)))
-                return "bad character in a header name";
-        if (hd.name.empty())
-            return "empty header name";
-        if (iequals(hd.name, "content-length"))
-            ++lengths;
-        else if (iequals(hd.name, "transfer-encoding"))
-            te = true;
-        else if (iequals(hd.name, "host"))
-            ++hosts;
-        else if (iequals(hd.name, "connection"))
-            connection = hd.value;
-        else if (iequals(hd.name, "proxy-connection"))
-            proxy_connection = hd.value;
-        else if (iequals(hd.name, "expect"))
-            h.expect_continue = iequals(hd.value, "100-continue");
+    bool te = false, close = false, keep_alive = false;
+    for (auto& hd : h.headers) {
+        if (!is_token(hd.name))
+            return hd.name.empty() ? "empty header name" : "bad character in a header name";
+        switch (hd.field = classify(hd.name)) {
+        case Field::content_length: ++lengths; break;
+        case Field::transfer_encoding: te = true; break;
+        case Field::host: ++hosts; break;
+        case Field::connection:
+        case Field::proxy_connection:
+            if (hd.field == Field::connection && h.connection.empty())
+                h.connection = hd.value;
+            close = close || list_has(hd.value, "close");
+            keep_alive = keep_alive || list_has(hd.value, "keep-alive");
+            break;
+        case Field::expect: h.expect_continue = iequals(hd.value, "100-continue"); break;
+        default: break;
+        }
     }
     // The parser refuses these too; checked here as well so the rule does
     // not depend on the library's version.
@@ -305,10 +322,7 @@ const char* Parser::check_headers()
         return "ambiguous framing: several Content-Length headers, or Content-Length with Transfer-Encoding";
     if (hosts > 1)
         return "several Host headers";
-    if (h.major == 1 && h.minor == 0)
-        h.keep_alive = list_has(connection, "keep-alive") || list_has(proxy_connection, "keep-alive");
-    else
-        h.keep_alive = !list_has(connection, "close") && !list_has(proxy_connection, "close");
+    h.keep_alive = h.is_10() ? keep_alive && !close : !close;
     return nullptr;
 }
 

@@ -23,8 +23,22 @@ namespace lbproxy::http {
 // How a message body is delimited on the wire.
 enum class Framing { none, length, chunked, until_close };
 
+// The header names the proxy acts on, recognised once when the head is
+// parsed so that the checks and the rewrite do not compare names again.
+enum class Field : unsigned char {
+    other, host, content_length, transfer_encoding, expect,
+    // hop-by-hop (RFC 9110 7.6.1), never forwarded
+    connection, proxy_connection, keep_alive, te, trailer, upgrade,
+    proxy_authorization, proxy_authenticate,
+};
+
+// Which Field a header name is (case-insensitive).
+Field classify(std::string_view name);
+inline bool is_hop_by_hop(Field f) { return f >= Field::connection; }
+
 struct Header {
     std::string_view name, value;
+    Field field = Field::other;      // set by the parser
 };
 
 struct Head {
@@ -37,6 +51,7 @@ struct Head {
     unsigned major = 1, minor = 1;
 
     std::vector<Header> headers;     // in order, values without surrounding blanks
+    std::string_view connection;     // the first Connection header's value, or empty
     Framing framing = Framing::none;
     uint64_t content_length = 0;     // with Framing::length
     bool keep_alive = true;          // version default, Connection/Proxy-Connection
@@ -56,7 +71,17 @@ struct Head {
 std::size_t find_head_end(const char* data, std::size_t len, std::size_t& scanned);
 
 // Case-insensitive ASCII equality, as header names compare.
-bool iequals(std::string_view a, std::string_view b);
+inline bool iequals(std::string_view a, std::string_view b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x != y && ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z'))
+            return false;
+    }
+    return true;
+}
 // Does the comma-separated list value contain token (case-insensitive)?
 bool list_has(std::string_view value, std::string_view token);
 

@@ -79,6 +79,56 @@ BOOST_AUTO_TEST_CASE(keep_alive_rules)
     BOOST_TEST(h.keep_alive);
     parse_request("GET http://a/ HTTP/1.1\r\nConnection: foo, close\r\n\r\n", h, p);
     BOOST_TEST(!h.keep_alive);
+    BOOST_TEST(h.connection == "foo, close");
+    // A close in any of several Connection headers counts; the first one
+    // is what names the headers to drop.
+    parse_request("GET http://a/ HTTP/1.1\r\nConnection: x-a\r\nConnection: close\r\n\r\n", h, p);
+    BOOST_TEST(!h.keep_alive);
+    BOOST_TEST(h.connection == "x-a");
+    parse_request("GET http://a/ HTTP/1.0\r\nConnection: keep-alive\r\nProxy-Connection: close\r\n\r\n", h, p);
+    BOOST_TEST(!h.keep_alive);
+    parse_request("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", h, p);
+    BOOST_TEST(h.keep_alive);
+    BOOST_TEST(h.connection.empty());
+}
+
+BOOST_AUTO_TEST_CASE(header_fields_are_classified)
+{
+    using http::Field;
+    struct { const char* name; Field field; } cases[] = {
+        {"Host", Field::host}, {"HOST", Field::host}, {"content-length", Field::content_length},
+        {"Transfer-Encoding", Field::transfer_encoding}, {"Expect", Field::expect},
+        {"Connection", Field::connection}, {"Proxy-Connection", Field::proxy_connection},
+        {"Keep-Alive", Field::keep_alive}, {"TE", Field::te}, {"Trailer", Field::trailer},
+        {"Upgrade", Field::upgrade}, {"Proxy-Authorization", Field::proxy_authorization},
+        {"Proxy-Authenticate", Field::proxy_authenticate},
+        // Same length as a known name, or one letter off: not it.
+        {"Hosts", Field::other}, {"Hust", Field::other}, {"Trailed", Field::other}, {"Upgrades", Field::other},
+        {"keep_alive", Field::other}, {"Connectiom", Field::other}, {"tf", Field::other}, {"", Field::other},
+        {"Content-Type", Field::other}, {"X-Forwarded-For", Field::other},
+    };
+    for (auto& c : cases)
+        BOOST_TEST((http::classify(c.name) == c.field), c.name);
+    BOOST_TEST(!http::is_hop_by_hop(Field::host));
+    BOOST_TEST(http::is_hop_by_hop(Field::te));
+
+    http::Parser p(HTTP_REQUEST);
+    http::Head h;
+    BOOST_TEST(parse_request("GET http://a/ HTTP/1.1\r\nhOsT: a\r\nX-Y: z\r\nte: trailers\r\n\r\n", h, p) == "");
+    BOOST_REQUIRE(h.headers.size() == 3u);
+    BOOST_TEST((h.headers[0].field == Field::host));
+    BOOST_TEST((h.headers[1].field == Field::other));
+    BOOST_TEST((h.headers[2].field == Field::te));
+}
+
+BOOST_AUTO_TEST_CASE(iequals_folds_letters_only)
+{
+    BOOST_TEST(http::iequals("Content-Length", "content-length"));
+    BOOST_TEST(http::iequals("X-1_~", "x-1_~"));
+    BOOST_TEST(!http::iequals("@", "`"));     // 0x40 and 0x60 differ only by the case bit
+    BOOST_TEST(!http::iequals("[", "{"));
+    BOOST_TEST(!http::iequals("a", "ab"));
+    BOOST_TEST(!http::iequals("\xc1", "\xe1"));
 }
 
 BOOST_AUTO_TEST_CASE(request_framing)
