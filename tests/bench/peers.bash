@@ -170,11 +170,13 @@ report_up() {
 
 # start_lbproxy PORT ADMIN_PORT STATED_PORT GROUP [EXTRA FLAGS...]: p2c, history
 # on (the default), state pushed on change; waits until a request through the
-# proxy to GROUP succeeds, i.e. the state has arrived.
+# proxy to GROUP succeeds, i.e. the state has arrived. LBPROXY_NAME (default
+# lbproxy) names its log and state directory, so that two can run.
 start_lbproxy() {
-    local port=$1 admin=$2 stated=$3 group=$4 d=$B/lbproxy; shift 4
+    local port=$1 admin=$2 stated=$3 group=$4 name=${LBPROXY_NAME:-lbproxy}; shift 4
+    local d=$B/$name
     mkdir -p "$d"
-    start_peer lbproxy "$port" "$LBPROXY" --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" \
+    start_peer "$name" "$port" "$LBPROXY" --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" \
         --state-server "http://127.0.0.1:$stated" --state-mode change --policy p2c \
         --allow 127.0.0.0/8 --state-dir "$d" "$@"
     LBPROXY_PID=$LAST_PID
@@ -183,17 +185,17 @@ start_lbproxy() {
         curl -fsS -o /dev/null -x "127.0.0.1:$port" "http://$group/100b" 2>/dev/null && return 0
         sleep 0.1
     done
-    tail -n 20 "$B/lbproxy.log" >&2
-    die "lbproxy never relayed http://$group/100b (state not received?)"
+    tail -n 20 "$B/$name.log" >&2
+    die "$name never relayed http://$group/100b (state not received?)"
 }
 
 # start_lbproxy_fed GROUP: lbstated with GROUP made of the origin alone,
-# reported up, and lbproxy fed by it; sets PROXY and LBPROXY_PID.
+# reported up, and lbproxy fed by it; sets STATED, PROXY and LBPROXY_PID.
 start_lbproxy_fed() {
-    local stated admin
-    stated=$(free_port); PROXY=$(free_port); admin=$(free_port)
+    local admin
+    STATED=$(free_port); PROXY=$(free_port); admin=$(free_port)
     echo "$1 127.0.0.1:$ORIGIN 1" >"$B/groups"
-    start_lbstated "$stated" "$B/groups"
-    report_up "$stated" "127.0.0.1:$ORIGIN" || die "lbstated refused the report"
-    start_lbproxy "$PROXY" "$admin" "$stated" "$1"
+    start_lbstated "$STATED" "$B/groups"
+    report_up "$STATED" "127.0.0.1:$ORIGIN" || die "lbstated refused the report"
+    start_lbproxy "$PROXY" "$admin" "$STATED" "$1"
 }

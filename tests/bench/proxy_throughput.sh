@@ -3,7 +3,9 @@
 # wrk -t1 with BENCH_CONNS connections fetches 100-byte and 1 MiB files from one
 # nginx origin, straight and through lbproxy (p2c, history on, state from a
 # real lbstated), HAProxy (1 thread), nginx as reverse proxy (1 worker), Squid
-# (cache off) and tinyproxy. Runs are interleaved (every path once, then
+# (cache off) and tinyproxy; and lbproxy once more with its history off
+# (lbproxy-nohist), which shows what the relay history costs, since none of
+# the peers logs here. Runs are interleaved (every path once, then
 # again) so that drift of this noisy machine hits every path alike; the table
 # shows medians and the CPU each process used, since wrk, the origin and the
 # proxy share the same cores.
@@ -41,6 +43,9 @@ lbproxy_note=""
 if [ -x "$LBPROXY" ] && [ -x "$LBSTATED" ]; then
     start_lbproxy_fed "$GROUP"
     paths+=("lbproxy $PROXY $GROUP $LBPROXY_PID")
+    NOHIST=$(free_port)
+    LBPROXY_NAME=lbproxy-nohist start_lbproxy "$NOHIST" "$(free_port)" "$STATED" "$GROUP" --history-max-rows 0
+    paths+=("lbproxy-nohist $NOHIST $GROUP $LBPROXY_PID")
 else
     [ -x "$LBPROXY" ] || lbproxy_note="SKIP: lbproxy not built ($LBPROXY missing)"
     [ -x "$LBSTATED" ] || lbproxy_note="SKIP: lbproxy row needs lbstated, not built ($LBSTATED missing)"
@@ -130,7 +135,7 @@ awk -v runs="$RUNS" '
     { k = $1 " " $2; if (!(k in cnt)) order[++nk] = k; c = ++cnt[k]
       for (i = 4; i <= 10; i++) v[k, i, c] = $i }
     END {
-        printf "%-12s %-5s %9s %8s %8s %7s %10s %8s %11s %14s\n", "path", "body", "req/s", "p99 ms", "MiB/s", "errors", "cpu proxy", "cpu wrk", "cpu origin", "req/proxy-cpu-s"
+        printf "%-14s %-5s %9s %8s %8s %7s %10s %8s %11s %14s\n", "path", "body", "req/s", "p99 ms", "MiB/s", "errors", "cpu proxy", "cpu wrk", "cpu origin", "req/proxy-cpu-s"
         for (x = 1; x <= nk; x++) {
             k = order[x]; split(k, kk, " ")
             for (i = 4; i <= 10; i++) {
@@ -139,7 +144,7 @@ awk -v runs="$RUNS" '
                 m[k, i] = med(a, cnt[k])
             }
             eff[k] = (m[k, 8] == "-" || m[k, 8] == 0) ? "-" : m[k, 4] / (m[k, 8] / 100)
-            printf "%-12s %-5s %9.0f %8.2f %8.1f %7d %10s %7.0f%% %10.0f%% %14s\n", kk[1], kk[2] == "100b" ? "100B" : kk[2] == "1m" ? "1MiB" : "100B*",
+            printf "%-14s %-5s %9.0f %8.2f %8.1f %7d %10s %7.0f%% %10.0f%% %14s\n", kk[1], kk[2] == "100b" ? "100B" : kk[2] == "1m" ? "1MiB" : "100B*",
                 m[k, 4], m[k, 5], m[k, 6], m[k, 7], m[k, 8] == "-" ? "-" : sprintf("%.0f%%", m[k, 8]), m[k, 9], m[k, 10],
                 eff[k] == "-" ? "-" : sprintf("%.0f", eff[k])
             med_rps[k] = m[k, 4]; med_p99[k] = m[k, 5]; med_mib[k] = m[k, 6]
@@ -149,11 +154,16 @@ awk -v runs="$RUNS" '
         print " 100B*: one connection, requests one after the other, for the latency of the hop)"
         if (!(("lbproxy 100b") in med_rps)) exit
         printf "\n%-34s %10s %10s %8s %s\n", "ratio", "100B", "1MiB", "target", ""
-        ratio("lbproxy/haproxy req/s", "haproxy", 1.0)
-        ratio("lbproxy/squid req/s", "squid", 3.0)
-        ratio("lbproxy/nginx-proxy req/s", "nginx-proxy", 0)
-        effratio("lbproxy/haproxy req per CPU-s", "haproxy")
-        effratio("lbproxy/squid req per CPU-s", "squid")
+        ratio("lbproxy/haproxy req/s", "lbproxy", "haproxy", 1.0)
+        ratio("lbproxy/squid req/s", "lbproxy", "squid", 3.0)
+        ratio("lbproxy/nginx-proxy req/s", "lbproxy", "nginx-proxy", 0)
+        effratio("lbproxy/haproxy req per CPU-s", "lbproxy", "haproxy")
+        effratio("lbproxy/squid req per CPU-s", "lbproxy", "squid")
+        if (("lbproxy-nohist 100b") in med_rps) {
+            ratio("lbproxy-nohist/haproxy req/s", "lbproxy-nohist", "haproxy", 0)
+            effratio("lbproxy-nohist/haproxy req/CPU-s", "lbproxy-nohist", "haproxy")
+            effratio("lbproxy/lbproxy-nohist req/CPU-s", "lbproxy", "lbproxy-nohist")
+        }
         added("lbproxy added p99 over direct, ms", "lbproxy", 0)
         added("haproxy added p99 over direct, ms", "haproxy", 0)
         printf "\n%-34s %10s %10s %8s %s\n", "latency, one connection", "100B", "", "target", ""
@@ -161,12 +171,12 @@ awk -v runs="$RUNS" '
         hop("haproxy added p99 over direct, ms", "haproxy", 0)
         hop("squid added p99 over direct, ms", "squid", 0)
     }
-    function ratio(label, peer, target,   a, b) {
-        a = med_rps["lbproxy 100b"] / med_rps[peer " 100b"]; b = med_rps["lbproxy 1m"] / med_rps[peer " 1m"]
+    function ratio(label, me, peer, target,   a, b) {
+        a = med_rps[me " 100b"] / med_rps[peer " 100b"]; b = med_rps[me " 1m"] / med_rps[peer " 1m"]
         printf "%-34s %10.2f %10.2f %8s %s\n", label, a, b, target ? sprintf(">= %.1f", target) : "", target ? (a >= target ? "met" : "MISSED") " (100B)" : ""
     }
-    function effratio(label, peer,   a, b) {
-        a = eff["lbproxy 100b"] / eff[peer " 100b"]; b = eff["lbproxy 1m"] / eff[peer " 1m"]
+    function effratio(label, me, peer,   a, b) {
+        a = eff[me " 100b"] / eff[peer " 100b"]; b = eff[me " 1m"] / eff[peer " 1m"]
         printf "%-34s %10.2f %10.2f\n", label, a, b
     }
     function hop(label, p, target,   a) {
