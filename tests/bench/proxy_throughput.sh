@@ -153,7 +153,7 @@ awk -v runs="$RUNS" '
         print " req/proxy-cpu-s: requests per CPU-second of the proxy, the steadier figure when the machine is shared;"
         print " 100B*: one connection, requests one after the other, for the latency of the hop)"
         if (!(("lbproxy 100b") in med_rps)) exit
-        printf "\n%-34s %10s %10s %8s %s\n", "ratio", "100B", "1MiB", "target", ""
+        printf "\n%-38s %10s %10s %8s %s\n", "ratio", "100B", "1MiB", "target", ""
         ratio("lbproxy/haproxy req/s", "lbproxy", "haproxy", 1.0)
         ratio("lbproxy/squid req/s", "lbproxy", "squid", 3.0)
         ratio("lbproxy/nginx-proxy req/s", "lbproxy", "nginx-proxy", 0)
@@ -161,29 +161,29 @@ awk -v runs="$RUNS" '
         effratio("lbproxy/squid req per CPU-s", "lbproxy", "squid")
         if (("lbproxy-nohist 100b") in med_rps) {
             ratio("lbproxy-nohist/haproxy req/s", "lbproxy-nohist", "haproxy", 0)
-            effratio("lbproxy-nohist/haproxy req/CPU-s", "lbproxy-nohist", "haproxy")
-            effratio("lbproxy/lbproxy-nohist req/CPU-s", "lbproxy", "lbproxy-nohist")
+            effratio("lbproxy-nohist/haproxy req per CPU-s", "lbproxy-nohist", "haproxy")
+            effratio("lbproxy/lbproxy-nohist req per CPU-s", "lbproxy", "lbproxy-nohist")
         }
         added("lbproxy added p99 over direct, ms", "lbproxy", 0)
         added("haproxy added p99 over direct, ms", "haproxy", 0)
-        printf "\n%-34s %10s %10s %8s %s\n", "latency, one connection", "100B", "", "target", ""
+        printf "\n%-38s %10s %10s %8s %s\n", "latency, one connection", "100B", "", "target", ""
         hop("lbproxy added p99 over direct, ms", "lbproxy", 1.0)
         hop("haproxy added p99 over direct, ms", "haproxy", 0)
         hop("squid added p99 over direct, ms", "squid", 0)
     }
     function ratio(label, me, peer, target,   a, b) {
         a = med_rps[me " 100b"] / med_rps[peer " 100b"]; b = med_rps[me " 1m"] / med_rps[peer " 1m"]
-        printf "%-34s %10.2f %10.2f %8s %s\n", label, a, b, target ? sprintf(">= %.1f", target) : "", target ? (a >= target ? "met" : "MISSED") " (100B)" : ""
+        printf "%-38s %10.2f %10.2f %8s %s\n", label, a, b, target ? sprintf(">= %.1f", target) : "", target ? (a >= target ? "met" : "MISSED") " (100B)" : ""
     }
     function effratio(label, me, peer,   a, b) {
         a = eff[me " 100b"] / eff[peer " 100b"]; b = eff[me " 1m"] / eff[peer " 1m"]
-        printf "%-34s %10.2f %10.2f\n", label, a, b
+        printf "%-38s %10.2f %10.2f\n", label, a, b
     }
     function hop(label, p, target,   a) {
         a = med_p99[p " c1"] - med_p99["direct c1"]
-        printf "%-34s %10.3f %10s %8s %s\n", label, a, "", target ? sprintf("<= %.1f", target) : "", target ? (a <= target ? "met" : "MISSED") : ""
+        printf "%-38s %10.3f %10s %8s %s\n", label, a, "", target ? sprintf("<= %.1f", target) : "", target ? (a <= target ? "met" : "MISSED") : ""
     }
     function added(label, p, target,   a, b) {
         a = med_p99[p " 100b"] - med_p99["direct 100b"]; b = med_p99[p " 1m"] - med_p99["direct 1m"]
-        printf "%-34s %10.2f %10.2f %8s %s\n", label, a, b, target ? sprintf("<= %.1f", target) : "", target ? (a <= target ? "met" : "MISSED") " (100B)" : ""
+        printf "%-38s %10.2f %10.2f %8s %s\n", label, a, b, target ? sprintf("<= %.1f", target) : "", target ? (a <= target ? "met" : "MISSED") " (100B)" : ""
     }' "$B/results"
