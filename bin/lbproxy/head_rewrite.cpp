@@ -36,11 +36,6 @@ void append_headers(const http::Head& h, std::string& out, bool skip_host, bool 
 
 }  // namespace
 
-bool is_hop_by_hop(std::string_view name)
-{
-    return http::is_hop_by_hop(http::classify(name));
-}
-
 void build_request_line(const http::Head& req, const Target& t, std::string& line)
 {
     line.assign(req.method_name);

@@ -15,10 +15,6 @@ namespace lbproxy {
 
 inline constexpr std::string_view via_value = "1.1 lbproxy";
 
-// Hop-by-hop: meaningful for one connection only (RFC 9110 7.6.1), plus the
-// proxy credentials, which are for this proxy and no one else.
-bool is_hop_by_hop(std::string_view name);
-
 // "GET /path?q HTTP/1.1\r\n" into line.
 void build_request_line(const http::Head& req, const Target& t, std::string& line);
 

@@ -27,7 +27,8 @@ enum class Framing { none, length, chunked, until_close };
 // parsed so that the checks and the rewrite do not compare names again.
 enum class Field : unsigned char {
     other, host, content_length, transfer_encoding, expect,
-    // hop-by-hop (RFC 9110 7.6.1), never forwarded
+    // hop-by-hop, never forwarded: meaningful for one connection only (RFC
+    // 9110 7.6.1), plus the proxy credentials, which are for this proxy alone
     connection, proxy_connection, keep_alive, te, trailer, upgrade,
     proxy_authorization, proxy_authenticate,
 };
