@@ -77,14 +77,15 @@ void SelectionStateImpl::central(const std::string& group, const std::set<std::s
 void SelectionStateImpl::finish(Choice c, const std::function<void(Choice)>& done)
 {
     if (c.ok()) {
-        std::string key = c.group + '\n' + c.server;
-        auto it = selections_.find(key);
-        if (it == selections_.end()) {
-            lbkit::Series& s = metrics_.counter("lbproxy_selections_total", "Requests sent to each real server",
-                                                {{"group", c.group}, {"server", c.server}});
-            it = selections_.emplace(std::move(key), &s).first;
+        auto g = selections_.find(c.group);
+        if (g == selections_.end()) g = selections_.emplace(c.group, ByName<lbkit::Series*>{}).first;
+        auto s = g->second.find(c.server);
+        if (s == g->second.end()) {
+            lbkit::Series& series = metrics_.counter("lbproxy_selections_total", "Requests sent to each real server",
+                                                     {{"group", c.group}, {"server", c.server}});
+            s = g->second.emplace(c.server, &series).first;
         }
-        it->second->inc();
+        s->second->inc();
     } else {
         metrics_.counter("lbproxy_no_server_total", "Choices that found no eligible server",
                          {{"group", c.group}}).inc();

@@ -7,6 +7,7 @@
 // choose() returns; otherwise later, from the HTTP answer.
 #pragma once
 #include <random>
+#include <string_view>
 #include <unordered_map>
 
 #include "loop.hpp"
@@ -45,8 +46,15 @@ private:
     lbkit::Millis suspect_for_;
     std::string client_id_;
     std::mt19937_64 rng_;
-    // Hot path: one counter per group and server, found without rendering labels.
-    std::unordered_map<std::string, lbkit::Series*> selections_;
+    // Hot path: one counter per group and server, found without rendering
+    // labels or building a key (lookups by string_view).
+    struct NameHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    template <class T>
+    using ByName = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
+    ByName<ByName<lbkit::Series*>> selections_;  // group -> server -> counter
 };
 
 }  // namespace lbproxy

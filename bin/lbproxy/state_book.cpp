@@ -88,18 +88,33 @@ lbkit::HostPort server_target(const std::string& name)
     return lbkit::parse_host_port(name, 80);
 }
 
-StateBook::Outcome StateBook::apply(api::StateView view, const std::string& source, int64_t now_ms)
+namespace {
+
+// Every server's address, parsed once per state rather than per request;
+// throws BadInput for a state the book must refuse.
+std::vector<std::vector<lbkit::HostPort>> parse_targets(const api::StateView& view)
 {
+    std::vector<std::vector<lbkit::HostPort>> out;
+    out.reserve(view.groups.size());
     for (const auto& g : view.groups) {
         if (g.name.empty()) throw lbkit::BadInput("groups: a group has an empty name");
-        for (const auto& s : g.servers) server_target(s.name);  // throws BadInput
+        auto& targets = out.emplace_back();
+        targets.reserve(g.servers.size());
+        for (const auto& s : g.servers) targets.push_back(server_target(s.name));
     }
+    return out;
+}
+
+}  // namespace
+
+StateBook::Outcome StateBook::apply(api::StateView view, const std::string& source, int64_t now_ms)
+{
+    auto targets = parse_targets(view);
     bool reset = restarted_.erase(source) != 0 && source == source_;
     if (view.version > view_.version || reset) {
-        view_ = std::move(view);
+        adopt(std::move(view), std::move(targets));
         source_ = source;
         confirmed_ms_ = now_ms;
-        index();
         return Outcome::accepted;
     }
     if (view.version == view_.version) {
@@ -111,11 +126,11 @@ StateBook::Outcome StateBook::apply(api::StateView view, const std::string& sour
 
 void StateBook::restore(api::StateView view, const std::string& source, int64_t confirmed_ms)
 {
+    auto targets = parse_targets(view);
     restarted_.insert(source);
-    view_ = std::move(view);
+    adopt(std::move(view), std::move(targets));
     source_ = source;
     confirmed_ms_ = confirmed_ms;
-    index();
 }
 
 void StateBook::source_restarted(const std::string& source)
@@ -128,23 +143,25 @@ void StateBook::confirm(int64_t now_ms)
     confirmed_ms_ = std::max(confirmed_ms_, now_ms);
 }
 
-void StateBook::index()
+void StateBook::adopt(api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets)
 {
+    view_ = std::move(view);
+    targets_ = std::move(targets);
     groups_.clear();
     for (std::size_t i = 0; i < view_.groups.size(); ++i) groups_[lower(view_.groups[i].name)] = i;
 }
 
-const api::GroupView* StateBook::find(const std::string& host) const
+std::size_t StateBook::find(const std::string& host) const
 {
     // Per request: most names come in lower case already, looked up as they are.
     bool folded = std::none_of(host.begin(), host.end(), is_upper);
     auto it = folded ? groups_.find(host) : groups_.find(lower(host));
-    return it == groups_.end() ? nullptr : &view_.groups[it->second];
+    return it == groups_.end() ? no_group : it->second;
 }
 
 bool StateBook::is_group(const std::string& host) const
 {
-    return find(host) != nullptr;
+    return find(host) != no_group;
 }
 
 bool StateBook::stale(int64_t now_ms) const
@@ -183,12 +200,16 @@ int64_t StateBook::inflight(const std::string& server) const
 
 std::vector<sel::Candidate> StateBook::candidates(const std::string& host, int64_t now_ms) const
 {
+    std::size_t gi = find(host);
+    return gi == no_group ? std::vector<sel::Candidate>{} : candidates(view_.groups[gi], now_ms);
+}
+
+std::vector<sel::Candidate> StateBook::candidates(const api::GroupView& g, int64_t now_ms) const
+{
     std::vector<sel::Candidate> out;
-    const api::GroupView* g = find(host);
-    if (!g) return out;
     bool aged = stale(now_ms);
-    out.reserve(g->servers.size());
-    for (const auto& s : g->servers) {
+    out.reserve(g.servers.size());
+    for (const auto& s : g.servers) {
         sel::Candidate c;
         c.name = s.name;
         c.load = s.load;
@@ -207,20 +228,25 @@ Choice StateBook::choose(sel::Policy policy, const std::string& host, const std:
                          int64_t now_ms, std::mt19937_64& rng) const
 {
     Choice choice;
-    const api::GroupView* g = find(host);
-    if (!g) {
+    std::size_t gi = find(host);
+    if (gi == no_group) {
         choice.error = "'" + host + "' is not a group in the state of version " + std::to_string(view_.version);
         return choice;
     }
-    choice.group = g->name;
-    std::vector<sel::Candidate> all = candidates(host, now_ms);
+    const api::GroupView& g = view_.groups[gi];
+    choice.group = g.name;
+    std::vector<sel::Candidate> all = candidates(g, now_ms);
+    // The servers not tried yet for this request, and where each sits in the group.
     std::vector<sel::Candidate> pool;
+    std::vector<std::size_t> at;
     pool.reserve(all.size());
+    at.reserve(all.size());
     bool any_suspect = false;
-    for (const auto& c : all) {
-        if (exclude.count(c.name)) continue;
-        any_suspect = any_suspect || c.suspect;
-        pool.push_back(c);
+    for (std::size_t j = 0; j < all.size(); ++j) {
+        if (exclude.count(all[j].name)) continue;
+        any_suspect = any_suspect || all[j].suspect;
+        pool.push_back(all[j]);
+        at.push_back(j);
     }
     if (policy == sel::Policy::central) policy = sel::Policy::p2c;
     int i = sel::choose(policy, pool, rng);
@@ -233,11 +259,12 @@ Choice StateBook::choose(sel::Policy policy, const std::string& host, const std:
         // Servers already tried for this request count as suspect in the sentence.
         for (auto& c : all)
             if (exclude.count(c.name)) c.suspect = true;
-        choice.error = sel::explain_none(g->name, all);
+        choice.error = sel::explain_none(g.name, all);
         return choice;
     }
-    choice.server = pool[static_cast<std::size_t>(i)].name;
-    choice.target = server_target(choice.server);
+    std::size_t j = at[static_cast<std::size_t>(i)];
+    choice.server = g.servers[j].name;
+    choice.target = targets_[gi][j];
     return choice;
 }
 

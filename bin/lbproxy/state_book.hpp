@@ -75,11 +75,15 @@ public:
     nlohmann::json to_json(int64_t now_ms) const;
 
 private:
-    const lbkit::api::GroupView* find(const std::string& host) const;
-    void index();
+    static constexpr std::size_t no_group = std::size_t(-1);
+    // Index of the group in view_, or no_group.
+    std::size_t find(const std::string& host) const;
+    std::vector<lbkit::select::Candidate> candidates(const lbkit::api::GroupView& g, int64_t now_ms) const;
+    void adopt(lbkit::api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets);
 
     lbkit::Millis stale_after_;
     lbkit::api::StateView view_;
+    std::vector<std::vector<lbkit::HostPort>> targets_;    // parallel to view_'s groups and servers
     std::string source_;
     int64_t confirmed_ms_ = 0;
     std::unordered_map<std::string, std::size_t> groups_;  // lower-case name -> index

@@ -120,6 +120,19 @@ BOOST_AUTO_TEST_CASE(bad_server_name_is_refused_and_state_kept)
     BOOST_TEST(b.is_group("host1.a.co.jp"));
 }
 
+BOOST_AUTO_TEST_CASE(bad_restored_state_is_refused_and_book_kept)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("a:80", api::State::up)}), "s1:7400", t0);
+    BOOST_CHECK_THROW(b.restore(state(9, {server("[::1:80", api::State::up)}), "s1:7400", t0), lbkit::BadInput);
+    BOOST_CHECK_THROW(b.restore(state(9, {server("a:80", api::State::up)}, ""), "s1:7400", t0), lbkit::BadInput);
+    BOOST_TEST(b.version() == 1u);
+    std::mt19937_64 rng(1);
+    Choice c = b.choose(Policy::p2c, "host1.a.co.jp", {}, t0, rng);
+    BOOST_TEST(c.server == "a:80");
+    BOOST_TEST(c.target.host == "a");
+}
+
 BOOST_AUTO_TEST_CASE(groups_are_found_without_regard_to_case)
 {
     StateBook b(Millis{30000});
@@ -147,6 +160,21 @@ BOOST_AUTO_TEST_CASE(choice_resolves_target_from_server_name)
     c = b.choose(Policy::least, "host1.a.co.jp", {}, t0, rng);
     BOOST_TEST(c.server == "web2.example");
     BOOST_TEST(c.target.port == 80);
+}
+
+BOOST_AUTO_TEST_CASE(target_belongs_to_the_chosen_server_past_excluded_ones)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("w1:8001", api::State::up), server("w2:8002", api::State::up),
+                      server("w3:8003", api::State::down), server("w4:8004", api::State::up)}),
+            "s", t0);
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 50; ++i) {
+        Choice c = b.choose(Policy::p2c, "host1.a.co.jp", {"w1:8001"}, t0, rng);
+        BOOST_TEST_REQUIRE(c.ok());
+        BOOST_TEST(c.server != "w1:8001");
+        BOOST_TEST(c.server == c.target.host + ":" + std::to_string(c.target.port));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(stale_state_makes_servers_unknown_but_keeps_pins)
