@@ -190,12 +190,26 @@ start_lbproxy() {
 }
 
 # start_lbproxy_fed GROUP: lbstated with GROUP made of the origin alone,
-# reported up, and lbproxy fed by it; sets STATED, PROXY and LBPROXY_PID.
+# reported up, and lbproxy fed by it; sets STATED, PROXY, PROXY_ADMIN and
+# LBPROXY_PID.
 start_lbproxy_fed() {
-    local admin
-    STATED=$(free_port); PROXY=$(free_port); admin=$(free_port)
+    STATED=$(free_port); PROXY=$(free_port); PROXY_ADMIN=$(free_port)
     echo "$1 127.0.0.1:$ORIGIN 1" >"$B/groups"
     start_lbstated "$STATED" "$B/groups"
     report_up "$STATED" "127.0.0.1:$ORIGIN" || die "lbstated refused the report"
-    start_lbproxy "$PROXY" "$admin" "$STATED" "$1"
+    start_lbproxy "$PROXY" "$PROXY_ADMIN" "$STATED" "$1"
+}
+
+# history_account ADMIN-PORT: "requests rows-written rows-dropped write-errors"
+# of an lbproxy, once its writer has caught up (at most 30 s).
+history_account() {
+    local i m
+    for i in $(seq 1 300); do
+        m=$(curl -fsS "http://127.0.0.1:$1/metrics") || return 1
+        awk '$1 == "lbproxy_history_queued" { exit !($2 == 0) }' <<<"$m" && break
+        sleep 0.1
+    done
+    awk '$1 == "lbproxy_requests_total" { r = $2 } $1 == "lbproxy_history_rows_written" { w = $2 }
+         $1 == "lbproxy_history_rows_dropped" { d = $2 } $1 == "lbproxy_history_write_errors" { e = $2 }
+         END { printf "%d %d %d %d\n", r, w, d, e }' <<<"$m"
 }

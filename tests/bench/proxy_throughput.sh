@@ -187,3 +187,15 @@ awk -v runs="$RUNS" '
         a = med_p99[p " 100b"] - med_p99["direct 100b"]; b = med_p99[p " 1m"] - med_p99["direct 1m"]
         printf "%-38s %10.2f %10.2f %8s %s\n", label, a, b, target ? sprintf("<= %.1f", target) : "", target ? (a <= target ? "met" : "MISSED") " (100B)" : ""
     }' "$B/results"
+
+# "History on" must mean every exchange recorded: a writer that fell behind
+# and dropped rows would flatter the lbproxy row.
+if [ -n "${PROXY_ADMIN:-}" ]; then
+    read -r requests written dropped errors < <(history_account "$PROXY_ADMIN") ||
+        die "lbproxy's admin API did not answer for the history account"
+    echo
+    echo "lbproxy history during the bench: $requests requests, $written rows written," \
+         "$dropped dropped, $errors lost to write errors"
+    [ "$dropped" -eq 0 ] && [ "$errors" -eq 0 ] && [ "$written" -ge "$requests" ] ||
+        echo "WARNING: not every exchange was recorded; the lbproxy row is measured with part of its history work undone"
+fi
