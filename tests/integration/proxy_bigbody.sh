@@ -15,6 +15,9 @@ wait_port $BP && wait_port $PP || { not_ok "daemons started"; done_testing; }
 B=http://127.0.0.1:$BP
 X=(-s -x http://127.0.0.1:$PP --max-time 120)
 
+# AddressSanitizer keeps freed memory in quarantine and maps its own
+# shadow: neither memory figure says anything about lbproxy in such a build.
+sanitized=$(ldd "$LBPROXY" | grep -o 'lib[at]san' | head -1)
 peak_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$PROXY_PID/status"; }
 minor_faults() { awk '{ print $10 }' "/proc/$PROXY_PID/stat"; }
 diag "peak RSS before: $(peak_kib) KiB"
@@ -25,7 +28,8 @@ is "1 GiB with Content-Length downloaded" "$n" "$GIB"
 # The body's buffers are reused: with glibc's default thresholds each one
 # was mapped afresh and freed, a fault for every 4 KiB (262,144 per GiB).
 faults=$(( $(minor_faults) - f0 ))
-if [ "$faults" -lt 16384 ]; then ok "1 GiB relayed with $faults page faults (< 16 per MiB)"
+if [ -n "$sanitized" ]; then skip "page faults not counted: lbproxy is built with $sanitized"
+elif [ "$faults" -lt 16384 ]; then ok "1 GiB relayed with $faults page faults (< 16 per MiB)"
 else not_ok "1 GiB relayed with $faults page faults, more than 16 per MiB: buffers are not reused"; fi
 n=$(curl "${X[@]}" -o /dev/null -w '%{size_download}' "$B/bytes?n=$GIB&chunked=1")
 is "1 GiB chunked downloaded" "$n" "$GIB"
@@ -44,6 +48,7 @@ is "128 MiB to a slow client through a tunnel" "$n" "$((GIB / 8))"
 
 peak=$(peak_kib)
 diag "peak RSS after: $peak KiB"
-if [ -n "$peak" ] && [ "$peak" -lt 65536 ]; then ok "peak RSS ${peak} KiB < 64 MiB"
+if [ -n "$sanitized" ]; then skip "peak RSS not checked: lbproxy is built with $sanitized"
+elif [ -n "$peak" ] && [ "$peak" -lt 65536 ]; then ok "peak RSS ${peak} KiB < 64 MiB"
 else not_ok "peak RSS ${peak} KiB, limit 64 MiB"; fi
 done_testing

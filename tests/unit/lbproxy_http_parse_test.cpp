@@ -77,12 +77,15 @@ BOOST_AUTO_TEST_CASE(keep_alive_rules)
     BOOST_TEST(h.is_10());
     parse_request("GET http://a/ HTTP/1.0\r\nProxy-Connection: Keep-Alive\r\n\r\n", h, p);
     BOOST_TEST(h.keep_alive);
-    parse_request("GET http://a/ HTTP/1.1\r\nConnection: foo, close\r\n\r\n", h, p);
+    // h.connection points into the text: keep the text alive.
+    const std::string foo_close = "GET http://a/ HTTP/1.1\r\nConnection: foo, close\r\n\r\n";
+    parse_request(foo_close, h, p);
     BOOST_TEST(!h.keep_alive);
     BOOST_TEST(h.connection == "foo, close");
     // A close in any of several Connection headers counts; the first one
     // is what names the headers to drop.
-    parse_request("GET http://a/ HTTP/1.1\r\nConnection: x-a\r\nConnection: close\r\n\r\n", h, p);
+    const std::string two = "GET http://a/ HTTP/1.1\r\nConnection: x-a\r\nConnection: close\r\n\r\n";
+    parse_request(two, h, p);
     BOOST_TEST(!h.keep_alive);
     BOOST_TEST(h.connection == "x-a");
     parse_request("GET http://a/ HTTP/1.0\r\nConnection: keep-alive\r\nProxy-Connection: close\r\n\r\n", h, p);

@@ -10,6 +10,7 @@
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
 
+#include <list>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ struct FakeStated {
     int64_t started_ms = 1000;
     uint64_t version = 5;
     Millis state_delay{100};
+    // Answers to /v1/state not sent yet. Declared after http, so a test that
+    // ends first cancels them before the requests they answer are freed.
+    std::list<lbkit::Timer> delayed;
 
     explicit FakeStated(lbkit::Loop& l) : loop(l), http(evhttp_new(l.base()))
     {
@@ -79,17 +83,7 @@ struct FakeStated {
             std::string state = "{\"version\":" + std::to_string(self->version) +
                                 ",\"groups\":[{\"name\":\"g\",\"servers\":[{\"name\":\"a:80\",\"load\":1,\"ratio\":1,"
                                 "\"state\":\"up\",\"pinned\":false,\"draining\":false}]}]}";
-            struct Later {
-                evhttp_request* req;
-                std::string body;
-            };
-            auto* later = new Later{req, state};
-            timeval tv{0, static_cast<suseconds_t>(self->state_delay.count() * 1000)};
-            event_base_once(self->loop.base(), -1, EV_TIMEOUT, [](evutil_socket_t, short, void* arg) {
-                auto* l = static_cast<Later*>(arg);
-                reply(l->req, 200, l->body);
-                delete l;
-            }, later, &tv);
+            self->delayed.emplace_back(self->loop, [req, state] { reply(req, 200, state); }).start(self->state_delay);
             return;
         }
         reply(req, 404, "{\"error\":\"no\"}");
