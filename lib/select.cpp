@@ -9,7 +9,7 @@ namespace {
 
 bool eligible(const Candidate& c, api::State wanted)
 {
-    return c.state == wanted && !c.draining && !c.suspect && c.ratio > 0;
+    return c.state == wanted && !c.draining && !c.suspect && !c.ejected && c.ratio > 0;
 }
 
 // Indexes of the servers a policy may choose from: those up, or when none

@@ -23,8 +23,14 @@ struct Candidate {
     bool pinned = false;     // state and load come from a pin
     bool draining = false;   // no new selections
     bool suspect = false;    // a local connect failure, for a short while
-    double inflight = 0;     // requests this selector sent since the last load figure
+    double inflight = 0;     // requests this selector has outstanding (sent, not yet answered)
+    double sent_since_figure = 0;  // requests this selector sent since the load figure it holds
+    double ramp = 1;         // slow start: share factor in (0, 1] after the server came back
+    bool ejected = false;    // taken out by this selector's passive ejection; never chosen
 };
+
+// The policy a selector uses when none is configured.
+inline constexpr Policy default_policy = Policy::p2c;
 
 // Index of the chosen candidate, or -1 when none is eligible. Servers that
 // are up are preferred; servers in state unknown are used only when no server

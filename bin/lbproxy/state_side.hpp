@@ -14,6 +14,7 @@
 #include "httpd.hpp"
 #include "loop.hpp"
 #include "metrics.hpp"
+#include "select.hpp"
 #include "selection_state.hpp"
 
 namespace lbproxy {
@@ -21,7 +22,7 @@ namespace lbproxy {
 struct StateOptions {
     std::vector<std::string> state_servers;  // --state-server URL (repeatable)
     std::string state_mode = "change";       // --state-mode change|periodic|pull
-    std::string policy = "p2c";              // --policy least|p2c|weighted|central
+    std::string policy = lbkit::select::to_string(lbkit::select::default_policy);  // --policy
     std::string admin = "127.0.0.1:7401";    // --admin ADDR:PORT
     lbkit::Millis state_interval{1000};      // --state-interval: periodic push interval
     lbkit::Millis suspect_for{5000};         // --suspect-time
