@@ -1,7 +1,9 @@
 #include "duration.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <random>
 
 #include "error.hpp"
 
@@ -46,6 +48,14 @@ std::string format_duration(Millis d)
     if (ms % 60'000 == 0 && ms >= 60'000) return std::to_string(ms / 60'000) + "m";
     if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
     return std::to_string(ms) + "ms";
+}
+
+Millis jitter(Millis base, double fraction)
+{
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    double spread = static_cast<double>(base.count()) * fraction;
+    std::uniform_real_distribution<double> d(-spread, spread);
+    return Millis(std::max<int64_t>(1, base.count() + static_cast<int64_t>(d(rng))));
 }
 
 }  // namespace lbkit

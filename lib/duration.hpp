@@ -12,4 +12,9 @@ using Millis = std::chrono::milliseconds;
 Millis parse_duration(const std::string& text);
 std::string format_duration(Millis d);
 
+// base, moved at random by up to +-fraction of it: periodic timers of many
+// processes started together (a thousand proxies after a power cut) must not
+// fire in step and hit their server at the same instant, every period.
+Millis jitter(Millis base, double fraction = 0.1);
+
 }  // namespace lbkit

@@ -1,5 +1,7 @@
 #include "select.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "error.hpp"
@@ -27,9 +29,16 @@ std::vector<int> pool(std::span<const Candidate> servers)
     return out;
 }
 
+// The ratio a server is chosen by: its configured ratio, scaled down while
+// it ramps up after coming back (slow start).
+double effective_ratio(const Candidate& c)
+{
+    return c.ratio * c.ramp;
+}
+
 double p2c_cost(const Candidate& c)
 {
-    return (c.load + c.inflight) / c.ratio;
+    return (c.load + c.inflight) / effective_ratio(c);
 }
 
 int least(std::span<const Candidate> s, const std::vector<int>& idx, std::mt19937_64& rng)
@@ -54,10 +63,10 @@ int weighted(std::span<const Candidate> s, const std::vector<int>& idx, std::mt1
 {
     double total = 0;
     for (int i : idx)
-        total += s[static_cast<std::size_t>(i)].ratio;
+        total += effective_ratio(s[static_cast<std::size_t>(i)]);
     double x = std::uniform_real_distribution<double>(0, total)(rng);
     for (int i : idx) {
-        x -= s[static_cast<std::size_t>(i)].ratio;
+        x -= effective_ratio(s[static_cast<std::size_t>(i)]);
         if (x < 0)
             return i;
     }
@@ -87,7 +96,114 @@ int p2c(std::span<const Candidate> s, const std::vector<int>& idx, std::mt19937_
     return std::uniform_real_distribution<double>(0, ca + cb)(rng) < cb ? a : b;
 }
 
+// adaptive's weight of a server: the ratio, scaled by the slow-start ramp
+// and by the share factor adapt() learned from the loads of up servers.
+double adaptive_weight(const Candidate& c)
+{
+    return effective_ratio(c) * (c.state == api::State::up ? c.share : 1.0);
+}
+
+// The server whose requests from this selector lag its weight the most:
+// cost = (sent since the figure + in flight + e) / weight share, e drawn
+// from an exponential distribution of mean 1. Sent-since-figure makes one selector's shares follow the weights
+// exactly over a figure's life instead of with the noise of a random draw;
+// in-flight counts again what a server has not answered yet, so a server
+// that turns slow receives less before its load figure says so; e makes the
+// first choice after a new figure a draw in proportion to the weights (the
+// smallest e / weight of independent exponentials falls on each server with
+// the probability of its weight), since every selector makes it at once.
+int adaptive(std::span<const Candidate> s, const std::vector<int>& idx, std::mt19937_64& rng)
+{
+    double total = 0;
+    for (int i : idx)
+        total += adaptive_weight(s[static_cast<std::size_t>(i)]);
+    std::exponential_distribution<double> e(1.0);
+    int best = -1;
+    double best_cost = std::numeric_limits<double>::infinity();
+    for (int i : idx) {
+        const Candidate& c = s[static_cast<std::size_t>(i)];
+        double w = adaptive_weight(c) / total;
+        if (w <= 0)
+            continue;
+        double cost = (c.sent_since_figure + c.inflight + e(rng)) / w;
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = i;
+        }
+    }
+    return best;
+}
+
+// adapt() reads a load figure with a model: a server's load is what the
+// selectors sent it (its share of their total, P) plus load from elsewhere,
+// F: L = s P + F. The share s each server had is known (every selector
+// computes the same shares from the same figures, so its own stand for all),
+// P is taken from the server with the least load per share (the one with no
+// foreign load), and F follows for every server. The new shares fill the
+// servers up to one common relative load, (F + a) / ratio, the way water
+// fills a vessel with an uneven floor. Unexplained load below a quarter of
+// what a server was sent is measurement noise and ignored, so that a small
+// sampling wobble does not move the shares. A share never falls below
+// share_floor of the ratio share, so the model can still read a server's
+// load per share when it was shunned, and a server that recovers gets its
+// share back with the next figure, not gradually.
+constexpr double noise_band = 0.25;
+constexpr double share_floor = 0.02;
+
+// The common level lambda where sum(max(0, lambda r_i - f_i)) = total.
+double water_level(const std::vector<double>& r, const std::vector<double>& f, double total)
+{
+    std::vector<std::size_t> order(r.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return f[a] / r[a] < f[b] / r[b]; });
+    double sum_r = 0, sum_f = 0, level = 0;
+    for (std::size_t k = 0; k < order.size(); ++k) {
+        sum_r += r[order[k]];
+        sum_f += f[order[k]];
+        level = (total + sum_f) / sum_r;
+        if (k + 1 == order.size() || level <= f[order[k + 1]] / r[order[k + 1]])
+            break;
+    }
+    return level;
+}
+
 }  // namespace
+
+void adapt(std::span<Candidate> servers)
+{
+    std::vector<std::size_t> idx;
+    double total_load = 0, total_ratio = 0, total_weight = 0;
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+        const Candidate& c = servers[i];
+        if (!eligible(c, api::State::up))
+            continue;  // the selectors sent it nothing: its figure says nothing of them
+        idx.push_back(i);
+        total_load += c.load;
+        total_ratio += effective_ratio(c);
+        total_weight += effective_ratio(c) * c.share;
+    }
+    if (idx.size() < 2 || total_load <= 0 || total_weight <= 0)
+        return;
+    std::vector<double> r, s, load;
+    double sent = std::numeric_limits<double>::infinity();
+    for (std::size_t i : idx) {
+        const Candidate& c = servers[i];
+        r.push_back(effective_ratio(c));
+        s.push_back(effective_ratio(c) * c.share / total_weight);
+        load.push_back(c.load);
+        sent = std::min(sent, c.load / s.back());
+    }
+    if (sent <= 0)
+        return;  // some server got requests and shows no load: the figure predates them
+    std::vector<double> foreign;
+    for (std::size_t k = 0; k < idx.size(); ++k)
+        foreign.push_back(std::max(0.0, load[k] - s[k] * sent * (1 + noise_band)));
+    double level = water_level(r, foreign, sent);
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+        double a = std::max(0.0, level * r[k] - foreign[k]);
+        servers[idx[k]].share = std::max(share_floor, (a / sent) / (r[k] / total_ratio));
+    }
+}
 
 Policy policy_from_string(const std::string& s)
 {
@@ -95,7 +211,8 @@ Policy policy_from_string(const std::string& s)
     if (s == "p2c") return Policy::p2c;
     if (s == "weighted") return Policy::weighted;
     if (s == "central") return Policy::central;
-    throw BadInput("unknown policy '" + s + "' (least, p2c, weighted or central)");
+    if (s == "adaptive") return Policy::adaptive;
+    throw BadInput("unknown policy '" + s + "' (adaptive, least, p2c, weighted or central)");
 }
 
 const char* to_string(Policy p)
@@ -105,13 +222,14 @@ const char* to_string(Policy p)
     case Policy::p2c: return "p2c";
     case Policy::weighted: return "weighted";
     case Policy::central: return "central";
+    case Policy::adaptive: return "adaptive";
     }
-    return "p2c";
+    return "adaptive";
 }
 
 double relative_load(const Candidate& c)
 {
-    return c.load / c.ratio;
+    return c.load / effective_ratio(c);
 }
 
 int choose(Policy policy, std::span<const Candidate> servers, std::mt19937_64& rng)
@@ -122,6 +240,7 @@ int choose(Policy policy, std::span<const Candidate> servers, std::mt19937_64& r
     switch (policy) {
     case Policy::least: return least(servers, idx, rng);
     case Policy::weighted: return weighted(servers, idx, rng);
+    case Policy::adaptive: return adaptive(servers, idx, rng);
     case Policy::p2c:
     case Policy::central:  // asked of lbstated; p2c when it cannot be asked
         return p2c(servers, idx, rng);
@@ -133,11 +252,12 @@ std::string explain_none(const std::string& group, std::span<const Candidate> se
 {
     if (servers.empty())
         return "no server of group " + group + " is up (the group has no servers)";
-    int down = 0, pinned_down = 0, draining = 0, suspect = 0, unknown = 0;
+    int down = 0, pinned_down = 0, draining = 0, suspect = 0, ejected = 0, unknown = 0;
     for (const auto& c : servers) {
         if (c.state == api::State::down) (c.pinned ? pinned_down : down)++;
         else if (c.draining) draining++;
         else if (c.suspect) suspect++;
+        else if (c.ejected) ejected++;
         else if (c.state == api::State::unknown) unknown++;
     }
     std::string detail;
@@ -150,6 +270,7 @@ std::string explain_none(const std::string& group, std::span<const Candidate> se
     add(pinned_down, "pinned down");
     add(draining, "draining");
     add(suspect, "failing to connect");
+    add(ejected, "ejected");
     add(unknown, "unknown");
     return "no server of group " + group + " is up (" + std::to_string(servers.size()) + " known: " + detail + ")";
 }

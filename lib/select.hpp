@@ -1,6 +1,7 @@
-// Server selection (DESIGN.md, Selection), shared by lbproxy and lbstated's
-// central mode. Pure functions over a candidate list: no sockets, no clocks,
-// so the herd benchmark and the unit tests run the real code.
+// Server selection, shared by lbproxy and lbstated's central mode (the
+// policies are described in lbproxy(8) and, with the reasons, in lbkit(7)).
+// Pure functions over a candidate list: no sockets, no clocks, so the herd
+// benchmark (tests/bench/herd.cpp) and the unit tests run the real code.
 #pragma once
 #include <random>
 #include <span>
@@ -11,7 +12,7 @@
 
 namespace lbkit::select {
 
-enum class Policy { least, p2c, weighted, central };
+enum class Policy { least, p2c, weighted, central, adaptive };
 Policy policy_from_string(const std::string& s);  // throws BadInput
 const char* to_string(Policy p);
 
@@ -27,17 +28,26 @@ struct Candidate {
     double sent_since_figure = 0;  // requests this selector sent since the load figure it holds
     double ramp = 1;         // slow start: share factor in (0, 1] after the server came back
     bool ejected = false;    // taken out by this selector's passive ejection; never chosen
+    double share = 1;        // adaptive: the share factor this selector learned from the loads (adapt())
 };
 
 // The policy a selector uses when none is configured.
-inline constexpr Policy default_policy = Policy::p2c;
+inline constexpr Policy default_policy = Policy::adaptive;
 
 // Index of the chosen candidate, or -1 when none is eligible. Servers that
 // are up are preferred; servers in state unknown are used only when no server
-// of the group is up. Down, draining and suspect servers are never chosen.
+// of the group is up (a quiet server is not starved: lbsniff probes it and
+// reports it up). Down, draining, suspect and ejected servers are never chosen.
 int choose(Policy policy, std::span<const Candidate> servers, std::mt19937_64& rng);
 
-// relative load used by least: load / ratio.
+// Learning step of adaptive, once per new load figure of a group: moves the
+// share factor of each server that is up toward equal relative loads (a
+// server loaded above the others' mean loses share, one below gains),
+// multiplicatively and bounded per step, so selectors that all hold the same
+// stale figures converge instead of swinging together.
+void adapt(std::span<Candidate> servers);
+
+// relative load used by least: load / (ratio x slow-start ramp).
 double relative_load(const Candidate& c);
 
 // "no server of group G is up (3 known: 2 down, 1 pinned down)".

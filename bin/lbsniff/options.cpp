@@ -31,13 +31,15 @@ long parse_size(const std::string& text)
 Probe parse_probe(const std::string& text)
 {
     Probe p;
-    if (text == "tcp") {
+    if (text == "none") {
+        p.kind = Probe::none;
+    } else if (text == "tcp") {
         p.kind = Probe::tcp;
     } else if (text.rfind("http:", 0) == 0 && text.size() > 5 && text[5] == '/') {
         p.kind = Probe::http;
         p.path = text.substr(5);
     } else {
-        throw BadInput("bad probe '" + text + "': expected 'tcp' or 'http:/PATH'");
+        throw BadInput("bad probe '" + text + "': expected 'tcp', 'http:/PATH' or 'none'");
     }
     return p;
 }
@@ -90,7 +92,8 @@ void add_options(CLI::App& app, Options& o)
         ->type_name("FILE");
     app.add_option("--notifier", o.notifier, "Name in reports (default: the host name)")->type_name("NAME");
     app.add_flag("--stdout", o.to_stdout, "Print one tab-separated line per server and interval");
-    app.add_option("--probe", o.probe_text, "Probe quiet servers: tcp or http:/PATH")->type_name("KIND");
+    app.add_option("--probe", o.probe_text, "Probe quiet servers: tcp, http:/PATH or none (default: tcp with -i)")
+        ->type_name("KIND");
     lbkit::cli::add_duration(app, "--probe-interval", o.probe_interval, "Time without traffic before a probe");
 
     app.add_option("-Z,--user", o.user, "Drop privileges to USER once the capture is open")->type_name("USER");
@@ -106,7 +109,7 @@ void add_options(CLI::App& app, Options& o)
 void validate(Options& o)
 {
     auto usage = [](const std::string& what) { return Error(EX_USAGE, what); };
-    if (o.interface.empty() && o.read_file.empty() && o.probe_text.empty())
+    if (o.interface.empty() && o.read_file.empty() && (o.probe_text.empty() || o.probe_text == "none"))
         throw usage("give -i IFACE to capture, -r FILE to read a capture file, or --probe KIND to probe only");
     if (o.watch.empty() && o.watch_file.empty())
         throw usage("no server to watch: give --watch HOST:PORT or --watch-file FILE");
@@ -118,8 +121,11 @@ void validate(Options& o)
         throw usage("--probe-interval must be more than 0");
     try {
         o.buffer_bytes = parse_size(o.buffer);
-        if (!o.probe_text.empty())
-            o.probe = parse_probe(o.probe_text);
+        // A live capture probes by default: a server that gets no traffic
+        // would otherwise stay unknown, and unknown servers are not chosen
+        // while another is up, so it would never get the traffic that shows
+        // it up. A capture file has no servers to ask.
+        o.probe = parse_probe(!o.probe_text.empty() ? o.probe_text : o.read_file.empty() ? "tcp" : "none");
     } catch (const BadInput& e) {
         throw usage(e.what());
     }

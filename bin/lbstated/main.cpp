@@ -18,7 +18,13 @@ void add_options(CLI::App& app, lbstated::Options& o)
     lbkit::cli::add_duration(app, "--stale-after", o.stale_after,
                              "A server with no report for this long becomes unknown (default: 3 report intervals)")
         ->default_str("3 intervals");
-    lbkit::cli::add_duration(app, "--drop-after", o.drop_after, "Drop a subscriber unreachable for this long");
+    lbkit::cli::add_duration(app, "--drop-after", o.delivery.drop_after, "Drop a subscriber unreachable for this long");
+    lbkit::cli::add_duration(app, "--push-min-interval", o.delivery.push_min_interval,
+                             "Change mode: at most one push of load changes per subscriber this often");
+    app.add_option("--load-delta", o.delivery.load_delta,
+                   "Change mode: push a load change when a relative load moved by more than this fraction")
+        ->check(CLI::Range(0.0, 100.0))
+        ->capture_default_str();
     app.add_option("--max-body", o.max_body, "Largest request body the API accepts, in bytes")->capture_default_str();
 }
 

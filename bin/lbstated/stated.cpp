@@ -20,7 +20,7 @@ Stated::Stated(lbkit::Loop& loop, lbkit::Metrics& metrics, const Options& option
           }
       })
 {
-    subscribers_ = std::make_unique<Subscribers>(loop_, http_, store_, metrics_, options_.drop_after, token,
+    subscribers_ = std::make_unique<Subscribers>(loop_, http_, store_, metrics_, options_.delivery, token,
                                                  [this] { return state_body(); });
     metrics_.gauge_fn("lbstated_state_version", "Version of the state", [this] { return static_cast<double>(model_.version()); });
     metrics_.on_scrape([this] { update_server_metrics(); });
@@ -90,8 +90,14 @@ void Stated::replace_groups(const std::string& text, const std::string& who)
 StateBody Stated::state_body()
 {
     if (!cached_.json || cached_.version != model_.version()) {
+        auto view = model_.view(now_ms());
+        auto loads = std::make_shared<std::vector<double>>();
+        for (const auto& g : view.groups)
+            for (const auto& sv : g.servers)
+                loads->push_back(sv.ratio > 0 ? sv.load / sv.ratio : sv.load);
         cached_.version = model_.version();
-        cached_.json = std::make_shared<const std::string>(lbkit::api::dump(lbkit::api::to_json(model_.view(now_ms()))));
+        cached_.json = std::make_shared<const std::string>(lbkit::api::dump(lbkit::api::to_json(view)));
+        cached_.loads = std::move(loads);
     }
     return cached_;
 }

@@ -18,7 +18,7 @@ namespace lbstated {
 struct Options {
     std::string groups_file;
     lbkit::Millis stale_after{0};  // 0: three report intervals
-    lbkit::Millis drop_after{600'000};
+    DeliveryOptions delivery;
     std::size_t max_body = 1 << 20;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "log.hpp"
 
@@ -24,13 +25,27 @@ constexpr int64_t max_backoff_ms = 30'000;
 
 }  // namespace
 
+bool loads_moved(const std::vector<double>& sent, const std::vector<double>& now, double delta)
+{
+    if (sent.size() != now.size())
+        return true;
+    for (std::size_t i = 0; i < now.size(); ++i)
+        if (std::fabs(now[i] - sent[i]) > delta * std::fabs(sent[i]) || (sent[i] == 0 && now[i] != 0))
+            return true;
+    return false;
+}
+
 struct Subscribers::Sub {
     int64_t id = 0;
     lbkit::api::Subscriber spec;
     std::unique_ptr<lbkit::Timer> periodic;  // mode periodic
     std::unique_ptr<lbkit::Timer> retry;     // backoff after a failure
+    std::unique_ptr<lbkit::Timer> coalesce;  // mode change: a load push held back to the minimum interval
     bool in_flight = false;
     bool waiting = false;        // a push is due as soon as the current one ends
+    bool waiting_transition = false;  // ... and it carries a transition: not held back
+    std::shared_ptr<const std::vector<double>> sent_loads;  // relative loads of the last push
+    int64_t last_push_ms = -1;   // monotonic
     uint64_t delivered = 0;      // last version acknowledged
     int failures = 0;
     int64_t failing_since = -1;  // monotonic ms of the first failure in a row
@@ -39,13 +54,15 @@ struct Subscribers::Sub {
 };
 
 Subscribers::Subscribers(lbkit::Loop& loop, lbkit::httpc::Client& http, StatedStore& store,
-                         lbkit::Metrics& metrics, lbkit::Millis drop_after, std::string token,
+                         lbkit::Metrics& metrics, DeliveryOptions options, std::string token,
                          std::function<StateBody()> current)
-    : loop_(loop), http_(http), store_(store), drop_after_(drop_after), token_(std::move(token)),
+    : loop_(loop), http_(http), store_(store), options_(options), token_(std::move(token)),
       current_(std::move(current)),
       pushes_ok_(metrics.counter("lbstated_pushes_total", "State pushes to subscribers", {{"result", "ok"}})),
       pushes_failed_(metrics.counter("lbstated_pushes_total", "State pushes to subscribers", {{"result", "failed"}})),
-      dropped_(metrics.counter("lbstated_subscribers_dropped_total", "Subscribers dropped after --drop-after unreachable"))
+      dropped_(metrics.counter("lbstated_subscribers_dropped_total", "Subscribers dropped after --drop-after unreachable")),
+      coalesced_(metrics.counter("lbstated_pushes_coalesced_total",
+                                 "Load changes held back to --push-min-interval and merged into a later push"))
 {
     metrics.gauge_fn("lbstated_subscribers", "Registered subscribers", [this] { return static_cast<double>(subs_.size()); });
 }
@@ -66,16 +83,28 @@ Subscribers::Sub& Subscribers::install(int64_t id, const lbkit::api::Subscriber&
         if (auto it = subs_.find(id); it != subs_.end())
             push(*it->second);
     });
+    s.coalesce = std::make_unique<lbkit::Timer>(loop_, [this, id] {
+        if (auto it = subs_.find(id); it != subs_.end() && !it->second->retry->pending())
+            push(*it->second);
+    });
     s.periodic.reset();
     if (spec.mode == lbkit::api::PushMode::periodic) {
         s.periodic = std::make_unique<lbkit::Timer>(loop_, [this, id] {
             auto it = subs_.find(id);
-            if (it != subs_.end() && !it->second->retry->pending())
+            if (it == subs_.end())
+                return;
+            if (!it->second->retry->pending())
                 push(*it->second);
+            start_periodic(*it->second);
         });
-        s.periodic->start(lbkit::Millis(spec.interval_ms), true);
+        start_periodic(s);
     }
     return s;
+}
+
+void Subscribers::start_periodic(Sub& s)
+{
+    s.periodic->start(lbkit::jitter(lbkit::Millis(s.spec.interval_ms)));
 }
 
 void Subscribers::start()
@@ -104,11 +133,39 @@ bool Subscribers::remove(int64_t id)
 
 void Subscribers::state_changed(bool transition)
 {
-    if (!transition)
-        return;
-    for (auto& [id, s] : subs_)
-        if (s->spec.mode == lbkit::api::PushMode::change && !s->retry->pending())
+    StateBody now = current_();
+    for (auto& [id, s] : subs_) {
+        if (s->spec.mode != lbkit::api::PushMode::change || s->retry->pending())
+            continue;  // a retry sends the newest state anyway
+        if (transition) {
+            s->coalesce->cancel();
+            s->waiting_transition = s->in_flight;
             push(*s);
+        } else {
+            push_loads(*s, now);
+        }
+    }
+}
+
+// A load change: pushed when it moved some figure by more than --load-delta
+// since the last push, but not sooner than --push-min-interval after it.
+void Subscribers::push_loads(Sub& s, const StateBody& now)
+{
+    if (s.coalesce->pending() || (s.in_flight && s.waiting))
+        return;  // a push of the newest state is already due
+    if (s.sent_loads && now.loads && !loads_moved(*s.sent_loads, *now.loads, options_.load_delta))
+        return;
+    int64_t due = s.last_push_ms < 0 ? 0 : s.last_push_ms + options_.push_min_interval.count();
+    int64_t wait = due - mono_ms();
+    if (wait > 0 || s.in_flight) {
+        coalesced_.inc();
+        if (s.in_flight)
+            s.waiting = true;
+        else
+            s.coalesce->start(lbkit::Millis(wait));
+        return;
+    }
+    push(s);
 }
 
 void Subscribers::push(Sub& s)
@@ -118,6 +175,8 @@ void Subscribers::push(Sub& s)
         return;
     }
     StateBody body = current_();
+    s.sent_loads = body.loads;
+    s.last_push_ms = mono_ms();
     lbkit::httpc::Request req;
     req.method = "POST";
     req.url = s.spec.url;
@@ -127,6 +186,7 @@ void Subscribers::push(Sub& s)
     req.connect_timeout = lbkit::Millis(2000);
     s.in_flight = true;
     s.waiting = false;
+    s.waiting_transition = false;
     int64_t id = s.id;
     uint64_t version = body.version;
     http_.start(std::move(req), [this, id, version](const lbkit::httpc::Result& r) { done(id, version, r); });
@@ -150,7 +210,7 @@ void Subscribers::done(int64_t id, uint64_t version, const lbkit::httpc::Result&
         s.last_ok_ms = wall_ms();
         s.delivered = std::max(s.delivered, version);
         if (s.waiting)
-            push(s);  // a transition happened while this push was under way
+            resume(s);
         return;
     }
     pushes_failed_.inc();
@@ -158,13 +218,29 @@ void Subscribers::done(int64_t id, uint64_t version, const lbkit::httpc::Result&
     if (s.failing_since < 0)
         s.failing_since = mono_ms();
     ++s.failures;
-    if (mono_ms() - s.failing_since >= drop_after_.count()) {
-        drop(id, "unreachable for " + lbkit::format_duration(drop_after_) + " (" + s.last_error + ")");
+    if (mono_ms() - s.failing_since >= options_.drop_after.count()) {
+        drop(id, "unreachable for " + lbkit::format_duration(options_.drop_after) + " (" + s.last_error + ")");
         return;
     }
     if (s.failures == 1)
         lbkit::log::warn("subscriber ", s.spec.url, ": push failed: ", s.last_error, "; retrying with backoff");
     schedule_retry(s);
+}
+
+// The state changed while a push was under way: a transition goes out now,
+// a load change keeps to the minimum interval.
+void Subscribers::resume(Sub& s)
+{
+    if (s.waiting_transition || s.spec.mode != lbkit::api::PushMode::change) {
+        push(s);
+        return;
+    }
+    s.waiting = false;
+    int64_t wait = s.last_push_ms + options_.push_min_interval.count() - mono_ms();
+    if (wait > 0)
+        s.coalesce->start(lbkit::Millis(wait));
+    else
+        push(s);
 }
 
 void Subscribers::schedule_retry(Sub& s)

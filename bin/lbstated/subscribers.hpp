@@ -1,6 +1,9 @@
-// Delivery of the state to the local proxies (DESIGN.md, lbstated): each
-// subscriber gets it on every state transition (mode change) or every
-// interval (mode periodic), retried with backoff while unreachable and
+// Delivery of the state to the local proxies (lbstated(8), DELIVERY): a
+// change subscriber gets every transition at once and load changes
+// coalesced (at most one push per --push-min-interval, and only when some
+// server's relative load moved by more than --load-delta since what it was
+// last sent); a periodic one gets the state every interval, with jitter.
+// Pushes are retried with backoff while unreachable and the subscriber is
 // dropped after --drop-after. At most one push per subscriber is in flight;
 // a newer state replaces a waiting one, so nothing queues up.
 #pragma once
@@ -9,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,16 +24,29 @@
 
 namespace lbstated {
 
-// The state body to send and its version, built once per version.
+// The state body to send and its version, built once per version, with the
+// relative load (load / ratio) of every server of every group in the order
+// of the body, against which the next load change is measured.
 struct StateBody {
     uint64_t version = 0;
     std::shared_ptr<const std::string> json;
+    std::shared_ptr<const std::vector<double>> loads;
 };
+
+struct DeliveryOptions {
+    lbkit::Millis drop_after{600'000};
+    lbkit::Millis push_min_interval{1000};
+    double load_delta = 0.1;
+};
+
+// True when some relative load moved by more than delta (a fraction of the
+// value it was) between two figures; a changed server list counts as moved.
+bool loads_moved(const std::vector<double>& sent, const std::vector<double>& now, double delta);
 
 class Subscribers {
 public:
     Subscribers(lbkit::Loop& loop, lbkit::httpc::Client& http, StatedStore& store, lbkit::Metrics& metrics,
-                lbkit::Millis drop_after, std::string token, std::function<StateBody()> current);
+                DeliveryOptions options, std::string token, std::function<StateBody()> current);
     ~Subscribers();
 
     // Loads the persisted subscribers and sends each the current state.
@@ -38,7 +55,8 @@ public:
     // sends it the state at once. Returns the id.
     int64_t add(const lbkit::api::Subscriber& spec);
     bool remove(int64_t id);
-    // After every change: transition=true pushes to the change subscribers.
+    // After every change: a transition goes to every change subscriber at
+    // once; a load change to those whose figures it moved, coalesced.
     void state_changed(bool transition);
     nlohmann::json list() const;
     std::size_t size() const { return subs_.size(); }
@@ -46,6 +64,9 @@ public:
 private:
     struct Sub;
     void push(Sub& s);
+    void push_loads(Sub& s, const StateBody& now);
+    void resume(Sub& s);
+    void start_periodic(Sub& s);
     void done(int64_t id, uint64_t version, const lbkit::httpc::Result& r);
     void schedule_retry(Sub& s);
     void drop(int64_t id, const std::string& why);
@@ -54,13 +75,14 @@ private:
     lbkit::Loop& loop_;
     lbkit::httpc::Client& http_;
     StatedStore& store_;
-    lbkit::Millis drop_after_;
+    DeliveryOptions options_;
     std::string token_;
     std::function<StateBody()> current_;
     std::map<int64_t, std::unique_ptr<Sub>> subs_;
     lbkit::Series& pushes_ok_;
     lbkit::Series& pushes_failed_;
     lbkit::Series& dropped_;
+    lbkit::Series& coalesced_;
 };
 
 }  // namespace lbstated

@@ -1,11 +1,13 @@
 // lbtest-receiver: a stand-in for lbproxy's admin API in lbstated's tests.
 // Takes POST /v1/state (optionally requiring a token, optionally failing
 // with 503 while a flag file exists) and prints one line per push on stdout:
-// "<unix ms> <version> <groups>".
+// "<unix ms> <version> <groups> <load,load,...>" (every server's load, in
+// the order of the state).
 #include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 #include "api.hpp"
 #include "cli.hpp"
@@ -29,8 +31,16 @@ int main(int argc, char** argv)
                         auto state = lbkit::api::state_from_json(req.json_object());
                         auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::system_clock::now().time_since_epoch()).count();
-                        std::printf("%lld %llu %zu\n", static_cast<long long>(now),
-                                    static_cast<unsigned long long>(state.version), state.groups.size());
+                        std::string loads;
+                        for (const auto& g : state.groups)
+                            for (const auto& sv : g.servers) {
+                                char num[32];
+                                std::snprintf(num, sizeof num, "%g", sv.load);
+                                loads += (loads.empty() ? "" : ",") + std::string(num);
+                            }
+                        std::printf("%lld %llu %zu %s\n", static_cast<long long>(now),
+                                    static_cast<unsigned long long>(state.version), state.groups.size(),
+                                    loads.empty() ? "-" : loads.c_str());
                         std::fflush(stdout);
                         return lbkit::httpd::Response::no_content();
                     }});

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# lbstated pushes the state: on every transition (mode change), every
+# lbstated pushes the state: on every transition and on load changes
+# coalesced to --push-min-interval and --load-delta (mode change), every
 # interval (mode periodic), with retries while a subscriber fails, and drops
 # one unreachable for --drop-after.
 . "$(dirname "$0")/lib.sh"
@@ -39,9 +40,34 @@ is "a transition is reported" "$(report 10 up)" 200
 v=$(version)
 check "change subscriber gets the new version" wait_for 3 has_version change "$v"
 n=$(pushes change)
-report 11 up >/dev/null   # load only: no transition
+sleep 1.1                 # past --push-min-interval since the last push
+report 10.5 up >/dev/null # load moved by 5 %: below --load-delta
 sleep 0.5
-is "a load-only change is not pushed in change mode" "$(pushes change)" "$n"
+is "a load change below --load-delta is not pushed" "$(pushes change)" "$n"
+report 20 up >/dev/null   # load doubled: pushed, with the load
+v=$(version)
+check "a load change above --load-delta is pushed in change mode" wait_for 3 has_version change "$v"
+like "the push carries the new load" "$(tail -n 1 "$T/change.log")" ' 20,0$'
+
+# A storm of load changes (20 reports a second for 2 s) is coalesced to one
+# push per --push-min-interval (1 s) and the last figure arrives; a down
+# transition in the middle of it goes out at once.
+n=$(pushes change)
+coalesced_before=$(curl -s "$S/metrics" | awk '/^lbstated_pushes_coalesced_total/ { print $2 }')
+for i in $(seq 1 20); do report $((30 + i * 10)) up >/dev/null; sleep 0.05; done
+down_at=$(date +%s%3N)
+report 5 down >/dev/null
+v_down=$(version)
+wait_for 2 has_version change "$v_down"
+delay=$(( $(awk -v v="$v_down" '$2 == v { print $1; exit }' "$T/change.log") - down_at ))
+check "a down transition amid the storm arrives at once (${delay} ms)" test "$delay" -le 200
+for i in $(seq 1 20); do report $((300 + i * 10)) up >/dev/null; sleep 0.05; done
+v=$(version)
+check "the last figure of the storm is delivered" wait_for 3 has_version change "$v"
+storm=$(( $(pushes change) - n ))
+check "41 reports in 2 s cost at most 6 pushes, the transition included (got $storm)" test "$storm" -le 6
+coalesced=$(curl -s "$S/metrics" | awk '/^lbstated_pushes_coalesced_total/ { print $2 }')
+check "/metrics counts the coalesced load changes" test "${coalesced%.*}" -gt "${coalesced_before%.*}"
 
 is "periodic subscriber registered" \
     "$(subscribe "{\"url\":\"http://127.0.0.1:$RP/v1/state\",\"mode\":\"periodic\",\"interval_ms\":200}")" 201

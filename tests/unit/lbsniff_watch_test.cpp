@@ -180,6 +180,7 @@ BOOST_AUTO_TEST_CASE(option_values)
     BOOST_CHECK_THROW(parse_size("-1"), lbkit::BadInput);
     BOOST_CHECK_THROW(parse_size("9G"), lbkit::BadInput);
     BOOST_TEST(parse_probe("tcp").kind == Probe::tcp);
+    BOOST_TEST(parse_probe("none").kind == Probe::none);
     Probe h = parse_probe("http:/health");
     BOOST_TEST(h.kind == Probe::http);
     BOOST_TEST(h.path == "/health");

@@ -12,7 +12,7 @@ using api::State;
 
 namespace {
 
-// DESIGN.md's reference example: loads 20, 15, 0; ratios 2, 1, 2; the third down.
+// The reference example of lbkit(7): loads 20, 15, 0; ratios 2, 1, 2; the third down.
 std::vector<Candidate> reference()
 {
     return {{"host1:80", 20, 2, State::up}, {"host2:80", 15, 1, State::up}, {"host3:80", 0, 2, State::down}};
@@ -123,4 +123,116 @@ BOOST_AUTO_TEST_CASE(policy_names)
     BOOST_TEST((select::policy_from_string("least") == select::Policy::least));
     BOOST_TEST(std::string(select::to_string(select::Policy::central)) == "central");
     BOOST_CHECK_THROW(select::policy_from_string("random"), std::exception);
+}
+
+namespace {
+
+double fraction(const std::map<std::string, int>& t, const std::string& name, int n)
+{
+    auto it = t.find(name);
+    return it == t.end() ? 0 : it->second / static_cast<double>(n);
+}
+
+// Loads as the servers would report them after receiving the shares a
+// selector holds now, plus foreign load on some of them.
+void follow_shares(std::vector<Candidate>& c, double total, const std::map<std::string, double>& foreign = {})
+{
+    double w = 0;
+    for (const auto& k : c) w += k.ratio * k.share;
+    for (auto& k : c) {
+        auto f = foreign.find(k.name);
+        k.load = total * k.ratio * k.share / w + (f == foreign.end() ? 0 : f->second);
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(adaptive_equal_relative_loads_give_the_ratio_shares)
+{
+    std::vector<Candidate> c = {{"a", 40, 2, State::up}, {"b", 20, 1, State::up}, {"c", 40, 2, State::up}};
+    select::adapt(c);
+    for (const auto& k : c) BOOST_TEST(k.share == 1.0, boost::test_tools::tolerance(1e-9));
+    auto t = tally(select::Policy::adaptive, c, 50000);
+    BOOST_TEST(std::abs(fraction(t, "a", 50000) - 0.4) < 0.02);
+    BOOST_TEST(std::abs(fraction(t, "b", 50000) - 0.2) < 0.02);
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_shuns_a_server_loaded_from_elsewhere_and_takes_it_back)
+{
+    // The figures of the first field test: 50, 5, 5 with equal ratios.
+    std::vector<Candidate> c = {{"hot", 50, 1, State::up}, {"b", 5, 1, State::up}, {"c", 5, 1, State::up}};
+    select::adapt(c);
+    BOOST_TEST(fraction(tally(select::Policy::adaptive, c, 20000), "hot", 20000) <= 0.05);
+    // While the foreign load lasts, the next figures keep it out.
+    follow_shares(c, 30, {{"hot", 45}});
+    select::adapt(c);
+    BOOST_TEST(fraction(tally(select::Policy::adaptive, c, 20000), "hot", 20000) <= 0.05);
+    // The foreign load stops: the next figure gives the share back at once.
+    follow_shares(c, 30);
+    select::adapt(c);
+    BOOST_TEST(std::abs(fraction(tally(select::Policy::adaptive, c, 30000), "hot", 30000) - 1.0 / 3) < 0.03);
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_fills_up_to_a_common_relative_load)
+{
+    // Equal shares; the selectors send 24 (b and c show 8 each), a carries
+    // 18 from elsewhere (16 beyond the noise band): the level where every
+    // server has the same relative load is 12, below a's foreign load, so a
+    // gets only its floor and b and c share the 24 evenly.
+    std::vector<Candidate> c = {{"a", 26, 1, State::up}, {"b", 8, 1, State::up}, {"c", 8, 1, State::up}};
+    select::adapt(c);
+    auto t = tally(select::Policy::adaptive, c, 30000);
+    BOOST_TEST(fraction(t, "a", 30000) < 0.03);
+    BOOST_TEST(std::abs(fraction(t, "b", 30000) - fraction(t, "c", 30000)) < 0.03);
+    // With 10 from elsewhere (8 beyond the band) the level, 32 / 3, is above
+    // it: a gets the difference, 8/3 of the 24.
+    c = {{"a", 18, 1, State::up}, {"b", 8, 1, State::up}, {"c", 8, 1, State::up}};
+    select::adapt(c);
+    t = tally(select::Policy::adaptive, c, 30000);
+    BOOST_TEST(std::abs(fraction(t, "a", 30000) - 1.0 / 9) < 0.02);
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_uses_unknown_servers_only_when_none_is_up)
+{
+    std::vector<Candidate> c = {{"a", 10, 1, State::up}, {"b", 10, 1, State::up}, {"new", 0, 1, State::unknown}};
+    BOOST_TEST(fraction(tally(select::Policy::adaptive, c, 1000), "new", 1000) == 0.0);
+    c[0].state = c[1].state = State::down;
+    BOOST_TEST(fraction(tally(select::Policy::adaptive, c, 100), "new", 100) == 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_follows_its_own_sends_exactly)
+{
+    // One selector, no new figure: what it already sent decides the next.
+    std::vector<Candidate> c = {{"a", 0, 1, State::up}, {"b", 0, 1, State::up}};
+    c[0].sent_since_figure = 5;
+    c[1].sent_since_figure = 2;
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 3; ++i) {
+        int k = select::choose(select::Policy::adaptive, c, rng);
+        BOOST_TEST(k == 1);
+        c[static_cast<std::size_t>(k)].sent_since_figure += 1;
+    }
+    // Requests not answered yet weigh too: a server that turned slow gets less.
+    c = {{"a", 0, 1, State::up}, {"slow", 0, 1, State::up}};
+    c[1].inflight = 20;
+    BOOST_TEST(fraction(tally(select::Policy::adaptive, c, 100), "slow", 100) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(ramp_and_ejection_shape_every_policy)
+{
+    std::vector<Candidate> c = {{"a", 0, 1, State::up}, {"b", 0, 1, State::up}};
+    c[1].ramp = 0.25;  // slow start: a quarter of its share
+    for (auto p : {select::Policy::adaptive, select::Policy::weighted})
+        BOOST_TEST(std::abs(fraction(tally(p, c, 40000), "b", 40000) - 0.2) < 0.02);
+    c[1].ramp = 1;
+    c[1].ejected = true;
+    for (auto p : {select::Policy::adaptive, select::Policy::p2c, select::Policy::least})
+        BOOST_TEST(fraction(tally(p, c, 100), "a", 100) == 1.0);
+    BOOST_TEST(select::explain_none("g", std::vector<Candidate>{c[1]}) == "no server of group g is up (1 known: 1 ejected)");
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_is_the_default)
+{
+    BOOST_TEST((select::default_policy == select::Policy::adaptive));
+    BOOST_TEST((select::policy_from_string("adaptive") == select::Policy::adaptive));
 }
