@@ -145,10 +145,49 @@ void StateBook::confirm(int64_t now_ms)
 
 void StateBook::adopt(api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets)
 {
+    std::vector<std::vector<double>> shares = learn_shares(view);
     view_ = std::move(view);
     targets_ = std::move(targets);
+    shares_ = std::move(shares);
     groups_.clear();
     for (std::size_t i = 0; i < view_.groups.size(); ++i) groups_[lower(view_.groups[i].name)] = i;
+}
+
+// The adaptive policy's share factors for a new state: those learned so far
+// (by group and server name), moved by the new load figures of each group
+// whose figures changed. A state that repeats a group's figures (a
+// transition elsewhere, a confirmation) teaches nothing new about it.
+std::vector<std::vector<double>> StateBook::learn_shares(const api::StateView& next) const
+{
+    std::vector<std::vector<double>> out;
+    out.reserve(next.groups.size());
+    for (const auto& g : next.groups) {
+        std::size_t old = find(g.name);
+        std::vector<sel::Candidate> cands;
+        bool new_figures = old == no_group;
+        for (const auto& s : g.servers) {
+            sel::Candidate c;
+            c.name = s.name;
+            c.load = s.load;
+            c.ratio = s.ratio;
+            c.state = s.state;
+            c.draining = s.draining;
+            if (old != no_group) {
+                const auto& before = view_.groups[old].servers;
+                auto it = std::find_if(before.begin(), before.end(), [&](const api::ServerView& b) { return b.name == s.name; });
+                if (it == before.end() || it->load != s.load)
+                    new_figures = true;
+                if (it != before.end())
+                    c.share = shares_[old][static_cast<std::size_t>(it - before.begin())];
+            }
+            cands.push_back(std::move(c));
+        }
+        if (new_figures)
+            sel::adapt(cands);
+        auto& shares = out.emplace_back();
+        for (const auto& c : cands) shares.push_back(c.share);
+    }
+    return out;
 }
 
 std::size_t StateBook::find(const std::string& host) const
@@ -208,9 +247,11 @@ std::vector<sel::Candidate> StateBook::candidates(const api::GroupView& g, int64
 {
     std::vector<sel::Candidate> out;
     bool aged = stale(now_ms);
+    const auto& shares = shares_[static_cast<std::size_t>(&g - view_.groups.data())];
     out.reserve(g.servers.size());
     for (const auto& s : g.servers) {
         sel::Candidate c;
+        c.share = shares[out.size()];
         c.name = s.name;
         c.load = s.load;
         c.ratio = s.ratio;
@@ -280,6 +321,7 @@ nlohmann::json StateBook::to_json(int64_t now_ms) const
             j["reported_state"] = api::to_string(s.state);
             j["suspect"] = suspect(s.name, now_ms);
             j["inflight"] = inflight(s.name);
+            j["share"] = shares_[static_cast<std::size_t>(&g - view_.groups.data())][servers.size()];
             servers.push_back(std::move(j));
         }
         groups.push_back({{"name", g.name}, {"servers", std::move(servers)}});

@@ -80,10 +80,12 @@ private:
     std::size_t find(const std::string& host) const;
     std::vector<lbkit::select::Candidate> candidates(const lbkit::api::GroupView& g, int64_t now_ms) const;
     void adopt(lbkit::api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets);
+    std::vector<std::vector<double>> learn_shares(const lbkit::api::StateView& next) const;
 
     lbkit::Millis stale_after_;
     lbkit::api::StateView view_;
     std::vector<std::vector<lbkit::HostPort>> targets_;    // parallel to view_'s groups and servers
+    std::vector<std::vector<double>> shares_;              // adaptive's share factors, parallel too
     std::string source_;
     int64_t confirmed_ms_ = 0;
     std::unordered_map<std::string, std::size_t> groups_;  // lower-case name -> index

@@ -30,8 +30,8 @@ void add_state_options(CLI::App& app, StateOptions& o)
     app.add_option("--state-mode", o.state_mode, "How the state arrives: change or periodic (pushed), or pull")
         ->check(CLI::IsMember({"change", "periodic", "pull"}))
         ->capture_default_str();
-    app.add_option("--policy", o.policy, "Server selection: least, p2c, weighted or central")
-        ->check(CLI::IsMember({"least", "p2c", "weighted", "central"}))
+    app.add_option("--policy", o.policy, "Server selection: adaptive, least, p2c, weighted or central")
+        ->check(CLI::IsMember({"adaptive", "least", "p2c", "weighted", "central"}))
         ->capture_default_str();
     app.add_option("--admin", o.admin, "Address and port of the admin API")
         ->type_name("ADDR:PORT")
