@@ -139,7 +139,8 @@ int adaptive(std::span<const Candidate> s, const std::vector<int>& idx, std::mt1
 // F: L = s P + F. The share s each server had is known (every selector
 // computes the same shares from the same figures, so its own stand for all),
 // P is taken from the server with the least load per share (the one with no
-// foreign load), and F follows for every server. The new shares fill the
+// foreign load; among those not shunned, whose few requests say nothing),
+// and F follows for every server. The new shares fill the
 // servers up to one common relative load, (F + a) / ratio, the way water
 // fills a vessel with an uneven floor. Unexplained load below a quarter of
 // what a server was sent is measurement noise and ignored, so that a small
@@ -191,9 +192,12 @@ void adapt(std::span<Candidate> servers)
         r.push_back(effective_ratio(c));
         s.push_back(effective_ratio(c) * c.share / total_weight);
         load.push_back(c.load);
-        sent = std::min(sent, c.load / s.back());
+        // A shunned server received a few requests or none in the figure's
+        // interval: its load per share is noise, not a measure of P.
+        if (c.share >= 0.5)
+            sent = std::min(sent, c.load / s.back());
     }
-    if (sent <= 0)
+    if (!std::isfinite(sent) || sent <= 0)
         return;  // some server got requests and shows no load: the figure predates them
     std::vector<double> foreign;
     for (std::size_t k = 0; k < idx.size(); ++k)

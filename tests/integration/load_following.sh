@@ -83,10 +83,15 @@ done
 load1=$(curl -s "http://127.0.0.1:$admin1/v1/state" | grep -o '"load":[0-9.e+]*' | grep -vc '"load":0$')
 check "phase 1: the proxies' state carries the measured loads ($load1 servers with a load)" test "$load1" -ge 1
 
-# Phase 2: a client that runs no lbproxy hammers web1 (600 requests a second).
+# Phase 2: a client that runs no lbproxy hammers web1 (600 requests a
+# second) while the proxies keep sending; the first two report intervals
+# (and their pushes) are left out of the count.
 curl -s --max-time 40 --rate 600/s "http://127.0.0.1:${ports[0]}/foreign?[1-18000]" >/dev/null &
 FOREIGN=$!
-sleep 3  # two report intervals and a push
+drive 3
+if [ -n "${TRACE_SHARES:-}" ]; then
+    (for i in $(seq 1 16); do curl -s "http://127.0.0.1:$admin1/v1/state" | grep -o '"load":[0-9.e+]*\|"share":[0-9.e+-]*' | tr '\n' ' '; echo; sleep 0.5; done) >&2 &
+fi
 drive 8
 s=$(share web1)
 check "phase 2: the hammered web1 gets <= 5 % of the proxies' requests (got $s %)" within 0 5 "$s"
@@ -94,10 +99,11 @@ for name in web2 web3; do
     s=$(share "$name")
     check "phase 2: $name takes over half (got $s %)" within 38 62 "$s"
 done
-kill "$FOREIGN" 2>/dev/null; wait "$FOREIGN" 2>/dev/null
 
-# Phase 3: the foreign load stopped: web1's share comes back.
-sleep 3
+# Phase 3: the foreign client stops; two report intervals later web1's share
+# is back.
+kill "$FOREIGN" 2>/dev/null; wait "$FOREIGN" 2>/dev/null
+drive 3
 drive 8
 s=$(share web1)
 check "phase 3: web1's share is back, 33 % +- 12 (got $s %)" within 21 45 "$s"

@@ -167,10 +167,16 @@ BOOST_AUTO_TEST_CASE(adaptive_shuns_a_server_loaded_from_elsewhere_and_takes_it_
     follow_shares(c, 30, {{"hot", 45}});
     select::adapt(c);
     BOOST_TEST(fraction(tally(select::Policy::adaptive, c, 20000), "hot", 20000) <= 0.05);
-    // The foreign load stops: the next figure gives the share back at once.
+    // The foreign load stops: the next figure gives the share back at once,
+    // even when the few requests of its floor share made no load at all.
+    auto shunned = c;
     follow_shares(c, 30);
     select::adapt(c);
     BOOST_TEST(std::abs(fraction(tally(select::Policy::adaptive, c, 30000), "hot", 30000) - 1.0 / 3) < 0.03);
+    follow_shares(shunned, 30);
+    shunned[0].load = 0;
+    select::adapt(shunned);
+    BOOST_TEST(std::abs(fraction(tally(select::Policy::adaptive, shunned, 30000), "hot", 30000) - 1.0 / 3) < 0.03);
 }
 
 BOOST_AUTO_TEST_CASE(adaptive_fills_up_to_a_common_relative_load)
