@@ -5,6 +5,10 @@
 // every listener has received a state whose version is newer. All times are
 // taken on this process's monotonic clock, so the report and the arrivals
 // are measured alike; a listener answers 204 at once.
+// With --storm-ms, a second connection meanwhile reports a new load for
+// every server that often (a report storm): change mode must coalesce those
+// to one push per --push-min-interval per subscriber, and the state flips
+// must still arrive at once.
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,6 +58,8 @@ struct Options {
     double timeout_ms = 10000;  // per round
     double gap_ms = 200;        // quiet time between rounds
     int stated_pid = 0;         // to report lbstated's CPU time
+    double storm_ms = 0;        // a load report for every server this often; 0: none
+    std::vector<std::string> storm_servers;
 };
 
 // CPU seconds (user + system) of a process, from /proc/PID/stat; -1 if unknown.
@@ -84,13 +90,16 @@ double own_cpu_seconds()
 class Bench {
 public:
     explicit Bench(Options o) : o_(std::move(o)), base_(event_base_new()),
-        timer_(evtimer_new(base_.get(), &Bench::timer_cb, this))
+        timer_(evtimer_new(base_.get(), &Bench::timer_cb, this)),
+        storm_timer_(event_new(base_.get(), -1, EV_PERSIST, &Bench::storm_cb, this))
     {
-        if (!base_ || !timer_) throw std::runtime_error("libevent: cannot create the event base");
-        stated_.reset(evhttp_connection_base_new(base_.get(), nullptr, o_.stated_host.c_str(),
-                                                 static_cast<uint16_t>(o_.stated_port)));
-        if (!stated_) throw std::runtime_error("libevent: cannot create a connection");
-        evhttp_connection_set_timeout(stated_.get(), 30);
+        if (!base_ || !timer_ || !storm_timer_) throw std::runtime_error("libevent: cannot create the event base");
+        for (ConnPtr* c : {&stated_, &storm_conn_}) {
+            c->reset(evhttp_connection_base_new(base_.get(), nullptr, o_.stated_host.c_str(),
+                                                static_cast<uint16_t>(o_.stated_port)));
+            if (!*c) throw std::runtime_error("libevent: cannot create a connection");
+            evhttp_connection_set_timeout(c->get(), 30);
+        }
     }
 
     // Returns the process exit code.
@@ -144,7 +153,7 @@ private:
 
     // POST JSON (or GET when body is empty) to lbstated; done gets status and body.
     void call(evhttp_cmd_type type, const std::string& path, const std::string& body,
-              std::function<void(int, std::string)> done)
+              std::function<void(int, std::string)> done, evhttp_connection* conn = nullptr)
     {
         auto* holder = new std::function<void(int, std::string)>(std::move(done));
         evhttp_request* req = evhttp_request_new(&Bench::reply_cb, holder);
@@ -154,7 +163,7 @@ private:
             evhttp_add_header(h, "Content-Type", "application/json");
             evbuffer_add(evhttp_request_get_output_buffer(req), body.data(), body.size());
         }
-        if (evhttp_make_request(stated_.get(), req, type, path.c_str()) != 0) {
+        if (evhttp_make_request(conn ? conn : stated_.get(), req, type, path.c_str()) != 0) {
             delete holder;
             fail("cannot send " + path + " to lbstated");
         }
@@ -204,6 +213,7 @@ private:
     void send_report()
     {
         const char* state = round_ % 2 == 0 ? "up" : "down";
+        flipped_state_ = state;
         nlohmann::json j{{"notifier", "bench-fanout"}, {"interval_ms", 600000},
                          {"servers", {{{"addr", o_.server}, {"load", round_}, {"state", state}}}}};
         for (auto& s : subs_) s->arrived = -1;
@@ -260,9 +270,13 @@ private:
                         " subscribers got no push within " + std::to_string(static_cast<int>(o_.timeout_ms)) +
                         " ms of the first report (warm-up)");
         }
-        if (round_ == 0) mark_cpu(0);
+        if (round_ == 0) {
+            mark_cpu(0);
+            start_storm();
+        }
         if (++round_ > o_.rounds) {
             mark_cpu(1);
+            event_del(storm_timer_.get());
             event_base_loopbreak(base_.get());
             return;
         }
@@ -275,6 +289,34 @@ private:
         wall_[k] = now_ms() / 1000;
         own_cpu_[k] = own_cpu_seconds();
         stated_cpu_[k] = o_.stated_pid ? cpu_seconds(o_.stated_pid) : -1;
+    }
+
+    void start_storm()
+    {
+        if (o_.storm_ms <= 0 || o_.storm_servers.empty()) return;
+        pushes_at_storm_ = pushes_;
+        timeval tv{static_cast<time_t>(o_.storm_ms / 1000), static_cast<suseconds_t>(std::fmod(o_.storm_ms, 1000.0) * 1000)};
+        event_add(storm_timer_.get(), &tv);
+    }
+
+    static void storm_cb(evutil_socket_t, short, void* arg) { static_cast<Bench*>(arg)->storm_report(); }
+
+    // Every storm server with a new load (its state as the rounds left it):
+    // no transition, only figures that move by far more than --load-delta.
+    void storm_report()
+    {
+        nlohmann::json servers = nlohmann::json::array();
+        for (const auto& name : o_.storm_servers) {
+            const char* state = name == o_.server ? flipped_state_ : "up";
+            servers.push_back({{"addr", name}, {"load", 100 + (storm_seq_ * 37 + name.size()) % 900}, {"state", state}});
+        }
+        ++storm_seq_;
+        ++storm_reports_;
+        nlohmann::json j{{"notifier", "bench-storm"}, {"interval_ms", 600000}, {"servers", servers}};
+        call(EVHTTP_REQ_POST, "/v1/reports", j.dump(), [this](int status, std::string body) {
+            if (status < 200 || status > 299)
+                fail("storm POST /v1/reports: " + where() + ": " + std::to_string(status) + " " + body);
+        }, storm_conn_.get());
     }
 
     void after(double ms, std::function<void()> fn)
@@ -325,6 +367,13 @@ private:
         if (wall > 0 && stated_cpu_[0] >= 0 && stated_cpu_[1] >= 0)
             std::printf("cpu during the timed rounds (%.1f s, pauses included): lbstated %.0f%%, receiver %.0f%% of one core\n",
                         wall, (stated_cpu_[1] - stated_cpu_[0]) / wall * 100, (own_cpu_[1] - own_cpu_[0]) / wall * 100);
+        if (o_.storm_ms > 0 && wall > 0) {
+            double rate = static_cast<double>(pushes_ - pushes_at_storm_) / o_.subscribers / wall;
+            std::printf("report storm: %ld reports of %zu servers (one every %.0f ms); pushes per subscriber per second: %.2f\n",
+                        storm_reports_, o_.storm_servers.size(), o_.storm_ms, rate);
+            std::printf("target pushes per subscriber per second <= 1 / push-min-interval (1 s) + state flips (%.2f): %s\n",
+                        1 + o_.rounds / wall, rate <= 1 + o_.rounds / wall ? "met" : "MISSED");
+        }
         std::printf("target p99 last subscriber <= 200 ms: %s\n", p99 <= 200 ? "met" : "MISSED");
     }
 
@@ -332,6 +381,10 @@ private:
     lbkit::ev::BasePtr base_;
     lbkit::ev::EventPtr timer_;
     ConnPtr stated_;
+    ConnPtr storm_conn_;       // the storm's reports must not queue behind a state flip
+    lbkit::ev::EventPtr storm_timer_;
+    long storm_seq_ = 0, storm_reports_ = 0, pushes_at_storm_ = 0;
+    const char* flipped_state_ = "up";  // as last reported by a round
     std::vector<std::unique_ptr<Sub>> subs_;
     std::function<void()> pending_;
     std::string error_;
@@ -372,6 +425,9 @@ int main(int argc, char** argv)
     app.add_option("--timeout-ms", o.timeout_ms, "give up on a round after")->check(CLI::Range(1.0, 600000.0));
     app.add_option("--gap-ms", o.gap_ms, "pause between rounds")->check(CLI::Range(0.0, 60000.0));
     app.add_option("--stated-pid", o.stated_pid, "lbstated's PID, to report its CPU time");
+    app.add_option("--storm-ms", o.storm_ms, "meanwhile report a new load for every --storm-server this often")
+        ->check(CLI::Range(0.0, 60000.0));
+    app.add_option("--storm-server", o.storm_servers, "a server whose load the storm changes (repeatable)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
