@@ -1,7 +1,8 @@
-// Wire types of the control protocol (DESIGN.md) and their JSON codecs, used
-// by the daemons that serve them and by the tools that call them. Decoders
-// validate types and ranges and throw BadInput naming the offending field
-// ("servers[2].load: must be a number >= 0").
+// Wire types of the control protocol (the API sections of lbstated(8) and
+// lbproxy(8)) and their JSON codecs, used by the daemons that serve them and
+// by the tools that call them. Decoders validate types and ranges and throw
+// BadInput naming the offending field ("servers[2].load: must be a number
+// >= 0").
 #pragma once
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-// The shared bearer token (DESIGN.md, Auth).
+// The shared bearer token (lbkit(7), Conventions).
 #pragma once
 #include <string>
 

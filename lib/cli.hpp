@@ -1,4 +1,4 @@
-// Command-line conventions shared by every tool (DESIGN.md, Commands):
+// Command-line conventions shared by every tool (lbkit(7), Conventions):
 // --help, --version, -v/-q, sysexits, one "tool: what failed: why" line.
 #pragma once
 #include <functional>

@@ -1,5 +1,6 @@
 // Logging to stderr (default) or syslog. Messages are one line each and name
-// the object, the operation and the cause (STYLE.md habit 4).
+// the object, the operation and the cause, as the DIAGNOSTICS sections of the
+// man pages list them.
 #pragma once
 #include <sstream>
 #include <string>

@@ -1,4 +1,4 @@
-// Plain-text tables (DESIGN.md, Tables): whitespace-separated columns, '#'
+// Plain-text tables (lbkit.conf(5)): whitespace-separated columns, '#'
 // comments, one row per line. A bad line refuses the whole table with
 // "FILE:LINE: what is wrong"; the caller keeps the table it had.
 #pragma once

@@ -1,4 +1,4 @@
-// lbproxy's admin API (DESIGN.md, lbproxy), one route per row; rows marked
+// lbproxy's admin API (lbproxy(8), Admin API), one route per row; rows marked
 // mutating need the token:
 //   POST /v1/state              state pushed by lbstated (?source=host:port)
 //   GET  /v1/state[?group=G]    what the proxy knows, with local suspect/in-flight

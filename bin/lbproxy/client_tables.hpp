@@ -1,4 +1,4 @@
-// The client tables lbpush sends to lbproxy (DESIGN.md, Tables): proxymap,
+// The client tables lbpush sends to lbproxy (lbkit.conf(5), Client tables): proxymap,
 // charsets, sessions. Here they are checked line by line and kept with their
 // version in SQLite; the request path uses them in a later step.
 //   proxymap:  pattern  proxy[,proxy...]|DIRECT   (pattern: host, *.domain, *)

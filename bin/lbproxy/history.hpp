@@ -1,4 +1,4 @@
-// Relay history: one row per relayed exchange (DESIGN.md, lbproxy), recorded
+// Relay history: one row per relayed exchange (lbproxy(8), History), recorded
 // off the hot path. Interface shared by the request path, which records, and
 // the admin API / lbctl history, which read. Owner of the implementation:
 // the state side.

@@ -1,4 +1,4 @@
-// lbstated's control API: one row per endpoint (DESIGN.md, lbstated).
+// lbstated's control API: one row per endpoint (lbstated(8), Control API).
 #pragma once
 #include <vector>
 

@@ -3,7 +3,7 @@
 # two lbproxy instances get the state pushed (--state-mode periodic, loads
 # included) and relay requests for host1.a.co.jp to a real server chosen by
 # load and ratio, rewriting the target and Host. One runs --policy least,
-# which makes DESIGN.md's reference example exact (loads 20/15/0, ratios
+# which makes the reference example of lbkit(7) exact (loads 20/15/0, ratios
 # 2/1/2, third down: all to the first server); the other the default p2c,
 # checked statistically. Also: a load change, pin down/unpin, all down (503
 # with the sentence), CONNECT to a representative name, and a server killed

@@ -8,7 +8,7 @@ S=http://127.0.0.1:$P
 TOK=s3cret-token
 echo "$TOK" > "$T/token"
 cat > "$T/groups" <<'G'
-# reference example of DESIGN.md
+# reference example of lbkit(7)
 host1.a.co.jp  127.0.0.1:8081  2
 host1.a.co.jp  127.0.0.1:8082  1
 host1.a.co.jp  127.0.0.1:8083  2
