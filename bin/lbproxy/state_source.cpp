@@ -153,9 +153,11 @@ void StateSources::count(const Source& s, const char* kind, bool ok)
                      {{"state_server", s.key}, {"kind", kind}, {"result", ok ? "ok" : "error"}}).inc();
 }
 
+// Every health check, pull and retry is moved at random by a tenth of its
+// delay, so proxies started together do not call their state server in step.
 void StateSources::schedule(Source& s, Millis after)
 {
-    if (!stopped_) s.timer->start(after);
+    if (!stopped_) s.timer->start(lbkit::jitter(after));
 }
 
 void StateSources::watch(Source& s)
