@@ -183,8 +183,14 @@ void adapt(std::span<Candidate> servers)
         total_ratio += effective_ratio(c);
         total_weight += effective_ratio(c) * c.share;
     }
-    if (idx.size() < 2 || total_load <= 0 || total_weight <= 0)
+    if (idx.size() < 2 || total_weight <= 0)
         return;
+    if (total_load <= 0) {
+        // Nobody loads any server, from here or elsewhere: the ratio shares.
+        for (std::size_t i : idx)
+            servers[i].share = 1;
+        return;
+    }
     std::vector<double> r, s, load;
     double sent = std::numeric_limits<double>::infinity();
     for (std::size_t i : idx) {
@@ -197,8 +203,11 @@ void adapt(std::span<Candidate> servers)
         if (c.share >= 0.5)
             sent = std::min(sent, c.load / s.back());
     }
+    // Some server the proxies sent requests shows no load: they were idle, or
+    // their requests are lost in the others' load. Their part is then taken
+    // as a server's mean load, so load from elsewhere still weighs.
     if (!std::isfinite(sent) || sent <= 0)
-        return;  // some server got requests and shows no load: the figure predates them
+        sent = total_load / static_cast<double>(idx.size());
     std::vector<double> foreign;
     for (std::size_t k = 0; k < idx.size(); ++k)
         foreign.push_back(std::max(0.0, load[k] - s[k] * sent * (1 + noise_band)));

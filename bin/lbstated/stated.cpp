@@ -1,6 +1,7 @@
 #include "stated.hpp"
 
 #include <chrono>
+#include <set>
 
 #include "error.hpp"
 #include "log.hpp"
@@ -107,14 +108,28 @@ void Stated::changed(bool transition)
     subscribers_->state_changed(transition);
 }
 
+namespace {
+
+// The per-server series, dropped with the server when new groups leave it out.
+constexpr const char* server_series[] = {"lbstated_server_load", "lbstated_server_up"};
+
+}  // namespace
+
 void Stated::update_server_metrics()
 {
+    std::set<std::pair<std::string, std::string>> now;
     for (const auto& g : model_.groups().groups)
         for (const auto& c : model_.candidates(g)) {
             lbkit::Labels l{{"group", g.name}, {"server", c.name}};
             metrics_.gauge("lbstated_server_load", "Load of a server as last reported or pinned", l).set(c.load);
             metrics_.gauge("lbstated_server_up", "1 when the server is up", l).set(c.state == State::up ? 1 : 0);
+            now.emplace(g.name, c.name);
         }
+    for (const auto& [group, server] : metric_servers_)
+        if (!now.count({group, server}))
+            for (const char* name : server_series)
+                metrics_.erase(name, {{"group", group}, {"server", server}});
+    metric_servers_ = std::move(now);
 }
 
 }  // namespace lbstated

@@ -4,6 +4,7 @@
 #pragma once
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 
 #include "httpc.hpp"
@@ -61,6 +62,7 @@ private:
     StateBody cached_;
     std::mt19937_64 rng_{std::random_device{}()};
     std::string file_text_;  // the --groups file as last applied
+    std::set<std::pair<std::string, std::string>> metric_servers_;  // (group, server) shown in /metrics
 };
 
 }  // namespace lbstated

@@ -4,7 +4,7 @@
 # included) and relay requests for host1.a.co.jp to a real server chosen by
 # load and ratio, rewriting the target and Host. One runs --policy least,
 # which makes the reference example of lbkit(7) exact (loads 20/15/0, ratios
-# 2/1/2, third down: all to the first server); the other the default p2c,
+# 2/1/2, third down: all to the first server); the other the default adaptive,
 # checked statistically. Also: a load change, pin down/unpin, all down (503
 # with the sentence), CONNECT to a representative name, and a server killed
 # in the middle of a run while GETs keep succeeding.
@@ -35,7 +35,7 @@ report() {
 }
 report 20 15 0 down
 
-# Two proxies on the same state: L (--policy least) and P (default p2c).
+# Two proxies on the same state: L (--policy least) and P (default adaptive).
 LP=$(free_port); LA=$(free_port); mkdir -p "$T/least"
 start least "$LBPROXY" --listen 127.0.0.1:$LP --admin 127.0.0.1:$LA --state-dir "$T/least" \
     --state-server "$ST" --state-mode periodic --state-interval 200ms --policy least
@@ -64,9 +64,9 @@ ok "state pushed to both proxies"
 # Reference example: relative loads 20/2 = 10 and 15/1 = 15, third down.
 is "reference example, least: all to the lowest relative load" "$(shares 30 "${XL[@]}" http://$G/)" "b1=30 "
 s=$(shares 100 "${X[@]}" http://$G/)
-diag "reference example, p2c: $s"
-is "reference example, p2c: the down server gets nothing" "$(count b3 "$s")" "0"
-check "reference example, p2c: the lower relative load gets more ($s)" test "$(count b1 "$s")" -gt "$(count b2 "$s")"
+diag "reference example, adaptive: $s"
+is "reference example, adaptive: the down server gets nothing" "$(count b3 "$s")" "0"
+check "reference example, adaptive: the lower relative load gets more ($s)" test "$(count b1 "$s")" -gt "$(count b2 "$s")"
 b2_before=$(count b2 "$s")
 echo=$(curl "${X[@]}" "http://$G/echo?q=1")
 like "target rewritten to the real server" "$echo" "target /echo\?q=1"
@@ -77,15 +77,15 @@ report 60 0 0 down
 wait_for 5 load_is "$S1" 60 || diag "a proxy did not see the new load"
 is "load change, least: all to the other server" "$(shares 30 "${XL[@]}" http://$G/)" "b2=30 "
 s=$(shares 100 "${X[@]}" http://$G/)
-diag "load change, p2c: $s"
-check "load change, p2c: the unloaded server's share grows ($b2_before -> $(count b2 "$s") of 100)" \
+diag "load change, adaptive: $s"
+check "load change, adaptive: the unloaded server's share grows ($b2_before -> $(count b2 "$s") of 100)" \
     test "$(count b2 "$s")" -gt "$b2_before"
 
 # Pinned down: no traffic; unpinned: back.
 http_status PUT "$ST/v1/servers/$S2/pin" '{"state":"down"}' >/dev/null
 wait_for 5 pinned "$S2" true || diag "a proxy did not see the pin"
 s=$(shares 30 "${X[@]}" http://$G/)
-is "b2 pinned down: no traffic to it (p2c)" "$(count b2 "$s")" "0"
+is "b2 pinned down: no traffic to it (adaptive)" "$(count b2 "$s")" "0"
 is "b2 pinned down: no traffic to it (least)" "$(shares 20 "${XL[@]}" http://$G/)" "b1=20 "
 http_status DELETE "$ST/v1/servers/$S2/pin" >/dev/null
 wait_for 5 pinned "$S2" false || diag "a proxy did not see the unpin"
@@ -100,7 +100,7 @@ like "all down: 503 naming the group" "$out" "no server of group $G is up \(3 kn
 http_status DELETE "$ST/v1/servers/$S1/pin" >/dev/null
 http_status DELETE "$ST/v1/servers/$S2/pin" >/dev/null
 
-# Equal relative loads, all three up: p2c spreads by ratio.
+# Equal relative loads, all three up: adaptive spreads by ratio.
 report 0 0 0 up
 wait_for 5 pinned "$S1" false; wait_for 5 pinned "$S2" false
 wait_for 5 both_see "\"name\":\"$S3\",\"pinned\":false,\"ratio\":[0-9.]+,\"reported_state\":\"up\""

@@ -105,9 +105,13 @@ like "reload error names FILE:LINE" "$(last_body)" "$T/groups:2: ratio must be >
 kill -HUP "$LAST_PID"
 check "SIGHUP with a bad file logs FILE:LINE" wait_for 3 grep -q "groups:2: ratio must be > 0; keeping the groups in force" "$T/lbstated.log"
 is "old groups still in force" "$(curl -s "$S/v1/groups" | grep -o '127.0.0.1:8083' | head -1)" 127.0.0.1:8083
+like "/metrics shows 127.0.0.1:8083 while it is in the groups" "$(curl -s "$S/metrics")" 'server="127.0.0.1:8083"'
 printf 'host1.a.co.jp 127.0.0.1:8081 2\nnew.a.co.jp 127.0.0.1:9001 1\n' > "$T/groups"
 kill -HUP "$LAST_PID"
 check "SIGHUP loads the new table" wait_for 3 sh -c "curl -s '$S/v1/groups' | grep -q new.a.co.jp"
+curl -s "$S/metrics" >"$T/metrics"
+is "/metrics drops the series of a server the new groups left out" "$(grep -c 'server="127.0.0.1:8083"' "$T/metrics")" 0
+like "/metrics has the new group's server" "$(cat "$T/metrics")" 'group="new.a.co.jp",server="127.0.0.1:9001"' 
 is "reload through the API" "$(post POST /v1/groups/reload '')" 200
 
 # Configuration checks and refusals at start.

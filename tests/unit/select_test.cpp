@@ -177,6 +177,11 @@ BOOST_AUTO_TEST_CASE(adaptive_shuns_a_server_loaded_from_elsewhere_and_takes_it_
     shunned[0].load = 0;
     select::adapt(shunned);
     BOOST_TEST(std::abs(fraction(tally(select::Policy::adaptive, shunned, 30000), "hot", 30000) - 1.0 / 3) < 0.03);
+    // And when every load falls to 0 (nobody sends anything any more).
+    shunned[0].share = 0.02;
+    for (auto& k : shunned) k.load = 0;
+    select::adapt(shunned);
+    BOOST_TEST(shunned[0].share == 1.0);
 }
 
 BOOST_AUTO_TEST_CASE(adaptive_fills_up_to_a_common_relative_load)
