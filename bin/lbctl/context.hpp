@@ -52,5 +52,6 @@ void add_pin(CLI::App& app, Context& ctx);          // pin, unpin, drain, undrai
 void add_subscribers(CLI::App& app, Context& ctx);
 void add_groups(CLI::App& app, Context& ctx);       // groups, reload
 void add_history(CLI::App& app, Context& ctx);      // lbproxy's relay history
+void add_report(CLI::App& app, Context& ctx);       // loads and states to lbstated
 
 }  // namespace lbctl
