@@ -43,7 +43,7 @@ class Lines {
 public:
     enum class Got { line, idle, end };
 
-    Lines(int fd) : fd_(fd) {}
+    explicit Lines(int fd) : fd_(fd) {}
 
     // A line without its newline; `idle` when nothing complete arrived for
     // idle_ms. A line longer than table::max_line comes cut, its rest dropped.
