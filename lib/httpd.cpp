@@ -1,8 +1,10 @@
 #include "httpd.hpp"
 
 #include <event2/keyvalq_struct.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 
 #include "addr.hpp"
@@ -135,6 +137,25 @@ Response Response::text(std::string body, const char* type, int status)
     return r;
 }
 
+Response Response::later(Deferred d)
+{
+    Response r;
+    r.deferred = std::make_shared<Deferred>(std::move(d));
+    return r;
+}
+
+// One deferred request. Its deadline and the watch on the client socket
+// call back with the Waiter as argument, and the connection's close
+// callback too, so all three are undone before the Waiter goes.
+struct Server::Waiter {
+    Server* server = nullptr;
+    evhttp_request* req = nullptr;
+    evhttp_connection* conn = nullptr;
+    std::shared_ptr<Deferred> deferred;
+    ev::EventPtr deadline;
+    ev::EventPtr hangup;
+};
+
 Server::Server(Loop& loop, Metrics& metrics, Options options)
     : loop_(loop), metrics_(metrics), options_(std::move(options)), http_(evhttp_new(loop.base()))
 {
@@ -151,6 +172,7 @@ Server::Server(Loop& loop, Metrics& metrics, Options options)
     evhttp_set_gencb(http_.get(), &Server::dispatch_cb, this);
     requests_total_ = &metrics_.counter("lbkit_api_requests_total", "Control API requests answered");
     rejected_total_ = &metrics_.counter("lbkit_api_rejected_total", "Control API requests answered with 4xx");
+    waiting_ = &metrics_.gauge("lbkit_api_waiting_requests", "Control API requests waiting for a change (long polling)");
     const int64_t started = now_ms();
     add({"GET", "/metrics", false, [this](Request&) {
              return Response::text(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
@@ -164,7 +186,15 @@ Server::Server(Loop& loop, Metrics& metrics, Options options)
          }});
 }
 
-Server::~Server() = default;
+Server::~Server()
+{
+    // evhttp_free (http_, destroyed after this body) frees the waiting
+    // requests with their connections; their close callbacks must not find
+    // a Waiter that is gone.
+    for (auto& [w, owned] : waiters_)
+        evhttp_connection_set_closecb(w->conn, nullptr, nullptr);
+    waiters_.clear();
+}
 
 void Server::add(Route route)
 {
@@ -226,7 +256,10 @@ void Server::dispatch(evhttp_request* raw)
         evbuffer_copyout(in, req.body.data(), len);
         resp = handle(req);
     }
-    send(raw, resp);
+    if (resp.deferred)
+        park(raw, std::move(resp.deferred));
+    else
+        send(raw, resp);
 }
 
 Response Server::handle(Request& req)
@@ -271,6 +304,116 @@ Response Server::route(Request& req)
     return Response::error(404, "no such endpoint: " + req.path);
 }
 
+void Server::park(evhttp_request* req, std::shared_ptr<Deferred> deferred)
+{
+    evhttp_connection* conn = evhttp_request_get_connection(req);
+    if (waiters_.size() >= options_.max_waiting || !conn) {
+        Response busy = Response::error(503, "too many requests waiting for a change (" +
+                                                 std::to_string(options_.max_waiting) + "); try again later");
+        busy.headers.emplace_back("Retry-After", "1");
+        send(req, busy);
+        return;
+    }
+    auto w = std::make_unique<Waiter>();
+    w->server = this;
+    w->req = req;
+    w->conn = conn;
+    w->deferred = std::move(deferred);
+    w->deadline.reset(evtimer_new(loop_.base(), &Server::timeout_cb, w.get()));
+    // evhttp reads nothing more from the connection until the answer is
+    // sent, so it would not see the client leave: watch the socket for the
+    // end of file ourselves.
+    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(conn));
+    w->hangup.reset(event_new(loop_.base(), fd, EV_READ, &Server::hangup_cb, w.get()));
+    if (!w->deadline || !w->hangup) {
+        send(req, Response::error(503, "cannot wait: out of memory"));
+        return;
+    }
+    const auto ms = std::max<int64_t>(0, w->deferred->wait.count());
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    evtimer_add(w->deadline.get(), &tv);
+    event_add(w->hangup.get(), nullptr);
+    // evhttp frees the connection with the request when it fails or the
+    // server goes: forget the request then.
+    evhttp_connection_set_closecb(conn, &Server::closed_cb, w.get());
+    Waiter* key = w.get();
+    waiters_.emplace(key, std::move(w));
+    waiting_->set(static_cast<double>(waiters_.size()));
+}
+
+std::unique_ptr<Server::Waiter> Server::unpark(Waiter* w)
+{
+    auto it = waiters_.find(w);
+    if (it == waiters_.end())
+        return nullptr;
+    auto owned = std::move(it->second);
+    waiters_.erase(it);
+    waiting_->set(static_cast<double>(waiters_.size()));
+    return owned;
+}
+
+void Server::answer(Waiter* w)
+{
+    auto owned = unpark(w);
+    if (!owned)
+        return;
+    // The connection outlives this answer (keep-alive): it must not call
+    // back into the Waiter freed at the end of this function.
+    evhttp_connection_set_closecb(owned->conn, nullptr, nullptr);
+    owned->deadline.reset();
+    owned->hangup.reset();
+    Response resp;
+    try {
+        resp = owned->deferred->answer();
+    } catch (const HttpError& e) {
+        resp = Response::error(e.status, e.what());
+    } catch (const BadInput& e) {
+        resp = Response::error(400, e.what());
+    } catch (const std::exception& e) {
+        log::error("deferred answer: ", e.what());
+        resp = Response::error(500, std::string("internal error: ") + e.what());
+    }
+    send(owned->req, resp);
+}
+
+void Server::notify()
+{
+    std::vector<Waiter*> ready;
+    for (auto& [w, owned] : waiters_)
+        if (owned->deferred->ready && owned->deferred->ready())
+            ready.push_back(w);
+    for (Waiter* w : ready)
+        answer(w);
+}
+
+void Server::timeout_cb(evutil_socket_t, short, void* arg)
+{
+    auto* w = static_cast<Waiter*>(arg);
+    w->server->answer(w);
+}
+
+void Server::hangup_cb(evutil_socket_t fd, short, void* arg)
+{
+    auto* w = static_cast<Waiter*>(arg);
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+        return;  // a pipelined request: it waits its turn; the watch ends
+    // End of file or a reset: the client is gone. Freeing the connection
+    // frees the request with it.
+    auto owned = w->server->unpark(w);
+    if (!owned)
+        return;
+    evhttp_connection_set_closecb(owned->conn, nullptr, nullptr);
+    evhttp_connection_free(owned->conn);
+}
+
+void Server::closed_cb(evhttp_connection*, void* arg)
+{
+    auto* w = static_cast<Waiter*>(arg);
+    w->server->unpark(w);
+}
+
 void Server::send(evhttp_request* req, const Response& resp)
 {
     requests_total_->inc();
@@ -284,6 +427,38 @@ void Server::send(evhttp_request* req, const Response& resp)
     ev::BufferPtr body(evbuffer_new());
     evbuffer_add(body.get(), resp.body.data(), resp.body.size());
     evhttp_send_reply(req, resp.status, nullptr, body.get());
+}
+
+Response versioned(const Request& req, std::function<uint64_t()> version, std::function<Response()> answer,
+                   Millis max_wait)
+{
+    auto since_text = req.arg("since");
+    auto wait_text = req.arg("wait");
+    if (!since_text) {
+        if (wait_text)
+            throw HttpError(400, "query parameter wait needs since, the version you have");
+        return answer();
+    }
+    const std::string& s = *since_text;
+    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+        throw HttpError(400, "query parameter since '" + s + "': not a version (a whole number of 0 or more)");
+    const uint64_t since = std::stoull(s);
+    Millis wait{0};
+    if (wait_text) {
+        try {
+            wait = parse_duration(*wait_text);
+        } catch (const BadInput& e) {
+            throw HttpError(400, std::string("query parameter wait: ") + e.what());
+        }
+        if (wait > max_wait)
+            throw HttpError(400, "query parameter wait '" + *wait_text + "': longer than the limit of " +
+                                     format_duration(max_wait));
+    }
+    // Any other version is news, a smaller one too: the daemon lost its
+    // state file, or the state came from a state server that did.
+    if (version() != since || wait.count() == 0)
+        return answer();
+    return Response::later({wait, [version, since] { return version() != since; }, std::move(answer)});
 }
 
 }  // namespace lbkit::httpd

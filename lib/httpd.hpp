@@ -1,10 +1,11 @@
 // The JSON control API server every daemon runs (evhttp): a route table whose
 // rows say which requests change state, so the token check cannot be
 // forgotten; body size limits; JSON error sentences; GET /metrics and
-// GET /v1/health built in.
+// GET /v1/health built in; requests that wait for a change (long polling).
 #pragma once
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,16 +36,29 @@ struct Request {
     Json json_object() const;
 };
 
+struct Response;
+
+// A request that cannot be answered yet (long polling): the server answers
+// it with answer() as soon as a Server::notify() finds ready() true, or when
+// `wait` has passed. A client that goes away meanwhile is forgotten.
+struct Deferred {
+    Millis wait{0};
+    std::function<bool()> ready;
+    std::function<Response()> answer;
+};
+
 struct Response {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
+    std::shared_ptr<Deferred> deferred;  // set by later(): no answer yet
 
     static Response json(const Json& j, int status = 200);
     static Response error(int status, const std::string& sentence);
     static Response text(std::string body, const char* type = "text/plain; charset=utf-8", int status = 200);
     static Response no_content() { Response r; r.status = 204; r.content_type.clear(); return r; }
+    static Response later(Deferred d);
 };
 
 // Throw from a handler to answer with a status and a JSON error sentence.
@@ -67,6 +81,7 @@ struct Options {
     std::size_t max_body = 1 << 20;
     Millis timeout{10000};
     std::string service = "lbkit";  // used in /v1/health and metric names
+    std::size_t max_waiting = 1024;  // deferred requests at once; beyond, 503
 };
 
 class Server {
@@ -83,13 +98,24 @@ public:
     uint16_t bound_port() const { return bound_port_; }
     // Extra fields for GET /v1/health.
     void on_health(std::function<Json()> fn) { health_ = std::move(fn); }
+    // Answers every deferred request whose ready() is now true; the owner
+    // calls it after each change a deferred request may wait for.
+    void notify();
+    std::size_t waiting() const { return waiters_.size(); }
 
 private:
+    struct Waiter;
     static void dispatch_cb(evhttp_request* req, void* arg);
+    static void timeout_cb(evutil_socket_t, short, void* arg);
+    static void hangup_cb(evutil_socket_t fd, short, void* arg);
+    static void closed_cb(evhttp_connection* conn, void* arg);
     void dispatch(evhttp_request* req);
     Response handle(Request& req);
     Response route(Request& req);
     void send(evhttp_request* req, const Response& resp);
+    void park(evhttp_request* req, std::shared_ptr<Deferred> deferred);
+    std::unique_ptr<Waiter> unpark(Waiter* w);
+    void answer(Waiter* w);
 
     Loop& loop_;
     Metrics& metrics_;
@@ -100,7 +126,18 @@ private:
     uint16_t bound_port_ = 0;
     Series* requests_total_ = nullptr;
     Series* rejected_total_ = nullptr;
+    Series* waiting_ = nullptr;
+    std::map<Waiter*, std::unique_ptr<Waiter>> waiters_;
 };
+
+// GET of a versioned document with ?since=N&wait=D (long polling, as lbctl
+// status --watch does): answer() at once when version() is not N (a newer
+// one, or an older one after a restart), else as soon as a Server::notify()
+// finds another version, or after D with the version then. Without since, or with since and no wait, answer() at once. A since
+// that is not a whole number, a bad duration, a D over max_wait or a wait
+// without since throw HttpError(400).
+Response versioned(const Request& req, std::function<uint64_t()> version, std::function<Response()> answer,
+                   Millis max_wait = Millis(60000));
 
 // Percent-decodes one URL path segment or query value.
 std::string url_decode(const std::string& s);

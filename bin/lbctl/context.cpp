@@ -25,7 +25,7 @@ lbkit::output::Format Context::output() const
 }
 
 Json Context::call(const char* default_url, const std::string& method, const std::string& path,
-                   const std::optional<Json>& body) const
+                   const std::optional<Json>& body, lbkit::Millis timeout) const
 {
     const std::string base = url(default_url);
     const std::string prefix = (what.empty() ? "" : what + ": ") + base + ": ";
@@ -33,9 +33,9 @@ Json Context::call(const char* default_url, const std::string& method, const std
     req.method = method;
     req.url = base + path;
     req.bearer = lbkit::auth::load_token(token_file);
-    req.timeout = lbkit::Millis(10000);
+    req.timeout = timeout;
     if (body)
-        req.body = body->dump();
+        req.body = lbkit::api::dump(*body);
     if (verbose > 0)
         std::cerr << "lbctl: " << method << " " << req.url << (req.body.empty() ? "" : " " + req.body) << "\n";
     auto r = lbkit::httpc::fetch(req);

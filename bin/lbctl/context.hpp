@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "duration.hpp"
 #include "output.hpp"
 
 namespace lbctl {
@@ -36,8 +37,9 @@ struct Context {
     // EX_NOPERM for 401/403, EX_DATAERR for other 4xx, EX_UNAVAILABLE for
     // 503, EX_SOFTWARE for other 5xx, each with the daemon's sentence and
     // prefixed by `what`: "pin x: http://127.0.0.1:7400: 404 no such server 'x'".
+    // `timeout` bounds the whole exchange (a long poll waits longer).
     Json call(const char* default_url, const std::string& method, const std::string& path,
-              const std::optional<Json>& body = std::nullopt) const;
+              const std::optional<Json>& body = std::nullopt, lbkit::Millis timeout = lbkit::Millis(10000)) const;
 };
 
 // -o json: the daemon's answer, indented, on stdout.
@@ -50,5 +52,6 @@ void add_pin(CLI::App& app, Context& ctx);          // pin, unpin, drain, undrai
 void add_subscribers(CLI::App& app, Context& ctx);
 void add_groups(CLI::App& app, Context& ctx);       // groups, reload
 void add_history(CLI::App& app, Context& ctx);      // lbproxy's relay history
+void add_report(CLI::App& app, Context& ctx);       // loads and states to lbstated
 
 }  // namespace lbctl

@@ -21,6 +21,7 @@ int main(int argc, char** argv)
     lbctl::add_subscribers(app, ctx);
     lbctl::add_groups(app, ctx);
     lbctl::add_history(app, ctx);
+    lbctl::add_report(app, ctx);
     // Runs before the command's callback, once the global flags are known.
     app.parse_complete_callback([&] {
         ctx.verbose = common.verbose;

@@ -37,14 +37,14 @@ Response post_state(AdminDeps& d, Request& req)
     }
 }
 
-Response get_state(AdminDeps& d, Request& req)
+Response state_now(AdminDeps& d, const std::optional<std::string>& group)
 {
     Json j = d.book.to_json(unix_ms());
-    if (auto g = req.arg("group")) {
+    if (group) {
         Json kept = Json::array();
         for (auto& x : j["groups"])
-            if (x["name"] == *g) kept.push_back(x);
-        if (kept.empty()) throw HttpError(404, "no group '" + *g + "' in the state of version " +
+            if (x["name"] == *group) kept.push_back(x);
+        if (kept.empty()) throw HttpError(404, "no group '" + *group + "' in the state of version " +
                                                    std::to_string(d.book.version()));
         j["groups"] = std::move(kept);
     }
@@ -52,6 +52,16 @@ Response get_state(AdminDeps& d, Request& req)
     j["policy"] = d.policy;
     j["sources"] = d.sources.to_json();
     return Response::json(j);
+}
+
+// ?since=N&wait=D waits for a state newer than N, as on lbstated.
+Response get_state(AdminDeps& d, Request& req)
+{
+    auto group = req.arg("group");
+    if (group)
+        state_now(d, group);  // an unknown group is refused at once, not after the wait
+    return lbkit::httpd::versioned(req, [&d] { return d.book.version(); },
+                                   [&d, group] { return state_now(d, group); });
 }
 
 int64_t int_arg(const Request& req, const char* name, int64_t dflt, int64_t min, int64_t max)

@@ -193,6 +193,7 @@ StateBook::Outcome StateSide::Impl::receive(lbkit::api::StateView view, const st
     } catch (const std::exception& e) {
         log::error(db_path, ": saving state version ", version, ": ", e.what());
     }
+    admin.notify();  // GET /v1/state?since= requests waiting for this version
     return outcome;
 }
 

@@ -52,6 +52,7 @@ int main(int argc, char** argv)
         lbkit::httpd::Server api(loop, metrics, {token, options.max_body, lbkit::Millis(10000), "lbstated"});
         api.add(lbstated::routes(daemon));
         api.on_health([&] { return lbkit::httpd::Json{{"state_version", daemon.model().version()}}; });
+        daemon.on_changed([&api] { api.notify(); });
         // Bind first: a daemon that cannot listen must not touch its state file.
         api.listen(common.listen);
         daemon.start();

@@ -53,15 +53,24 @@ Response post_report(Stated& d, Request& req)
     return Response::json(j);
 }
 
+// ?since=N&wait=D waits for a version after N; with group=G too, for a
+// change anywhere (the version numbers the whole state), answered with G.
 Response get_state(Stated& d, Request& req)
 {
+    std::function<Response()> answer = [&d] {
+        Response r;
+        r.body = *d.state_body().json;
+        return r;
+    };
     if (auto g = req.arg("group")) {
         group_arg(d, req);
-        return Response::json(lbkit::api::to_json(d.model().view(d.now_ms(), *g)));
+        answer = [&d, name = *g] {
+            if (!d.model().groups().find(name))
+                throw HttpError(404, "no such group '" + name + "'");
+            return Response::json(lbkit::api::to_json(d.model().view(d.now_ms(), name)));
+        };
     }
-    Response r;
-    r.body = *d.state_body().json;
-    return r;
+    return lbkit::httpd::versioned(req, [&d] { return d.model().version(); }, std::move(answer));
 }
 
 Response get_select(Stated& d, Request& req)

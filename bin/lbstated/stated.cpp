@@ -106,6 +106,7 @@ StateBody Stated::state_body()
 void Stated::changed(bool transition)
 {
     subscribers_->state_changed(transition);
+    if (on_changed_) on_changed_();
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // subscribers it pushes to, and the groups it loads. The API handlers
 // (routes.cpp) and main() only talk to this.
 #pragma once
+#include <functional>
 #include <memory>
 #include <random>
 #include <set>
@@ -35,8 +36,10 @@ public:
     void reload_groups_file();
     void replace_groups(const std::string& text, const std::string& who);
 
-    // After every change of the model: pushes, metrics.
+    // After every change of the model: pushes, metrics, and on_changed
+    // (the API's requests waiting for a new version).
     void changed(bool transition);
+    void on_changed(std::function<void()> fn) { on_changed_ = std::move(fn); }
     StateBody state_body();
     int64_t now_ms() const;
 
@@ -63,6 +66,7 @@ private:
     std::mt19937_64 rng_{std::random_device{}()};
     std::string file_text_;  // the --groups file as last applied
     std::set<std::pair<std::string, std::string>> metric_servers_;  // (group, server) shown in /metrics
+    std::function<void()> on_changed_;
 };
 
 }  // namespace lbstated
