@@ -14,6 +14,7 @@ Stated::Stated(lbkit::Loop& loop, lbkit::Metrics& metrics, const Options& option
       store_(lbkit::store::state_path(state_dir, "lbstated.db")),
       model_(options.stale_after.count()), http_(loop),
       sweep_(loop, [this] {
+          model_.expire_ejections(now_ms());
           if (model_.sweep(now_ms())) {
               lbkit::log::info("reports stopped: some servers are now unknown (version ", model_.version(), ")");
               changed(true);
@@ -89,8 +90,10 @@ void Stated::replace_groups(const std::string& text, const std::string& who)
 
 StateBody Stated::state_body()
 {
-    if (!cached_.json || cached_.version != model_.version()) {
+    // Ejections reported by proxies show in the body without a new version.
+    if (!cached_.json || cached_.version != model_.version() || cached_ejections_ != model_.ejection_serial()) {
         cached_.version = model_.version();
+        cached_ejections_ = model_.ejection_serial();
         cached_.json = std::make_shared<const std::string>(lbkit::api::dump(lbkit::api::to_json(model_.view(now_ms()))));
     }
     return cached_;
@@ -108,6 +111,8 @@ void Stated::update_server_metrics()
             lbkit::Labels l{{"group", g.name}, {"server", c.name}};
             metrics_.gauge("lbstated_server_load", "Load of a server as last reported or pinned", l).set(c.load);
             metrics_.gauge("lbstated_server_up", "1 when the server is up", l).set(c.state == State::up ? 1 : 0);
+            metrics_.gauge("lbstated_server_ejected_by", "Proxies that eject the server now (passive ejection)", l)
+                .set(model_.ejected_by(c.name, now_ms()));
         }
 }
 
