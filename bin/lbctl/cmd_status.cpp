@@ -40,9 +40,11 @@ int run_status(Context& ctx, const std::string& group)
         for (const auto& s : g.servers)
             rows.push_back({g.name, s.name, lbkit::output::fixed(s.load, 1), lbkit::output::fixed(s.ratio, 1),
                             lbkit::output::fixed(s.load / s.ratio, 2), lbkit::api::to_string(s.state), flags(s),
-                            age(s.age_ms)});
+                            age(s.age_ms), std::to_string(s.ejected_by)});
+    // EJECTED: proxies that eject the server now (passive ejection); last,
+    // so scripts reading the tsv columns by number keep working.
     lbkit::output::print(std::cout, ctx.output(),
-                         {"GROUP", "SERVER", "LOAD", "RATIO", "RELLOAD", "STATE", "FLAGS", "AGE"}, rows);
+                         {"GROUP", "SERVER", "LOAD", "RATIO", "RELLOAD", "STATE", "FLAGS", "AGE", "EJECTED"}, rows);
     return 0;
 }
 
@@ -50,7 +52,7 @@ int run_status(Context& ctx, const std::string& group)
 
 void add_status(CLI::App& app, Context& ctx)
 {
-    auto* sub = app.add_subcommand("status", "Show groups and servers: load, ratio, relative load, state, pins");
+    auto* sub = app.add_subcommand("status", "Show groups and servers: load, ratio, relative load, state, pins, ejections by proxies");
     auto group = std::make_shared<std::string>();
     sub->add_option("group", *group, "Only this representative name");
     sub->callback([&ctx, group] { ctx.exit_code = run_status(ctx, *group); });
