@@ -28,14 +28,44 @@ EjectionReports::EjectionReports(httpc::Client& http, const std::vector<std::str
 
 EjectionReports::~EjectionReports()
 {
-    stop();
+    stop({});
 }
 
-void EjectionReports::stop()
+void EjectionReports::stop(const std::vector<std::string>& ejected)
 {
+    if (stopped_) return;
     stopped_ = true;
     for (uint64_t id : in_flight_) http_.cancel(id);
     in_flight_.clear();
+    for (const auto& server : ejected)
+        for (auto& t : targets_) {
+            auto req = end_request(*t, server);
+            req.timeout = std::min(timeout_, Millis{500});
+            req.connect_timeout = req.timeout;
+            auto r = httpc::fetch(req);
+            if (!r.ok()) failed(*t, "DELETE /v1/servers/" + server + "/ejection", r);
+        }
+}
+
+void EjectionReports::failed(Target& t, const std::string& what, const httpc::Result& r)
+{
+    // Once per streak of failures: the ejection itself goes on regardless.
+    if (!t.warned)
+        log::warn("state server ", t.url, ": ", what, ": ", r.describe(),
+                  " (the ejection stays local; further failed reports are not logged)");
+    else
+        log::debug("state server ", t.url, ": ", what, ": ", r.describe());
+    t.warned = true;
+}
+
+httpc::Request EjectionReports::end_request(const Target& t, const std::string& server) const
+{
+    httpc::Request req;
+    req.method = "DELETE";
+    req.url = t.url + "/v1/servers/" + lbkit::httpd::url_encode(server) + "/ejection?proxy=" +
+              lbkit::httpd::url_encode(proxy_);
+    req.bearer = token_;
+    return req;
 }
 
 void EjectionReports::send(Target& t, httpc::Request req, const std::string& what)
@@ -48,18 +78,9 @@ void EjectionReports::send(Target& t, httpc::Request req, const std::string& wha
     Target* tp = &t;
     *id = http_.start(std::move(req), [this, id, tp, what](const httpc::Result& r) {
         in_flight_.erase(*id);
-        if (r.ok()) {
-            if (tp->warned) log::info("state server ", tp->url, ": ejection reports accepted again");
-            tp->warned = false;
-            return;
-        }
-        // Once per streak of failures: the ejection itself goes on regardless.
-        if (!tp->warned)
-            log::warn("state server ", tp->url, ": ", what, ": ", r.describe(),
-                      " (the ejection stays local; further failed reports are not logged)");
-        else
-            log::debug("state server ", tp->url, ": ", what, ": ", r.describe());
-        tp->warned = true;
+        if (!r.ok()) return failed(*tp, what, r);
+        if (tp->warned) log::info("state server ", tp->url, ": ejection reports accepted again");
+        tp->warned = false;
     });
     in_flight_.insert(*id);
 }
@@ -79,13 +100,7 @@ void EjectionReports::ejected(const std::string& server, int64_t remaining_ms)
 
 void EjectionReports::returned(const std::string& server)
 {
-    std::string path = "/v1/servers/" + lbkit::httpd::url_encode(server) + "/ejection";
-    for (auto& t : targets_) {
-        httpc::Request req;
-        req.method = "DELETE";
-        req.url = t->url + path + "?proxy=" + lbkit::httpd::url_encode(proxy_);
-        send(*t, std::move(req), "DELETE " + path);
-    }
+    for (auto& t : targets_) send(*t, end_request(*t, server), "DELETE /v1/servers/" + server + "/ejection");
 }
 
 // Ejections on the loop ------------------------------------------------------
@@ -158,8 +173,10 @@ void Ejections::update_gauges()
 
 void Ejections::stop()
 {
+    if (stopped_) return;
     stopped_ = true;
     timer_.cancel();
+    reports_.stop(book_.ejected_servers(unix_ms()));
 }
 
 }  // namespace lbproxy

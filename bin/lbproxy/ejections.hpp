@@ -6,7 +6,8 @@
 //   POST   /v1/servers/NAME/ejection  {"proxy":ID,"until_ms":REMAINING}
 //   DELETE /v1/servers/NAME/ejection?proxy=ID
 // A report that fails is logged once per state server (until one works
-// again) and changes nothing here: the ejection is local.
+// again) and changes nothing here: the ejection is local. lbstated expires
+// an ejection at its time even when the return is never reported.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -33,8 +34,10 @@ public:
     const std::string& proxy() const { return proxy_; }
     void ejected(const std::string& server, int64_t remaining_ms);
     void returned(const std::string& server);
-    // Shutdown: the reports still out are dropped (lbstated expires them).
-    void stop();
+    // Shutdown: the reports still out are dropped, and the ejections in
+    // force are ended at every state server (blocking, briefly: the loop
+    // has nothing else to do then), so none outlives the proxy there.
+    void stop(const std::vector<std::string>& ejected);
 
 private:
     struct Target {
@@ -42,6 +45,8 @@ private:
         bool warned = false;
     };
     void send(Target& t, lbkit::httpc::Request req, const std::string& what);
+    void failed(Target& t, const std::string& what, const lbkit::httpc::Result& r);
+    lbkit::httpc::Request end_request(const Target& t, const std::string& server) const;
 
     lbkit::httpc::Client& http_;
     std::vector<std::unique_ptr<Target>> targets_;
@@ -58,6 +63,7 @@ public:
     // The outcome of a request to a server of a group.
     void ok(const std::string& server);
     void failed(const std::string& server);
+    // Shutdown: no more returns; the state servers forget our ejections.
     void stop();
 
 private:

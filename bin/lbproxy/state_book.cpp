@@ -336,6 +336,15 @@ std::vector<std::string> StateBook::take_returned(int64_t now_ms)
     return out;
 }
 
+std::vector<std::string> StateBook::ejected_servers(int64_t now_ms) const
+{
+    std::vector<std::string> out;
+    for (const auto& [name, h] : health_)
+        if (now_ms < h.until_ms) out.push_back(name);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 int64_t StateBook::next_return_ms() const
 {
     int64_t next = 0;

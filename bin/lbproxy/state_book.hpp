@@ -107,6 +107,8 @@ public:
     bool ejected(const std::string& server, int64_t now_ms) const;
     // Servers whose ejection ended by now, each named once.
     std::vector<std::string> take_returned(int64_t now_ms);
+    // Servers ejected now, sorted.
+    std::vector<std::string> ejected_servers(int64_t now_ms) const;
     // When the next ejected server returns; 0 when none is out.
     int64_t next_return_ms() const;
     // Ejections counted for the backoff (after forget_after, 0).

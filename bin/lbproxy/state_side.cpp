@@ -297,7 +297,6 @@ void StateSide::shutdown()
     impl_->stopped = true;
     impl_->persist_timer.cancel();
     impl_->ejections.stop();
-    impl_->reports.stop();
     impl_->sources.stop();
     impl_->sources.unsubscribe();
     impl_->persist_confirmed();

@@ -34,10 +34,12 @@ wait_port $SP || { not_ok "lbstated started"; done_testing; }
 ST=http://127.0.0.1:$SP
 for p in $P1 $P2 $P3 $F1 $F2 $F3; do report_server "$ST" "$p" up 0 "$TOK" >/dev/null; done
 
-PP=$(free_port); AP=$(free_port)
+# A second state server that is down: reports to it fail, logged once.
+PP=$(free_port); AP=$(free_port); DEAD=$(free_port)
 start proxy "$LBPROXY" --listen 127.0.0.1:$PP --admin 127.0.0.1:$AP --state-dir "$T/proxy" \
-    --token-file "$T/token" --state-server "$ST" --state-mode periodic --state-interval 200ms \
-    --ejection-time 4s --slow-start 2s
+    --token-file "$T/token" --state-server "$ST" --state-server "http://127.0.0.1:$DEAD" \
+    --state-mode periodic --state-interval 200ms --ejection-time 4s --slow-start 2s
+PROXY_PID=$LAST_PID
 wait_port $PP && wait_port $AP || { not_ok "lbproxy started"; done_testing; }
 PROXY_ID=127.0.0.1:$AP
 X=(-s -x http://127.0.0.1:$PP)
@@ -124,4 +126,13 @@ is "all failing: every request was still answered by a backend" \
     "$(($(count f1/503 "$s") + $(count f2/503 "$s") + $(count f3/503 "$s")))" 40
 like "log: the others are kept by --max-ejection-percent" "$(cat "$T/proxy.log")" \
     "failures in a row, but group $G2 has as many servers ejected as --max-ejection-percent 50 allows; kept"
+
+is "reports to a state server that is down: logged once" \
+    "$(grep -c "state server http://127.0.0.1:$DEAD: .*further failed reports are not logged" "$T/proxy.log")" 1
+ejected_total() { curl -s "$ST/v1/state" | grep -o '"ejected_by":[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }'; }
+is "lbstated: the ejection in the all-failing group is counted" "$(ejected_total)" 1
+stop "$PROXY_PID"
+is "lbstated: a proxy that stops ends its ejections there" "$(ejected_total)" 0
+like "lbstated: told by the proxy, not by expiry" "$(cat "$T/stated.log")" \
+    "server 127\.0\.0\.1:($F1|$F2|$F3) back in proxy $PROXY_ID"
 done_testing

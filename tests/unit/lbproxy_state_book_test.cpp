@@ -423,6 +423,7 @@ BOOST_AUTO_TEST_CASE(consecutive_failures_eject_and_a_success_resets_them)
     BOOST_TEST(cand(b, "a:80", t0 + 5).ejected);
     BOOST_TEST(!cand(b, "b:80", t0 + 5).ejected);
     BOOST_TEST(b.next_return_ms() == t0 + 30005);
+    BOOST_TEST((b.ejected_servers(t0 + 10) == std::vector<std::string>{"a:80"}));
     auto shares = tally(b, Policy::p2c, t0 + 10, 200);
     BOOST_TEST(shares.count("a:80") == 0u);
     BOOST_TEST(shares["b:80"] + shares["c:80"] == 200);
