@@ -148,7 +148,7 @@ const GroupView* StateView::group(const std::string& name) const
 Json to_json(const ServerView& s)
 {
     Json j = {{"name", s.name}, {"load", s.load}, {"ratio", s.ratio}, {"state", to_string(s.state)},
-              {"pinned", s.pinned}, {"draining", s.draining}};
+              {"pinned", s.pinned}, {"draining", s.draining}, {"ejected_by", s.ejected_by}};
     if (s.age_ms >= 0)
         j["age_ms"] = s.age_ms;
     return j;
@@ -191,6 +191,8 @@ StateView state_from_json(const Json& j)
             sv.draining = bool_value(s, "draining", sw);
             if (optional_field(s, "age_ms"))
                 sv.age_ms = static_cast<int64_t>(get_number(s, "age_ms", sw, -1, 9e15));
+            if (optional_field(s, "ejected_by"))
+                sv.ejected_by = static_cast<int>(get_number(s, "ejected_by", sw, 0, 1e6));
             g.servers.push_back(std::move(sv));
         }
         v.groups.push_back(std::move(g));

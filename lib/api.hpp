@@ -48,6 +48,7 @@ struct ServerView {
     bool pinned = false;
     bool draining = false;
     int64_t age_ms = -1;  // since the last report; -1: never reported
+    int ejected_by = 0;   // proxies that eject it now (passive ejection); no effect on state
 };
 struct GroupView {
     std::string name;

@@ -45,7 +45,9 @@ std::string age(int64_t ms)
     return lbkit::output::fixed(static_cast<double>(ms) / 1000.0, 1) + "s";
 }
 
-const lbkit::output::Row header{"GROUP", "SERVER", "LOAD", "RATIO", "RELLOAD", "STATE", "FLAGS", "AGE"};
+// EJECTED: proxies that eject the server now (passive ejection); last, so
+// scripts reading the tsv columns by number keep working.
+const lbkit::output::Row header{"GROUP", "SERVER", "LOAD", "RATIO", "RELLOAD", "STATE", "FLAGS", "AGE", "EJECTED"};
 
 std::vector<lbkit::output::Row> rows(const lbkit::api::StateView& state)
 {
@@ -54,7 +56,7 @@ std::vector<lbkit::output::Row> rows(const lbkit::api::StateView& state)
         for (const auto& s : g.servers)
             out.push_back({g.name, s.name, lbkit::output::fixed(s.load, 1), lbkit::output::fixed(s.ratio, 1),
                            lbkit::output::fixed(s.load / s.ratio, 2), lbkit::api::to_string(s.state), flags(s),
-                           age(s.age_ms)});
+                           age(s.age_ms), std::to_string(s.ejected_by)});
     return out;
 }
 
@@ -178,7 +180,7 @@ int run_status(Context& ctx, const StatusOptions& o)
 
 void add_status(CLI::App& app, Context& ctx)
 {
-    auto* sub = app.add_subcommand("status", "Show groups and servers: load, ratio, relative load, state, pins");
+    auto* sub = app.add_subcommand("status", "Show groups and servers: load, ratio, relative load, state, pins, ejections by proxies");
     auto o = std::make_shared<StatusOptions>();
     sub->add_option("group", o->group, "Only this representative name");
     sub->add_flag("-w,--watch", o->watch, "Print the status again at every new version of the state, until interrupted");

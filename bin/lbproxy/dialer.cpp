@@ -113,6 +113,7 @@ void Dialer::upstream_failed(UpstreamConn& conn, ConnectFailure kind, const std:
     if (group_.empty())
         return user_.dial_failed(last_timeout_ ? 504 : 502, "cannot connect to " + last_error_);
     ctx_.selection.mark_suspect(server_);
+    ctx_.selection.server_failed(server_);
     tried_.insert(server_);
     if (tried_.size() >= max_attempts)
         return user_.dial_failed(last_timeout_ ? 504 : 502,

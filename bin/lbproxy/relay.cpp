@@ -182,6 +182,10 @@ bool Relay::read_response_head()
             evbuffer_drain(in, end);
             continue;
         }
+        if (st >= 500)
+            server_failed();
+        else if (dialer_.is_group())
+            ctx_.selection.server_ok(dialer_.server());
         resp_framing_ = resp_head_.framing;
         ResponsePlan plan;
         plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
@@ -231,6 +235,8 @@ void Relay::upstream_event(UpstreamConn&, short what)
 {
     if (what & BEV_EVENT_TIMEOUT) {
         ctx_.metrics.upstream_error(UpstreamError::timeout);
+        if (!head_sent_)
+            server_failed();
         std::string why = "server " + dialer_.server() + " did not answer within "
                           + lbkit::format_duration(ctx_.config.server_timeout);
         return head_sent_ ? cut(why) : fail(504, why);
@@ -271,6 +277,7 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
         return dialer_.redial_same();
     }
     ctx_.metrics.upstream_error(kind);
+    server_failed();
     if (retryable && !retried_ && dialer_.redial_other(why)) {
         retried_ = true;
         lbkit::log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", dialer_.server(), ": ", why);
@@ -285,7 +292,16 @@ void Relay::bad_response(const char* why)
     std::string sentence = "server " + dialer_.server() + " sent a bad response: " + why;
     if (head_sent_)
         return cut(sentence);
+    server_failed();
     fail(502, sentence);
+}
+
+// A 5xx or no answer from a server of a group: passive ejection counts it.
+// A response cut after its head was counted by its status already.
+void Relay::server_failed()
+{
+    if (dialer_.is_group())
+        ctx_.selection.server_failed(dialer_.server());
 }
 
 // lbproxy answers itself: the sentence goes to the client.

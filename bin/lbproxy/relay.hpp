@@ -75,6 +75,7 @@ private:
     void response_complete();
     void upstream_lost(UpstreamError kind, const std::string& why);
     void bad_response(const char* why);
+    void server_failed();
     void fail(int status, const std::string& sentence);
     void cut(const std::string& why);
     void abort(const std::string& why, bool flush = false);

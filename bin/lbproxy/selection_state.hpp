@@ -2,7 +2,8 @@
 // server per request. State arrives by --state-mode (push on change,
 // periodic push, or pull per request, coalesced), is kept in SQLite so a
 // restart serves before lbstated answers, and is combined with local facts:
-// in-flight requests and servers found suspect by a failed connect.
+// in-flight requests, servers found suspect by a failed connect, and
+// servers ejected after consecutive failures.
 //
 // Interface shared by the request path (listener/client side) and the state
 // side (subscription, admin API). Owner of the implementation: the state side.
@@ -43,6 +44,11 @@ public:
     // Requests sent to server and not yet answered (p2c's local estimate).
     virtual void request_started(const std::string& server) = 0;
     virtual void request_finished(const std::string& server) = 0;
+    // How a request to a server of a group ended, for passive ejection:
+    // ok is an answer with a status below 500; failed is a failed connect,
+    // a 5xx answer, or no answer (closed, timed out or garbled before one).
+    virtual void server_ok(const std::string& server) = 0;
+    virtual void server_failed(const std::string& server) = 0;
 };
 
 }  // namespace lbproxy

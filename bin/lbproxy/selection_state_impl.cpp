@@ -8,9 +8,10 @@ namespace lbproxy {
 namespace sel = lbkit::select;
 
 SelectionStateImpl::SelectionStateImpl(lbkit::Metrics& metrics, StateBook& book, StateSources& sources,
-                                       sel::Policy policy, lbkit::Millis suspect_for, std::string client_id)
+                                       sel::Policy policy, lbkit::Millis suspect_for, std::string client_id,
+                                       Ejections& ejections)
     : metrics_(metrics), book_(book), sources_(sources), policy_(policy), suspect_for_(suspect_for),
-      client_id_(std::move(client_id)), rng_(std::random_device{}())
+      client_id_(std::move(client_id)), ejections_(ejections), rng_(std::random_device{}())
 {
 }
 
@@ -60,8 +61,9 @@ void SelectionStateImpl::central(const std::string& group, const std::set<std::s
             return finish(std::move(c), done);
         }
         // The manager does not know what this request already tried or what
-        // failed locally a moment ago: choose locally then.
-        if (exclude.count(a.server) || book_.suspect(a.server, unix_ms()))
+        // failed locally a moment ago (suspect, ejected): choose locally then.
+        int64_t now = unix_ms();
+        if (exclude.count(a.server) || book_.suspect(a.server, now) || book_.ejected(a.server, now))
             return finish(local(group, exclude), done);
         try {
             c.target = server_target(a.server);
@@ -110,6 +112,16 @@ void SelectionStateImpl::request_started(const std::string& server)
 void SelectionStateImpl::request_finished(const std::string& server)
 {
     book_.request_finished(server);
+}
+
+void SelectionStateImpl::server_ok(const std::string& server)
+{
+    ejections_.ok(server);
+}
+
+void SelectionStateImpl::server_failed(const std::string& server)
+{
+    ejections_.failed(server);
 }
 
 }  // namespace lbproxy

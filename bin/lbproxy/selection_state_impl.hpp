@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "ejections.hpp"
 #include "loop.hpp"
 #include "metrics.hpp"
 #include "select.hpp"
@@ -22,7 +23,8 @@ namespace lbproxy {
 class SelectionStateImpl : public SelectionState {
 public:
     SelectionStateImpl(lbkit::Metrics& metrics, StateBook& book, StateSources& sources,
-                       lbkit::select::Policy policy, lbkit::Millis suspect_for, std::string client_id);
+                       lbkit::select::Policy policy, lbkit::Millis suspect_for, std::string client_id,
+                       Ejections& ejections);
 
     bool is_group(const std::string& host) const override;
     void choose(const std::string& group, const std::set<std::string>& exclude,
@@ -30,6 +32,8 @@ public:
     void mark_suspect(const std::string& server) override;
     void request_started(const std::string& server) override;
     void request_finished(const std::string& server) override;
+    void server_ok(const std::string& server) override;
+    void server_failed(const std::string& server) override;
 
     lbkit::select::Policy policy() const { return policy_; }
 
@@ -45,6 +49,7 @@ private:
     lbkit::select::Policy policy_;
     lbkit::Millis suspect_for_;
     std::string client_id_;
+    Ejections& ejections_;
     std::mt19937_64 rng_;
     // Hot path: one counter per group and server, found without rendering
     // labels or building a key (lookups by string_view).

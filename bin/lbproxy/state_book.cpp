@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <iterator>
 #include <map>
 
 #include "error.hpp"
@@ -112,7 +113,10 @@ StateBook::Outcome StateBook::apply(api::StateView view, const std::string& sour
     auto targets = parse_targets(view);
     bool reset = restarted_.erase(source) != 0 && source == source_;
     if (view.version > view_.version || reset) {
-        adopt(std::move(view), std::move(targets));
+        // The first state a process holds says nothing about what came up.
+        if (live_) start_ramps(view_, view, now_ms);
+        adopt(std::move(view), std::move(targets), now_ms);
+        live_ = true;
         source_ = source;
         confirmed_ms_ = now_ms;
         return Outcome::accepted;
@@ -128,7 +132,8 @@ void StateBook::restore(api::StateView view, const std::string& source, int64_t 
 {
     auto targets = parse_targets(view);
     restarted_.insert(source);
-    adopt(std::move(view), std::move(targets));
+    adopt(std::move(view), std::move(targets), confirmed_ms);
+    live_ = false;
     source_ = source;
     confirmed_ms_ = confirmed_ms;
 }
@@ -143,12 +148,13 @@ void StateBook::confirm(int64_t now_ms)
     confirmed_ms_ = std::max(confirmed_ms_, now_ms);
 }
 
-void StateBook::adopt(api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets)
+void StateBook::adopt(api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets, int64_t now_ms)
 {
-    std::vector<std::vector<double>> shares = learn_shares(view);
+    std::vector<std::vector<double>> shares = learn_shares(view, now_ms);
     view_ = std::move(view);
     targets_ = std::move(targets);
     shares_ = std::move(shares);
+    sent_.clear();  // the new figures include what was sent before
     groups_.clear();
     for (std::size_t i = 0; i < view_.groups.size(); ++i) groups_[lower(view_.groups[i].name)] = i;
 }
@@ -157,7 +163,7 @@ void StateBook::adopt(api::StateView view, std::vector<std::vector<lbkit::HostPo
 // (by group and server name), moved by the new load figures of each group
 // whose figures changed. A state that repeats a group's figures (a
 // transition elsewhere, a confirmation) teaches nothing new about it.
-std::vector<std::vector<double>> StateBook::learn_shares(const api::StateView& next) const
+std::vector<std::vector<double>> StateBook::learn_shares(const api::StateView& next, int64_t now_ms) const
 {
     std::vector<std::vector<double>> out;
     out.reserve(next.groups.size());
@@ -172,6 +178,7 @@ std::vector<std::vector<double>> StateBook::learn_shares(const api::StateView& n
             c.ratio = s.ratio;
             c.state = s.state;
             c.draining = s.draining;
+            c.ramp = ramp(s.name, now_ms);  // a ramping server was sent less: its load says so
             if (old != no_group) {
                 const auto& before = view_.groups[old].servers;
                 auto it = std::find_if(before.begin(), before.end(), [&](const api::ServerView& b) { return b.name == s.name; });
@@ -222,6 +229,7 @@ bool StateBook::suspect(const std::string& server, int64_t now_ms) const
 void StateBook::request_started(const std::string& server)
 {
     ++inflight_[server];
+    ++sent_[server];
 }
 
 void StateBook::request_finished(const std::string& server)
@@ -236,6 +244,156 @@ int64_t StateBook::inflight(const std::string& server) const
     auto it = inflight_.find(server);
     return it == inflight_.end() ? 0 : it->second;
 }
+
+int64_t StateBook::sent_since_figure(const std::string& server) const
+{
+    auto it = sent_.find(server);
+    return it == sent_.end() ? 0 : it->second;
+}
+
+// Slow start -----------------------------------------------------------------
+
+void StateBook::ramp_from(const std::string& server, int64_t from_ms)
+{
+    if (passive_.slow_start.count() <= 0) return;
+    int64_t& from = ramp_from_[server];
+    from = std::max(from, from_ms);
+}
+
+void StateBook::start_ramps(const api::StateView& before, const api::StateView& after, int64_t now_ms)
+{
+    int64_t span = passive_.slow_start.count();
+    if (span <= 0) return;
+    for (auto it = ramp_from_.begin(); it != ramp_from_.end();)
+        it = now_ms - it->second >= span ? ramp_from_.erase(it) : std::next(it);
+    std::unordered_map<std::string, const api::ServerView*> was;
+    for (const auto& g : before.groups)
+        for (const auto& s : g.servers) was.emplace(s.name, &s);
+    for (const auto& g : after.groups)
+        for (const auto& s : g.servers) {
+            if (s.state != api::State::up) continue;
+            auto it = was.find(s.name);
+            // New in the state: it was unknown to this proxy.
+            bool came_up = it == was.end() || it->second->state != api::State::up;
+            bool unpinned = it != was.end() && it->second->pinned && !s.pinned;
+            if (came_up || unpinned) ramp_from(s.name, now_ms);
+        }
+}
+
+double StateBook::ramp(const std::string& server, int64_t now_ms) const
+{
+    int64_t span = passive_.slow_start.count();
+    if (span <= 0) return 1;
+    auto it = ramp_from_.find(server);
+    if (it == ramp_from_.end()) return 1;
+    int64_t elapsed = now_ms - it->second;
+    if (elapsed >= span) return 1;
+    if (elapsed <= 0) return Passive::ramp_floor;
+    return Passive::ramp_floor + (1 - Passive::ramp_floor) * static_cast<double>(elapsed) / static_cast<double>(span);
+}
+
+// Passive ejection -----------------------------------------------------------
+
+bool StateBook::ejected(const std::string& server, int64_t now_ms) const
+{
+    auto it = health_.find(server);
+    return it != health_.end() && now_ms < it->second.until_ms;
+}
+
+int StateBook::ejections(const std::string& server, int64_t now_ms) const
+{
+    auto it = health_.find(server);
+    if (it == health_.end()) return 0;
+    const Health& h = it->second;
+    if (h.until_ms > 0 && now_ms - h.until_ms >= passive_.forget_after.count()) return 0;
+    return h.ejections;
+}
+
+int StateBook::ejected_in_group(const api::GroupView& g, int64_t now_ms) const
+{
+    int n = 0;
+    for (const auto& s : g.servers) n += ejected(s.name, now_ms) ? 1 : 0;
+    return n;
+}
+
+std::string StateBook::ejection_limit(const std::string& server, int64_t now_ms) const
+{
+    for (const auto& g : view_.groups) {
+        bool member = std::any_of(g.servers.begin(), g.servers.end(), [&](const auto& s) { return s.name == server; });
+        if (!member) continue;
+        auto n = static_cast<int64_t>(g.servers.size());
+        int64_t allowed = std::max<int64_t>(1, n * passive_.max_percent / 100);
+        if (ejected_in_group(g, now_ms) + 1 > allowed) return g.name;
+    }
+    return "";
+}
+
+void StateBook::server_ok(const std::string& server, int64_t now_ms)
+{
+    auto it = health_.find(server);
+    if (it == health_.end() || now_ms < it->second.until_ms) return;
+    it->second.failures = 0;
+}
+
+FailureOutcome StateBook::server_failed(const std::string& server, int64_t now_ms)
+{
+    FailureOutcome o;
+    if (passive_.eject_after <= 0) return o;
+    Health& h = health_[server];
+    if (now_ms < h.until_ms) {
+        o.failures = h.failures;
+        return o;
+    }
+    o.failures = ++h.failures;
+    if (h.failures < passive_.eject_after) return o;
+    o.group = ejection_limit(server, now_ms);
+    if (!o.group.empty()) {
+        o.kind = FailureOutcome::held;
+        return o;
+    }
+    h.ejections = ejections(server, now_ms) + 1;
+    int64_t base = passive_.ejection_time.count();
+    int64_t span = std::min(base * h.ejections, std::max(passive_.max_ejection.count(), base));
+    h.until_ms = now_ms + span;
+    h.out = true;
+    h.failures = 0;
+    ramp_from(server, h.until_ms);
+    o.kind = FailureOutcome::ejected;
+    o.ejections = h.ejections;
+    o.until_ms = h.until_ms;
+    return o;
+}
+
+std::vector<std::string> StateBook::take_returned(int64_t now_ms)
+{
+    std::vector<std::string> out;
+    for (auto& [name, h] : health_)
+        if (h.out && h.until_ms <= now_ms) {
+            h.out = false;
+            out.push_back(name);
+        }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<std::string> StateBook::ejected_servers(int64_t now_ms) const
+{
+    std::vector<std::string> out;
+    for (const auto& [name, h] : health_)
+        if (now_ms < h.until_ms) out.push_back(name);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+int64_t StateBook::next_return_ms() const
+{
+    int64_t next = 0;
+    for (const auto& [name, h] : health_)
+        if (h.out && (next == 0 || h.until_ms < next)) next = h.until_ms;
+    return next;
+}
+
+// Selection ------------------------------------------------------------------
 
 std::vector<sel::Candidate> StateBook::candidates(const std::string& host, int64_t now_ms) const
 {
@@ -260,6 +418,9 @@ std::vector<sel::Candidate> StateBook::candidates(const api::GroupView& g, int64
         c.draining = s.draining;
         c.suspect = suspect(s.name, now_ms);
         c.inflight = static_cast<double>(inflight(s.name));
+        c.sent_since_figure = static_cast<double>(sent_since_figure(s.name));
+        c.ramp = ramp(s.name, now_ms);
+        c.ejected = ejected(s.name, now_ms);
         out.push_back(std::move(c));
     }
     return out;
@@ -322,9 +483,16 @@ nlohmann::json StateBook::to_json(int64_t now_ms) const
             j["suspect"] = suspect(s.name, now_ms);
             j["inflight"] = inflight(s.name);
             j["share"] = shares_[static_cast<std::size_t>(&g - view_.groups.data())][servers.size()];
+            j["sent_since_state"] = sent_since_figure(s.name);
+            bool out = ejected(s.name, now_ms);
+            j["ejected"] = out;
+            auto h = health_.find(s.name);
+            j["ejected_until_ms"] = out ? h->second.until_ms : 0;
+            j["ejections"] = ejections(s.name, now_ms);
+            j["slow_start"] = ramp(s.name, now_ms);
             servers.push_back(std::move(j));
         }
-        groups.push_back({{"name", g.name}, {"servers", std::move(servers)}});
+        groups.push_back({{"name", g.name}, {"ejected", ejected_in_group(g, now_ms)}, {"servers", std::move(servers)}});
     }
     return {
         {"version", view_.version},

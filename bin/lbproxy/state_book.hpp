@@ -15,6 +15,11 @@
 // the held state for stale_after, every server that is not pinned is
 // treated as unknown, so it is chosen only while no server of its group is
 // up. A pin is an operator's command, not a measurement, so it stays.
+//
+// Local facts the selection adds to the state: requests in flight, requests
+// sent since the held state was applied (the load figures do not count
+// them yet), servers suspect after a failed connect, passive ejection and
+// slow start (Passive below).
 #pragma once
 #include <cstdint>
 #include <random>
@@ -32,9 +37,41 @@
 
 namespace lbproxy {
 
+// Passive ejection: eject_after consecutive failures of a server (a failed
+// connect, a 5xx answer, no answer) take it out for ejection_time times the
+// number of its ejections (at most max_ejection, or ejection_time when that
+// is longer); the count is forgotten when the server stayed in for
+// forget_after since its last ejection ended. A success resets the
+// consecutive failures. No more than max_percent of a group's servers are
+// out at once, but one always may be.
+//
+// Slow start: a server that came up (down or unknown, or new, in the
+// previous received state; not in the first state this process holds), was
+// unpinned, or returned from an ejection gets a share factor (ramp) rising
+// linearly from ramp_floor to 1 over slow_start.
+struct Passive {
+    int eject_after = 5;                     // 0: no ejection
+    int max_percent = 50;
+    lbkit::Millis ejection_time{30000};
+    lbkit::Millis max_ejection{300000};
+    lbkit::Millis forget_after{300000};
+    lbkit::Millis slow_start{10000};         // 0: no slow start
+    static constexpr double ramp_floor = 0.1;
+};
+
+// What a failure did to its server.
+struct FailureOutcome {
+    enum Kind { counted, ejected, held } kind = counted;  // held: max_percent kept it in
+    int failures = 0;           // consecutive, this one included
+    int ejections = 0;          // ejected: its count, this one included
+    int64_t until_ms = 0;       // ejected: when it returns
+    std::string group;          // held: the group at its limit
+};
+
 class StateBook {
 public:
-    explicit StateBook(lbkit::Millis stale_after) : stale_after_(stale_after) {}
+    explicit StateBook(lbkit::Millis stale_after, Passive passive = {})
+        : stale_after_(stale_after), passive_(passive) {}
 
     enum class Outcome { accepted, same, older };
     // Throws BadInput when a server name is not host[:port].
@@ -60,6 +97,27 @@ public:
     void request_started(const std::string& server);
     void request_finished(const std::string& server);
     int64_t inflight(const std::string& server) const;
+    // Requests started since the held state was applied.
+    int64_t sent_since_figure(const std::string& server) const;
+
+    // Passive ejection. Outcomes of a server already ejected are ignored
+    // (requests that were in flight when it went out).
+    void server_ok(const std::string& server, int64_t now_ms);
+    FailureOutcome server_failed(const std::string& server, int64_t now_ms);
+    bool ejected(const std::string& server, int64_t now_ms) const;
+    // Servers whose ejection ended by now, each named once.
+    std::vector<std::string> take_returned(int64_t now_ms);
+    // Servers ejected now, sorted.
+    std::vector<std::string> ejected_servers(int64_t now_ms) const;
+    // When the next ejected server returns; 0 when none is out.
+    int64_t next_return_ms() const;
+    // Ejections counted for the backoff (after forget_after, 0).
+    int ejections(const std::string& server, int64_t now_ms) const;
+    // Servers of the group ejected now.
+    int ejected_in_group(const lbkit::api::GroupView& g, int64_t now_ms) const;
+    // Slow start share factor, (0, 1].
+    double ramp(const std::string& server, int64_t now_ms) const;
+    const Passive& passive() const { return passive_; }
 
     // The group's servers as the selection sees them now (aged, suspect,
     // in-flight). Empty when host is not a group.
@@ -79,10 +137,23 @@ private:
     // Index of the group in view_, or no_group.
     std::size_t find(const std::string& host) const;
     std::vector<lbkit::select::Candidate> candidates(const lbkit::api::GroupView& g, int64_t now_ms) const;
-    void adopt(lbkit::api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets);
-    std::vector<std::vector<double>> learn_shares(const lbkit::api::StateView& next) const;
+    void adopt(lbkit::api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets, int64_t now_ms);
+    std::vector<std::vector<double>> learn_shares(const lbkit::api::StateView& next, int64_t now_ms) const;
+    void start_ramps(const lbkit::api::StateView& before, const lbkit::api::StateView& after, int64_t now_ms);
+    void ramp_from(const std::string& server, int64_t from_ms);
+    // The group (by name) that would pass max_percent with server out, or "".
+    std::string ejection_limit(const std::string& server, int64_t now_ms) const;
+
+    struct Health {
+        int failures = 0;           // consecutive
+        int ejections = 0;          // for the backoff
+        int64_t until_ms = 0;       // end of the last ejection
+        bool out = false;           // ejected, return not yet taken
+    };
 
     lbkit::Millis stale_after_;
+    Passive passive_;
+    bool live_ = false;             // the held state was received, not restored
     lbkit::api::StateView view_;
     std::vector<std::vector<lbkit::HostPort>> targets_;    // parallel to view_'s groups and servers
     std::vector<std::vector<double>> shares_;              // adaptive's share factors, parallel too
@@ -92,6 +163,9 @@ private:
     std::set<std::string> restarted_;                      // sources whose next state is taken
     std::unordered_map<std::string, int64_t> suspect_until_;
     std::unordered_map<std::string, int64_t> inflight_;
+    std::unordered_map<std::string, int64_t> sent_;
+    std::unordered_map<std::string, Health> health_;
+    std::unordered_map<std::string, int64_t> ramp_from_;    // slow start began (may be in the future)
 };
 
 const char* to_string(StateBook::Outcome o);

@@ -7,6 +7,7 @@
 #include "addr.hpp"
 #include "admin_api.hpp"
 #include "cli.hpp"
+#include "ejections.hpp"
 #include "error.hpp"
 #include "history_store.hpp"
 #include "httpc.hpp"
@@ -48,6 +49,19 @@ void add_state_options(CLI::App& app, StateOptions& o)
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     app.add_option("--client-id", o.client_id, "Name sent to lbstated with central selections (default the host name)");
+    lbkit::cli::add_duration(app, "--slow-start", o.slow_start,
+                             "A server that comes up, is unpinned or returns from ejection gets its share "
+                             "over this long (0: at once)");
+    app.add_option("--eject-after", o.eject_after,
+                   "Consecutive failures (failed connect, 5xx, no answer) that eject a server (0: never)")
+        ->check(CLI::Range(0, 1000000))
+        ->capture_default_str();
+    app.add_option("--max-ejection-percent", o.max_ejection_percent,
+                   "Most servers of a group ejected at once, in percent (one may always be)")
+        ->check(CLI::Range(0, 100))
+        ->capture_default_str();
+    lbkit::cli::add_duration(app, "--ejection-time", o.ejection_time,
+                             "An ejection lasts this long times the server's ejections (at most 5 min, or this)");
 }
 
 namespace {
@@ -70,8 +84,20 @@ StateOptions checked(StateOptions o)
     at_least(o.state_timeout, Millis{10}, "--state-timeout");
     at_least(o.stale_after, Millis{10}, "--stale-after");
     at_least(o.suspect_for, Millis{0}, "--suspect-time");
+    at_least(o.slow_start, Millis{0}, "--slow-start");
+    at_least(o.ejection_time, Millis{100}, "--ejection-time");
     if (o.client_id.empty()) o.client_id = host_name();
     return o;
+}
+
+Passive passive(const StateOptions& o)
+{
+    Passive p;
+    p.eject_after = o.eject_after;
+    p.max_percent = o.max_ejection_percent;
+    p.ejection_time = o.ejection_time;
+    p.slow_start = o.slow_start;
+    return p;
 }
 
 }  // namespace
@@ -89,6 +115,8 @@ struct StateSide::Impl {
     HistoryStore history;
     lbkit::httpc::Client http;
     StateSources sources;
+    EjectionReports reports;
+    Ejections ejections;
     SelectionStateImpl selection;
     AdminDeps deps;
     lbkit::httpd::Server admin;
@@ -108,15 +136,17 @@ StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o
     : loop(loop), metrics(metrics), opt(checked(std::move(o))),
       db_path(lbkit::store::state_path(state_dir, proxy_store::file_name)),
       db(proxy_store::open(db_path)),
-      book(opt.stale_after),
+      book(opt.stale_after, passive(opt)),
       history(db_path, HistoryLimits{opt.history_max_rows}),
       http(loop),
       sources(loop, http, metrics,
               SourceConfig{opt.state_servers, opt.state_mode, opt.state_interval, opt.state_timeout, token},
               [this](lbkit::api::StateView v, const std::string& s) { receive(std::move(v), s); },
               [this](const std::string&) { book.confirm(unix_ms()); }),
+      reports(http, opt.state_servers, token, opt.state_timeout),
+      ejections(loop, metrics, book, reports),
       selection(metrics, book, sources, lbkit::select::policy_from_string(opt.policy), opt.suspect_for,
-                opt.client_id),
+                opt.client_id, ejections),
       deps{book, sources, db, history, metrics, opt.state_mode, opt.policy,
            [this](lbkit::api::StateView v, const std::string& s) { return receive(std::move(v), s); }},
       admin(loop, metrics,
@@ -251,6 +281,7 @@ void StateSide::start()
     std::string url = impl_->push_url();
     log::info("admin API on ", impl_->opt.admin, " (port ", impl_->admin.bound_port(), "); state by ",
               impl_->opt.state_mode, ", policy ", impl_->opt.policy);
+    impl_->reports.set_proxy(source_key(url));
     impl_->sources.start(url);
     impl_->persist_timer.start(Millis{5000}, true);
 }
@@ -266,6 +297,7 @@ void StateSide::shutdown()
     if (!impl_ || impl_->stopped) return;
     impl_->stopped = true;
     impl_->persist_timer.cancel();
+    impl_->ejections.stop();
     impl_->sources.stop();
     impl_->sources.unsubscribe();
     impl_->persist_confirmed();

@@ -32,6 +32,10 @@ struct StateOptions {
     lbkit::Millis state_timeout{1000};       // --state-timeout: every request to lbstated
     lbkit::Millis stale_after{30000};        // --stale-after: unconfirmed state -> servers unknown
     std::string client_id;                   // --client-id: "client" of central selection (default hostname)
+    lbkit::Millis slow_start{10000};         // --slow-start: ramp after a server comes back (0: off)
+    int eject_after = 5;                     // --eject-after: consecutive failures (0: no ejection)
+    int max_ejection_percent = 50;           // --max-ejection-percent: of a group's servers
+    lbkit::Millis ejection_time{30000};      // --ejection-time: times the server's ejection count
 };
 
 // Adds the flags above to the proxy's command line.

@@ -56,6 +56,7 @@ void Tunnel::dialed(UpstreamConn* conn)
     conn->stream().set_timeouts(nullptr, nullptr);
     if (dialer_.is_group()) {
         ctx_.selection.request_started(dialer_.server());
+        ctx_.selection.server_ok(dialer_.server());  // a tunnel's only answer is the connect
         in_flight_ = true;
     }
     status_ = 200;

@@ -144,6 +144,57 @@ bool Model::set_draining(const std::string& server, bool on)
     return changed;
 }
 
+void Model::eject(const std::string& server, const std::string& proxy, int64_t until_ms)
+{
+    ejected_[server][proxy] = until_ms;
+    ++ejection_serial_;
+}
+
+bool Model::end_ejection(const std::string& server, const std::string& proxy)
+{
+    auto it = ejected_.find(server);
+    if (it == ejected_.end() || it->second.erase(proxy) == 0)
+        return false;
+    if (it->second.empty())
+        ejected_.erase(it);
+    ++ejection_serial_;
+    return true;
+}
+
+bool Model::expire_ejections(int64_t now_ms)
+{
+    bool dropped = false;
+    for (auto it = ejected_.begin(); it != ejected_.end();) {
+        auto& by = it->second;
+        for (auto p = by.begin(); p != by.end();)
+            if (p->second <= now_ms) {
+                p = by.erase(p);
+                dropped = true;
+            } else {
+                ++p;
+            }
+        it = by.empty() ? ejected_.erase(it) : std::next(it);
+    }
+    if (dropped)
+        ++ejection_serial_;
+    return dropped;
+}
+
+std::map<std::string, int64_t> Model::ejections(const std::string& server, int64_t now_ms) const
+{
+    std::map<std::string, int64_t> out;
+    if (auto it = ejected_.find(server); it != ejected_.end())
+        for (const auto& [proxy, until] : it->second)
+            if (until > now_ms)
+                out[proxy] = until;
+    return out;
+}
+
+int Model::ejected_by(const std::string& server, int64_t now_ms) const
+{
+    return static_cast<int>(ejections(server, now_ms).size());
+}
+
 std::vector<lbkit::select::Candidate> Model::candidates(const Group& g) const
 {
     std::vector<lbkit::select::Candidate> out;
@@ -187,6 +238,7 @@ lbkit::api::StateView Model::view(int64_t now_ms, const std::string& only_group)
             sv.draining = c.draining;
             if (const ServerStatus* s = status(c.name); s && s->last_report_ms >= 0)
                 sv.age_ms = now_ms - s->last_report_ms;
+            sv.ejected_by = ejected_by(c.name, now_ms);
             gv.servers.push_back(std::move(sv));
         }
         v.groups.push_back(std::move(gv));

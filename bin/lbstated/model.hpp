@@ -69,6 +69,19 @@ public:
     // Central selection: the choice is counted as load until the next report.
     std::optional<std::string> select(const Group& g, std::mt19937_64& rng);
 
+    // Passive ejections reported by proxies: shown in the view (ejected_by)
+    // and nothing more; the sniffers' word on state and load stands, and
+    // the version does not change. Each expires at until_ms unless renewed.
+    void eject(const std::string& server, const std::string& proxy, int64_t until_ms);
+    bool end_ejection(const std::string& server, const std::string& proxy);
+    // Drops expired ejections; true when one was dropped.
+    bool expire_ejections(int64_t now_ms);
+    int ejected_by(const std::string& server, int64_t now_ms) const;
+    // proxy -> until_ms of the server's ejections in force.
+    std::map<std::string, int64_t> ejections(const std::string& server, int64_t now_ms) const;
+    // Changes with every ejection added, ended or expired (the state body cache).
+    uint64_t ejection_serial() const { return ejection_serial_; }
+
     State effective_state(const std::string& server) const;
     const ServerStatus* status(const std::string& server) const;
 
@@ -82,6 +95,8 @@ private:
     std::map<std::string, ServerStatus> servers_;
     std::map<std::string, lbkit::api::Pin> pins_;
     std::set<std::string> drains_;
+    std::map<std::string, std::map<std::string, int64_t>> ejected_;  // server -> proxy -> until_ms
+    uint64_t ejection_serial_ = 0;
     uint64_t version_ = 0;
     uint64_t ceiling_ = 0;
     std::function<void(uint64_t)> reserve_;

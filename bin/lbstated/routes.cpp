@@ -169,6 +169,41 @@ Response set_drain(Stated& d, Request& req, bool on)
     return Response::json(pin_json(d, server));
 }
 
+// Passive ejection reported by a proxy: counted in the state view
+// (ejected_by), never a change of the server's state.
+Json ejection_json(Stated& d, const std::string& server)
+{
+    int64_t now = d.now_ms();
+    Json proxies = Json::array();
+    for (const auto& [proxy, until] : d.model().ejections(server, now))
+        proxies.push_back({{"proxy", proxy}, {"remaining_ms", until - now}});
+    return {{"server", server}, {"ejected_by", proxies.size()}, {"proxies", std::move(proxies)}};
+}
+
+Response post_ejection(Stated& d, Request& req)
+{
+    const std::string& server = server_param(d, req);
+    Json body = req.json_object();
+    std::string proxy = lbkit::api::get_string(body, "proxy", "", 256);
+    auto ms = static_cast<int64_t>(lbkit::api::get_number(body, "until_ms", "", 1, 86'400'000));
+    d.model().eject(server, proxy, d.now_ms() + ms);
+    lbkit::log::info("server ", server, " ejected by proxy ", proxy, " for ", ms, " ms");
+    return Response::json(ejection_json(d, server));
+}
+
+Response delete_ejection(Stated& d, Request& req)
+{
+    const std::string& server = req.params.at(0);
+    auto proxy = req.arg("proxy");
+    if (!proxy || proxy->empty())
+        throw HttpError(400, "missing query parameter proxy");
+    if (d.model().end_ejection(server, *proxy))
+        lbkit::log::info("server ", server, " back in proxy ", *proxy);
+    else
+        server_param(d, req);  // 404 for a name that is neither ejected nor configured
+    return Response::json(ejection_json(d, server));
+}
+
 Response post_subscriber(Stated& d, Request& req)
 {
     auto spec = lbkit::api::subscriber_from_json(req.json_object());
@@ -208,6 +243,8 @@ std::vector<lbkit::httpd::Route> routes(Stated& d)
         {"DELETE", "/v1/servers/{}/pin", true, h(delete_pin)},
         {"PUT", "/v1/servers/{}/drain", true, [&d](Request& r) { return set_drain(d, r, true); }},
         {"DELETE", "/v1/servers/{}/drain", true, [&d](Request& r) { return set_drain(d, r, false); }},
+        {"POST", "/v1/servers/{}/ejection", true, h(post_ejection)},
+        {"DELETE", "/v1/servers/{}/ejection", true, h(delete_ejection)},
         {"GET", "/v1/subscribers", false, [&d](Request&) { return Response::json(d.subscribers().list()); }},
         {"POST", "/v1/subscribers", true, h(post_subscriber)},
         {"DELETE", "/v1/subscribers/{}", true, h(delete_subscriber)},

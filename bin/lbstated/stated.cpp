@@ -15,6 +15,7 @@ Stated::Stated(lbkit::Loop& loop, lbkit::Metrics& metrics, const Options& option
       store_(lbkit::store::state_path(state_dir, "lbstated.db")),
       model_(options.stale_after.count()), http_(loop),
       sweep_(loop, [this] {
+          model_.expire_ejections(now_ms());
           if (model_.sweep(now_ms())) {
               lbkit::log::info("reports stopped: some servers are now unknown (version ", model_.version(), ")");
               changed(true);
@@ -90,13 +91,15 @@ void Stated::replace_groups(const std::string& text, const std::string& who)
 
 StateBody Stated::state_body()
 {
-    if (!cached_.json || cached_.version != model_.version()) {
+    // Ejections reported by proxies show in the body without a new version.
+    if (!cached_.json || cached_.version != model_.version() || cached_ejections_ != model_.ejection_serial()) {
         auto view = model_.view(now_ms());
         auto loads = std::make_shared<std::vector<double>>();
         for (const auto& g : view.groups)
             for (const auto& sv : g.servers)
                 loads->push_back(sv.ratio > 0 ? sv.load / sv.ratio : sv.load);
         cached_.version = model_.version();
+        cached_ejections_ = model_.ejection_serial();
         cached_.json = std::make_shared<const std::string>(lbkit::api::dump(lbkit::api::to_json(view)));
         cached_.loads = std::move(loads);
     }
@@ -112,7 +115,7 @@ void Stated::changed(bool transition)
 namespace {
 
 // The per-server series, dropped with the server when new groups leave it out.
-constexpr const char* server_series[] = {"lbstated_server_load", "lbstated_server_up"};
+constexpr const char* server_series[] = {"lbstated_server_load", "lbstated_server_up", "lbstated_server_ejected_by"};
 
 }  // namespace
 
@@ -124,6 +127,8 @@ void Stated::update_server_metrics()
             lbkit::Labels l{{"group", g.name}, {"server", c.name}};
             metrics_.gauge("lbstated_server_load", "Load of a server as last reported or pinned", l).set(c.load);
             metrics_.gauge("lbstated_server_up", "1 when the server is up", l).set(c.state == State::up ? 1 : 0);
+            metrics_.gauge("lbstated_server_ejected_by", "Proxies that eject the server now (passive ejection)", l)
+                .set(model_.ejected_by(c.name, now_ms()));
             now.emplace(g.name, c.name);
         }
     for (const auto& [group, server] : metric_servers_)

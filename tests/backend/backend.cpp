@@ -14,6 +14,8 @@
 //   /mirror               the request body sent back as it arrives
 //   /stats                "connections N\nrequests M\n" since start, then
 //                         "path P K\n" for every path P requested K times
+// --status NNN answers every request but /stats with that status (a failing
+// server for passive ejection tests).
 // Keep-alive and pipelining as HTTP/1.1 says; Expect: 100-continue answered.
 // It uses libhttp-parser directly, not lbproxy's code, so a parsing bug in
 // the proxy is not hidden by the same bug here.
@@ -44,6 +46,7 @@ namespace {
 struct Server {
     event_base* base = nullptr;
     std::string name;
+    int status = 0;  // --status: every answer has it
     long connections = 0, requests = 0;
     std::map<std::string, long> paths;
 };
@@ -168,10 +171,11 @@ private:
                 expect = true;
         std::string path = c->url_.substr(0, c->url_.find('?'));
         ++c->srv_.paths[path];
-        if (path.rfind("/status/", 0) == 0) {
+        bool forced = c->srv_.status != 0 && path != "/stats";
+        if (forced || path.rfind("/status/", 0) == 0) {
             // A final answer before the body: the client may keep its body.
             c->keep_alive_ = c->keep_alive_ && !expect;
-            c->answer(std::atoi(path.c_str() + 8), c->srv_.name + "\n");
+            c->answer(forced ? c->srv_.status : std::atoi(path.c_str() + 8), c->srv_.name + "\n");
             c->closing_ = !c->keep_alive_;  // the body may never come
             return 0;
         }
@@ -428,6 +432,9 @@ int main(int argc, char** argv)
     std::string listen, name = "backend";
     app.add_option("--listen", listen, "ADDR:PORT to listen on (loopback)")->required();
     app.add_option("--name", name, "Name sent in every answer")->capture_default_str();
+    int status = 0;
+    app.add_option("--status", status, "Answer every request (but /stats) with this status")
+        ->check(CLI::Range(200, 599));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -437,6 +444,7 @@ int main(int argc, char** argv)
     Server srv;
     srv.base = event_base_new();
     srv.name = name;
+    srv.status = status;
     sockaddr_storage ss{};
     int len = sizeof ss;
     if (evutil_parse_sockaddr_port(listen.c_str(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {

@@ -16,7 +16,7 @@ ctl() { "$LBCTL" -s "$S" --token-file "$T/token" "$@"; }
 
 out=$(ctl status)
 is "status is tab-separated without header into a pipe" "$(printf '%s\n' "$out" | head -1)" \
-    $'host1.a.co.jp\t127.0.0.1:8081\t20.0\t2.0\t10.00\tup\t-\t'"$(printf '%s\n' "$out" | head -1 | cut -f8)"
+    $'host1.a.co.jp\t127.0.0.1:8081\t20.0\t2.0\t10.00\tup\t-\t'"$(printf '%s\n' "$out" | head -1 | cut -f8)"$'\t0'
 is "status has one line per server" "$(printf '%s\n' "$out" | wc -l)" 3
 like "status -o table has a header" "$(ctl -o table status)" '^GROUP +SERVER +LOAD +RATIO +RELLOAD +STATE +FLAGS +AGE'
 like "status -o json is the state" "$(ctl -o json status)" '"version": [0-9]+'

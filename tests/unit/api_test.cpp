@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(state_round_trip)
 {
     api::StateView v;
     v.version = 42;
-    v.groups.push_back({"host1.a.co.jp", {{"host1:80", 20, 2, api::State::up, true, false, 1500}}});
+    v.groups.push_back({"host1.a.co.jp", {{"host1:80", 20, 2, api::State::up, true, false, 1500, 3}}});
     auto j = api::to_json(v);
     BOOST_TEST(j["version"] == 42);
     auto back = api::state_from_json(j);
@@ -63,6 +63,7 @@ BOOST_AUTO_TEST_CASE(state_round_trip)
     BOOST_TEST(s.ratio == 2);
     BOOST_TEST(s.pinned);
     BOOST_TEST(s.age_ms == 1500);
+    BOOST_TEST(s.ejected_by == 3);
     BOOST_TEST(!back.group("other"));
 }
 

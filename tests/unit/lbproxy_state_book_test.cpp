@@ -298,3 +298,223 @@ BOOST_AUTO_TEST_CASE(changes_are_described_for_the_log)
     api::StateView empty;
     BOOST_TEST(describe_changes(empty, a) == "group host1.a.co.jp new, a:80 new (up), b:80 new (up)");
 }
+
+// Local facts of the selection: requests sent since the state, slow start,
+// passive ejection.
+namespace {
+
+const std::string G = "host1.a.co.jp";
+
+lbkit::select::Candidate cand(const StateBook& b, const std::string& name, int64_t now)
+{
+    for (const auto& c : b.candidates(G, now))
+        if (c.name == name) return c;
+    BOOST_FAIL("no candidate " + name);
+    return {};
+}
+
+std::vector<api::ServerView> up3()
+{
+    return {server("a:80", api::State::up), server("b:80", api::State::up), server("c:80", api::State::up)};
+}
+
+Passive passive(int eject_after, int max_percent = 50, int64_t slow_ms = 10000)
+{
+    Passive p;
+    p.eject_after = eject_after;
+    p.max_percent = max_percent;
+    p.slow_start = Millis{slow_ms};
+    return p;
+}
+
+void fail(StateBook& b, const std::string& s, int n, int64_t now)
+{
+    for (int i = 0; i < n; ++i) b.server_failed(s, now);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sent_since_figure_counts_until_a_new_state_is_applied)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, up3()), "s1:7400", t0);
+    for (int i = 0; i < 3; ++i) b.request_started("a:80");
+    b.request_started("b:80");
+    b.request_finished("a:80");  // answered, but still not in the figure
+    BOOST_TEST(cand(b, "a:80", t0).sent_since_figure == 3.0);
+    BOOST_TEST(cand(b, "b:80", t0).sent_since_figure == 1.0);
+    BOOST_TEST(cand(b, "c:80", t0).sent_since_figure == 0.0);
+    // The same version again is a confirmation, not new figures.
+    b.apply(state(1, up3()), "s1:7400", t0 + 100);
+    BOOST_TEST(cand(b, "a:80", t0).sent_since_figure == 3.0);
+    b.apply(state(2, up3()), "s1:7400", t0 + 200);
+    BOOST_TEST(cand(b, "a:80", t0).sent_since_figure == 0.0);
+    BOOST_TEST(cand(b, "b:80", t0).sent_since_figure == 0.0);
+    BOOST_TEST(b.to_json(t0)["groups"][0]["servers"][0]["sent_since_state"] == 0);
+}
+
+BOOST_AUTO_TEST_CASE(slow_start_ramps_a_server_that_came_up_linearly)
+{
+    StateBook b(Millis{30000}, passive(5));
+    b.apply(state(1, {server("a:80", api::State::up), server("b:80", api::State::down)}), "s1:7400", t0);
+    BOOST_TEST(cand(b, "a:80", t0).ramp == 1.0);
+    b.apply(state(2, {server("a:80", api::State::up), server("b:80", api::State::up)}), "s1:7400", t0 + 1000);
+    BOOST_TEST(cand(b, "a:80", t0 + 1000).ramp == 1.0);
+    BOOST_TEST(cand(b, "b:80", t0 + 1000).ramp == 0.1, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(cand(b, "b:80", t0 + 6000).ramp == 0.55, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(cand(b, "b:80", t0 + 9000).ramp == 0.82, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(cand(b, "b:80", t0 + 11000).ramp == 1.0);
+    BOOST_TEST(b.to_json(t0 + 6000)["groups"][0]["servers"][1]["slow_start"].get<double>() > 0.5);
+    // Unknown to up ramps as well; a later state while ramping does not restart it.
+    b.apply(state(3, {server("a:80", api::State::unknown), server("b:80", api::State::up)}), "s1:7400", t0 + 2000);
+    b.apply(state(4, {server("a:80", api::State::up), server("b:80", api::State::up)}), "s1:7400", t0 + 3000);
+    BOOST_TEST(cand(b, "a:80", t0 + 3000).ramp == 0.1, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(cand(b, "b:80", t0 + 6000).ramp == 0.55, boost::test_tools::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(no_slow_start_at_the_first_state_received_or_restored)
+{
+    StateBook fresh(Millis{30000}, passive(5));
+    fresh.apply(state(1, up3()), "s1:7400", t0);
+    BOOST_TEST(cand(fresh, "a:80", t0).ramp == 1.0);
+    // A server new in a later state was unknown to this proxy: it ramps.
+    auto four = up3();
+    four.push_back(server("d:80", api::State::up));
+    fresh.apply(state(2, four), "s1:7400", t0 + 10);
+    BOOST_TEST(cand(fresh, "d:80", t0 + 10).ramp == 0.1, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(cand(fresh, "c:80", t0 + 10).ramp == 1.0);
+
+    StateBook restored(Millis{30000}, passive(5));
+    restored.restore(state(1, {server("a:80", api::State::down)}), "s1:7400", t0 - 60000);
+    restored.apply(state(2, {server("a:80", api::State::up)}), "s1:7400", t0);
+    BOOST_TEST(cand(restored, "a:80", t0).ramp == 1.0);
+    restored.apply(state(3, {server("a:80", api::State::down)}), "s1:7400", t0 + 10);
+    restored.apply(state(4, {server("a:80", api::State::up)}), "s1:7400", t0 + 20);
+    BOOST_TEST(cand(restored, "a:80", t0 + 20).ramp == 0.1, boost::test_tools::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(slow_start_after_unpin_and_never_when_off)
+{
+    StateBook b(Millis{30000}, passive(5));
+    b.apply(state(1, {server("a:80", api::State::up, 0, 1, true), server("b:80", api::State::up)}), "s1:7400", t0);
+    b.apply(state(2, {server("a:80", api::State::up), server("b:80", api::State::up)}), "s1:7400", t0 + 100);
+    BOOST_TEST(cand(b, "a:80", t0 + 100).ramp == 0.1, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(cand(b, "b:80", t0 + 100).ramp == 1.0);
+
+    StateBook off(Millis{30000}, passive(5, 50, 0));
+    off.apply(state(1, {server("a:80", api::State::down)}), "s1:7400", t0);
+    off.apply(state(2, {server("a:80", api::State::up)}), "s1:7400", t0 + 100);
+    BOOST_TEST(cand(off, "a:80", t0 + 100).ramp == 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(consecutive_failures_eject_and_a_success_resets_them)
+{
+    StateBook b(Millis{30000}, passive(3));
+    b.apply(state(1, up3()), "s1:7400", t0);
+    fail(b, "a:80", 2, t0);
+    b.server_ok("a:80", t0);
+    fail(b, "a:80", 2, t0);
+    BOOST_TEST(!b.ejected("a:80", t0));
+    FailureOutcome o = b.server_failed("a:80", t0 + 5);
+    BOOST_TEST((o.kind == FailureOutcome::ejected));
+    BOOST_TEST(o.ejections == 1);
+    BOOST_TEST(o.until_ms == t0 + 5 + 30000);
+    BOOST_TEST(b.ejected("a:80", t0 + 5));
+    BOOST_TEST(cand(b, "a:80", t0 + 5).ejected);
+    BOOST_TEST(!cand(b, "b:80", t0 + 5).ejected);
+    BOOST_TEST(b.next_return_ms() == t0 + 30005);
+    BOOST_TEST((b.ejected_servers(t0 + 10) == std::vector<std::string>{"a:80"}));
+    auto shares = tally(b, Policy::p2c, t0 + 10, 200);
+    BOOST_TEST(shares.count("a:80") == 0u);
+    BOOST_TEST(shares["b:80"] + shares["c:80"] == 200);
+    auto j = b.to_json(t0 + 10);
+    BOOST_TEST(j["groups"][0]["ejected"] == 1);
+    BOOST_TEST(j["groups"][0]["servers"][0]["ejected"] == true);
+    BOOST_TEST(j["groups"][0]["servers"][0]["ejected_until_ms"] == t0 + 30005);
+    BOOST_TEST(j["groups"][0]["servers"][0]["ejections"] == 1);
+    // Outcomes of requests that were in flight when it went out change nothing.
+    fail(b, "a:80", 10, t0 + 20);
+    BOOST_TEST(b.next_return_ms() == t0 + 30005);
+    // It returns at its time, once, with slow start.
+    BOOST_TEST(b.take_returned(t0 + 30004).empty());
+    BOOST_TEST((b.take_returned(t0 + 30005) == std::vector<std::string>{"a:80"}));
+    BOOST_TEST(b.take_returned(t0 + 30006).empty());
+    BOOST_TEST(b.next_return_ms() == 0);
+    BOOST_TEST(!cand(b, "a:80", t0 + 30005).ejected);
+    BOOST_TEST(cand(b, "a:80", t0 + 30005).ramp == 0.1, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(cand(b, "a:80", t0 + 35005).ramp == 0.55, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(b.to_json(t0 + 30005)["groups"][0]["servers"][0]["ejected_until_ms"] == 0);
+    // The count of failures started again at the ejection.
+    fail(b, "a:80", 2, t0 + 30010);
+    BOOST_TEST(!b.ejected("a:80", t0 + 30010));
+}
+
+BOOST_AUTO_TEST_CASE(ejection_time_grows_with_the_count_is_capped_and_forgotten)
+{
+    StateBook b(Millis{30000}, passive(1, 100));
+    b.apply(state(1, up3()), "s1:7400", t0);
+    int64_t now = t0;
+    std::vector<int64_t> spans;
+    for (int i = 0; i < 12; ++i) {
+        FailureOutcome o = b.server_failed("a:80", now);
+        BOOST_TEST((o.kind == FailureOutcome::ejected));
+        spans.push_back(o.until_ms - now);
+        now = o.until_ms;  // back, and failing again at once
+    }
+    BOOST_TEST(spans[0] == 30000);
+    BOOST_TEST(spans[1] == 60000);
+    BOOST_TEST(spans[2] == 90000);
+    BOOST_TEST(spans[9] == 300000);
+    BOOST_TEST(spans[11] == 300000);
+    BOOST_TEST(b.ejections("a:80", now) == 12);
+    // Five minutes healthy after the last ejection: the count starts over.
+    BOOST_TEST(b.ejections("a:80", now + 299999) == 12);
+    BOOST_TEST(b.ejections("a:80", now + 300000) == 0);
+    FailureOutcome o = b.server_failed("a:80", now + 300000);
+    BOOST_TEST(o.ejections == 1);
+    BOOST_TEST(o.until_ms - (now + 300000) == 30000);
+}
+
+BOOST_AUTO_TEST_CASE(max_ejection_percent_keeps_servers_in_but_one_may_always_go)
+{
+    StateBook b(Millis{30000}, passive(2, 50));
+    b.apply(state(1, up3()), "s1:7400", t0);
+    fail(b, "a:80", 2, t0);
+    BOOST_TEST(b.ejected("a:80", t0));
+    // 50% of 3 is one server: the next ones are held however often they fail.
+    fail(b, "b:80", 1, t0);
+    FailureOutcome o = b.server_failed("b:80", t0);
+    BOOST_TEST((o.kind == FailureOutcome::held));
+    BOOST_TEST(o.group == G);
+    fail(b, "c:80", 5, t0);
+    BOOST_TEST(!b.ejected("b:80", t0));
+    BOOST_TEST(!b.ejected("c:80", t0));
+    BOOST_TEST(b.ejected_in_group(b.view().groups[0], t0) == 1);
+    // When a returns, the next failure of b ejects it.
+    b.take_returned(t0 + 30000);
+    o = b.server_failed("b:80", t0 + 30000);
+    BOOST_TEST((o.kind == FailureOutcome::ejected));
+
+    // 0% still lets one server go; 50% of 4 is two.
+    StateBook none(Millis{30000}, passive(1, 0));
+    none.apply(state(1, up3()), "s1:7400", t0);
+    BOOST_TEST((none.server_failed("a:80", t0).kind == FailureOutcome::ejected));
+    BOOST_TEST((none.server_failed("b:80", t0).kind == FailureOutcome::held));
+    StateBook four(Millis{30000}, passive(1, 50));
+    auto s4 = up3();
+    s4.push_back(server("d:80", api::State::up));
+    four.apply(state(1, s4), "s1:7400", t0);
+    fail(four, "a:80", 1, t0);
+    fail(four, "b:80", 1, t0);
+    fail(four, "c:80", 1, t0);
+    BOOST_TEST(four.ejected_in_group(four.view().groups[0], t0) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(eject_after_zero_never_ejects)
+{
+    StateBook b(Millis{30000}, passive(0));
+    b.apply(state(1, up3()), "s1:7400", t0);
+    fail(b, "a:80", 100, t0);
+    BOOST_TEST(!b.ejected("a:80", t0));
+    BOOST_TEST(b.next_return_ms() == 0);
+}

@@ -186,3 +186,34 @@ BOOST_AUTO_TEST_CASE(central_selection_counts_assignments)
     // Counting its own assignments keeps the two even between reports.
     BOOST_TEST(std::abs(n["a:1"] - n["b:1"]) <= 1);
 }
+
+BOOST_AUTO_TEST_CASE(ejections_by_proxies_show_without_changing_state_or_version)
+{
+    Model m(0);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    m.apply_report(report(20, 15, 0, State::up), 0);
+    uint64_t v = m.version(), serial = m.ejection_serial();
+    m.eject("127.0.0.1:8081", "proxy-a:7401", 30000);
+    m.eject("127.0.0.1:8081", "proxy-b:7401", 10000);
+    m.eject("127.0.0.1:8081", "proxy-a:7401", 40000);  // renewed, not counted twice
+    BOOST_TEST(m.ejected_by("127.0.0.1:8081", 5000) == 2);
+    BOOST_TEST(m.ejected_by("127.0.0.1:8082", 5000) == 0);
+    BOOST_TEST(m.version() == v);
+    BOOST_TEST(m.ejection_serial() != serial);
+    auto view = m.view(5000);
+    BOOST_TEST(view.groups[0].servers[0].ejected_by == 2);
+    BOOST_TEST((view.groups[0].servers[0].state == State::up));
+    BOOST_TEST(view.groups[0].servers[0].load == 20);
+    BOOST_TEST(lbkit::api::to_json(view.groups[0].servers[0])["ejected_by"] == 2);
+    // Expired ones stop counting at once and are dropped by the sweep.
+    BOOST_TEST(m.ejected_by("127.0.0.1:8081", 10000) == 1);
+    serial = m.ejection_serial();
+    BOOST_TEST(m.expire_ejections(10000));
+    BOOST_TEST(m.ejection_serial() != serial);
+    BOOST_TEST(!m.expire_ejections(10001));
+    BOOST_TEST(m.ejections("127.0.0.1:8081", 10000).count("proxy-a:7401") == 1u);
+    BOOST_TEST(m.end_ejection("127.0.0.1:8081", "proxy-a:7401"));
+    BOOST_TEST(!m.end_ejection("127.0.0.1:8081", "proxy-a:7401"));
+    BOOST_TEST(m.ejected_by("127.0.0.1:8081", 10000) == 0);
+    BOOST_TEST(m.version() == v);
+}
