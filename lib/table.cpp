@@ -23,6 +23,26 @@ std::string read_file(const std::string& path)
     return text;
 }
 
+std::vector<std::string_view> split_line(std::string_view raw)
+{
+    if (raw.size() > max_line)
+        throw BadInput("line longer than " + std::to_string(max_line) + " characters");
+    if (raw.find('\0') != std::string_view::npos)
+        throw BadInput("NUL byte");
+    if (auto hash = raw.find('#'); hash != std::string_view::npos)
+        raw = raw.substr(0, hash);
+    std::vector<std::string_view> fields;
+    std::size_t i = 0;
+    while (i < raw.size()) {
+        while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r')) ++i;
+        std::size_t start = i;
+        while (i < raw.size() && raw[i] != ' ' && raw[i] != '\t' && raw[i] != '\r') ++i;
+        if (i > start)
+            fields.push_back(raw.substr(start, i - start));
+    }
+    return fields;
+}
+
 Table parse(const std::string& text, const std::string& source)
 {
     if (text.size() > max_bytes)
@@ -37,22 +57,13 @@ Table parse(const std::string& text, const std::string& source)
         std::size_t end = nl == std::string::npos ? text.size() : nl;
         std::string_view raw(text.data() + pos, end - pos);
         pos = end + 1;
-        if (raw.size() > max_line)
-            throw BadInput(source + ":" + std::to_string(line) + ": line longer than " +
-                           std::to_string(max_line) + " characters");
-        if (raw.find('\0') != std::string_view::npos)
-            throw BadInput(source + ":" + std::to_string(line) + ": NUL byte");
-        if (auto hash = raw.find('#'); hash != std::string_view::npos)
-            raw = raw.substr(0, hash);
         Row row;
         row.line = line;
-        std::size_t i = 0;
-        while (i < raw.size()) {
-            while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r')) ++i;
-            std::size_t start = i;
-            while (i < raw.size() && raw[i] != ' ' && raw[i] != '\t' && raw[i] != '\r') ++i;
-            if (i > start)
-                row.fields.emplace_back(raw.substr(start, i - start));
+        try {
+            for (std::string_view f : split_line(raw))
+                row.fields.emplace_back(f);
+        } catch (const BadInput& e) {
+            throw BadInput(source + ":" + std::to_string(line) + ": " + e.what());
         }
         if (!row.fields.empty())
             t.rows.push_back(std::move(row));

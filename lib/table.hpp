@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lbkit::table {
@@ -20,6 +21,11 @@ struct Table {
     std::string source;  // file name, or "groups" for a table sent over an API
     std::vector<Row> rows;
 };
+
+// The fields of one line, a '#' comment cut off; empty for a blank or
+// comment line. Throws BadInput ("line longer than 4096 characters", "NUL
+// byte") without a location, which the caller adds.
+std::vector<std::string_view> split_line(std::string_view line);
 
 // Throws BadInput("SOURCE:LINE: ...") for an over-long line, a NUL byte, or
 // text over max_bytes.

@@ -156,21 +156,7 @@ struct Parsed {
 
 std::optional<Parsed> parse_line(std::string_view raw)
 {
-    if (raw.size() > lbkit::table::max_line)
-        throw lbkit::BadInput("line longer than " + std::to_string(lbkit::table::max_line) + " characters");
-    if (raw.find('\0') != std::string_view::npos)
-        throw lbkit::BadInput("NUL byte");
-    if (auto hash = raw.find('#'); hash != std::string_view::npos)
-        raw = raw.substr(0, hash);
-    std::vector<std::string_view> f;
-    std::size_t i = 0;
-    while (i < raw.size()) {
-        while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r')) ++i;
-        std::size_t start = i;
-        while (i < raw.size() && raw[i] != ' ' && raw[i] != '\t' && raw[i] != '\r') ++i;
-        if (i > start)
-            f.push_back(raw.substr(start, i - start));
-    }
+    std::vector<std::string_view> f = lbkit::table::split_line(raw);
     if (f.empty())
         return std::nullopt;
     Parsed p;

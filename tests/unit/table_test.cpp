@@ -63,3 +63,17 @@ BOOST_AUTO_TEST_CASE(missing_file_is_no_input)
         BOOST_TEST(std::string(e.what()).find("/nonexistent/groups: No such file") == 0);
     }
 }
+
+BOOST_AUTO_TEST_CASE(split_line_cuts_comments_and_refuses_without_a_location)
+{
+    auto f = table::split_line(" web1:80\t12.5  up # note\r");
+    BOOST_TEST(f.size() == 3u);
+    BOOST_TEST(std::string(f[2]) == "up");
+    BOOST_TEST(table::split_line("# only a comment").empty());
+    try {
+        table::split_line(std::string("a\0b", 3));
+        BOOST_FAIL("a NUL byte was accepted");
+    } catch (const lbkit::BadInput& e) {
+        BOOST_TEST(std::string(e.what()) == "NUL byte");
+    }
+}
