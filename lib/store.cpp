@@ -1,6 +1,9 @@
 #include "store.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -92,8 +95,25 @@ std::string Stmt::text(int col) const
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col))) : std::string();
 }
 
+namespace {
+
+// State files hold tokens' effects, URLs, history and tables: nobody else's
+// business. SQLite creates its files 0644 and gives the -wal and -shm files
+// the database file's mode, so the file is made (or tightened) 0600 first.
+void restrict_mode(const std::string& path)
+{
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;  // sqlite3_open_v2 says why, with the path
+    fchmod(fd, 0600);
+    ::close(fd);
+}
+
+}  // namespace
+
 Db::Db(const std::string& path, const std::vector<std::string>& migrations) : path_(path)
 {
+    restrict_mode(path);
     sqlite3* d = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(d);
@@ -163,6 +183,36 @@ std::string state_path(const std::string& dir, const std::string& name)
     if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
         throw Error(EX_CANTCREAT, "state directory " + dir + ": " + errno_text(errno));
     return dir + "/" + name;
+}
+
+StateLock::StateLock(const std::string& dir, const std::string& daemon)
+{
+    std::string path = state_path(dir, daemon + ".lock");
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0)
+        throw Error(EX_CANTCREAT, "state directory " + dir + ": " + path + ": " + errno_text(errno));
+    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        char buf[32] = {};
+        ssize_t n = pread(fd_, buf, sizeof buf - 1, 0);
+        std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+        ::close(fd_);
+        fd_ = -1;
+        if (err == EWOULDBLOCK)
+            throw Error(EX_TEMPFAIL, "state directory " + dir + " is in use by " + daemon +
+                                         (pid.empty() ? "" : " (pid " + pid + ")") + "; stop it first or give another --state-dir");
+        throw Error(EX_CANTCREAT, "state directory " + dir + ": lock " + path + ": " + errno_text(err));
+    }
+    std::string me = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd_, 0) != 0 || pwrite(fd_, me.data(), me.size(), 0) < 0)
+        log::warn("state directory ", dir, ": cannot write the pid to ", path, ": ", errno_text(errno));
+}
+
+StateLock::~StateLock()
+{
+    if (fd_ >= 0)
+        ::close(fd_);  // releases the lock; the file stays, empty of meaning
 }
 
 }  // namespace lbkit::store

@@ -83,4 +83,20 @@ private:
 // Creates dir (mode 0750) if missing; returns dir + "/" + name.
 std::string state_path(const std::string& dir, const std::string& name);
 
+// A daemon's claim on its state directory: an exclusive lock on
+// DIR/DAEMON.lock, with the holder's PID written in it, held for the
+// object's life. A second lbstated on the same directory would load the
+// first one's subscribers and push to them as its own. Throws
+// Error(EX_TEMPFAIL, "state directory DIR is in use by DAEMON (pid N)").
+class StateLock {
+public:
+    StateLock(const std::string& dir, const std::string& daemon);
+    ~StateLock();
+    StateLock(const StateLock&) = delete;
+    StateLock& operator=(const StateLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
 }  // namespace lbkit::store

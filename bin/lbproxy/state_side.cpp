@@ -110,6 +110,7 @@ struct StateSide::Impl {
     lbkit::Metrics& metrics;
     StateOptions opt;
     std::string db_path;
+    lbkit::store::StateLock lock;  // before the file: nothing is read from a directory in use
     lbkit::store::Db db;
     StateBook book;
     HistoryStore history;
@@ -135,6 +136,7 @@ StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o
                       const std::string& token)
     : loop(loop), metrics(metrics), opt(checked(std::move(o))),
       db_path(lbkit::store::state_path(state_dir, proxy_store::file_name)),
+      lock(state_dir, "lbproxy"),
       db(proxy_store::open(db_path)),
       book(opt.stale_after, passive(opt)),
       history(db_path, HistoryLimits{opt.history_max_rows}),

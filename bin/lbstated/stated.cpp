@@ -12,6 +12,7 @@ namespace lbstated {
 Stated::Stated(lbkit::Loop& loop, lbkit::Metrics& metrics, const Options& options,
                const std::string& state_dir, const std::string& token)
     : loop_(loop), metrics_(metrics), options_(options),
+      lock_(state_dir, "lbstated"),
       store_(lbkit::store::state_path(state_dir, "lbstated.db")),
       model_(options.stale_after.count()), http_(loop),
       sweep_(loop, [this] {

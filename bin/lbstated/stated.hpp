@@ -57,6 +57,7 @@ private:
     lbkit::Loop& loop_;
     lbkit::Metrics& metrics_;
     Options options_;
+    lbkit::store::StateLock lock_;  // before the store: nothing is read from a directory in use
     StatedStore store_;
     Model model_;
     lbkit::httpc::Client http_;
