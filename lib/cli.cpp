@@ -1,6 +1,9 @@
 #include "cli.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <iostream>
+#include <vector>
 
 #include "config.h"
 #include "error.hpp"
@@ -44,6 +47,116 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, Millis& target
     return opt;
 }
 
+namespace {
+
+CLI::Validator number_check(bool zero_allowed)
+{
+    return CLI::Validator(
+        [zero_allowed](std::string& text) -> std::string {
+            double v = 0;
+            std::size_t used = 0;
+            try {
+                v = std::stod(text, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used == 0 || used != text.size() || !std::isfinite(v))
+                return "'" + text + "' is not a number";
+            if (zero_allowed ? v < 0 : v <= 0)
+                return zero_allowed ? "must be >= 0" : "must be > 0";
+            return "";
+        },
+        zero_allowed ? "NUMBER >= 0" : "NUMBER > 0");
+}
+
+// Edits (insert, delete, replace, swap of neighbours) from a to b.
+std::size_t distance(const std::string& a, const std::string& b)
+{
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i)
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
+
+// The known word nearest to word, when near enough to be a slip.
+std::string nearest(const std::string& word, const std::vector<std::string>& known)
+{
+    std::string best;
+    std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
+    for (const auto& k : known) {
+        std::size_t d = distance(word, k);
+        if (d < best_d || (d == best_d && !best.empty() && k.size() < best.size()) ||
+            (k.rfind(word, 0) == 0 && word.size() >= 3 && best.empty())) {
+            best = k;
+            best_d = std::min(d, best_d);
+        }
+    }
+    return best;
+}
+
+// The app the user got to: the last subcommand given, or the app itself.
+const CLI::App* innermost(const CLI::App& app)
+{
+    const CLI::App* at = &app;
+    for (bool deeper = true; deeper;) {
+        deeper = false;
+        for (const CLI::App* sub : at->get_subcommands())
+            if (sub->parsed()) {
+                at = sub;
+                deeper = true;
+                break;
+            }
+    }
+    return at;
+}
+
+std::vector<std::string> long_options(const CLI::App* app)
+{
+    std::vector<std::string> out;
+    for (const CLI::App* a = app; a; a = a->get_parent())
+        for (const CLI::Option* o : a->get_options())
+            for (const auto& n : o->get_lnames()) out.push_back("--" + n);
+    return out;
+}
+
+std::vector<std::string> commands(const CLI::App* app)
+{
+    std::vector<std::string> out;
+    for (const CLI::App* sub : app->get_subcommands({})) out.push_back(sub->get_name());
+    return out;
+}
+
+// "unknown command 'stauts' (did you mean 'status'?)", or "" when the
+// error is not about an unknown word.
+std::string unknown_word(const CLI::App& app, const std::vector<std::string>& extras)
+{
+    if (extras.empty())
+        return "";
+    const CLI::App* at = innermost(app);
+    const std::string& word = extras.front();
+    bool option = word.size() > 1 && word[0] == '-';
+    std::string name = option ? word.substr(0, word.find('=')) : word;
+    std::vector<std::string> known = option ? long_options(at) : commands(at);
+    if (!option && known.empty())
+        return "";  // an extra argument where the command takes none: CLI11's sentence says it
+    std::string out = std::string(option ? "unknown option '" : "unknown command '") + name + "'";
+    std::string guess = nearest(name, known);
+    if (!guess.empty())
+        out += " (did you mean '" + guess + "'?)";
+    return out;
+}
+
+}  // namespace
+
+const CLI::Validator positive = number_check(false);
+const CLI::Validator non_negative = number_check(true);
+
 int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body)
 {
     const std::string prog = app.get_name();
@@ -54,8 +167,11 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body)
     } catch (const CLI::Success& e) {
         return app.exit(e);  // --help, --version
     } catch (const CLI::ParseError& e) {
-        std::cerr << prog << ": usage: " << e.what() << "\n"
-                  << "Run '" << prog << " --help' for the options.\n";
+        std::string unknown = unknown_word(app, app.remaining());
+        const CLI::App* at = innermost(app);
+        std::string help = at == &app ? prog + " --help" : prog + " " + at->get_name() + " --help";
+        std::cerr << prog << ": usage: " << (unknown.empty() ? std::string(e.what()) : unknown) << "\n"
+                  << "Run '" << help << "' for the options.\n";
         return EX_USAGE;
     } catch (const Error& e) {
         std::cerr << prog << ": " << e.what() << "\n";

@@ -32,8 +32,15 @@ void add_daemon(CLI::App& app, Daemon& d, const std::string& default_listen);
 // A duration option ("2", "2s", "500ms", "1m") stored as Millis.
 CLI::Option* add_duration(CLI::App& app, const std::string& name, Millis& target, const std::string& help);
 
+// Number checks whose refusal is a sentence ("--ratio: must be > 0"), not
+// CLI11's "Value 0 not in range 0.000000 to 1797693134862..." of 300 digits.
+extern const CLI::Validator positive;
+extern const CLI::Validator non_negative;
+
 // Parses argv and runs body; the one place errors become exit codes:
 // CLI11 usage errors -> 64, Error -> its code, BadInput -> 65, anything else -> 70.
+// An unknown command or option is named, with the nearest known one
+// ("unknown command 'stauts' (did you mean 'status'?)").
 int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
 
 }  // namespace lbkit::cli

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "api.hpp"
+#include "cli.hpp"
 #include "context.hpp"
 #include "httpd.hpp"
 
@@ -52,8 +53,8 @@ void add_pin(CLI::App& app, Context& ctx)
     auto* pin = server_command(app, "pin", "Pin a server: its state (and load, ratio) no longer follow reports",
                                a->server);
     pin->add_option("--state", a->state, "up or down (default down)")->check(CLI::IsMember({"up", "down"}));
-    pin->add_option("--load", a->load, "Load to use instead of the reported one")->check(CLI::NonNegativeNumber);
-    pin->add_option("--ratio", a->ratio, "Ratio to use instead of the groups table's")->check(CLI::PositiveNumber);
+    pin->add_option("--load", a->load, "Load to use instead of the reported one")->check(lbkit::cli::non_negative);
+    pin->add_option("--ratio", a->ratio, "Ratio to use instead of the groups table's")->check(lbkit::cli::positive);
     pin->callback([&ctx, a] {
         lbkit::api::Pin p;
         if (!a->state.empty()) p.state = lbkit::api::state_from_string(a->state, "--state");

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api.hpp"
+#include "cli.hpp"
 #include "context.hpp"
 #include "error.hpp"
 #include "httpd.hpp"
@@ -185,7 +186,7 @@ void add_status(CLI::App& app, Context& ctx)
     sub->add_option("group", o->group, "Only this representative name");
     sub->add_flag("-w,--watch", o->watch, "Print the status again at every new version of the state, until interrupted");
     sub->add_option("--count", o->count, "With --watch: stop after this many versions")
-        ->check(CLI::PositiveNumber);
+        ->check(lbkit::cli::positive);
     sub->callback([&ctx, o] {
         if (o->count > 0 && !o->watch)
             throw CLI::ValidationError("--count", "only with --watch");

@@ -46,7 +46,7 @@ void add_state_options(CLI::App& app, StateOptions& o)
                              "State no lbstated confirmed for this long: servers count as unknown");
     lbkit::cli::add_duration(app, "--suspect-time", o.suspect_for, "How long a server whose connect failed is avoided");
     app.add_option("--history-max-rows", o.history_max_rows, "Relay history rows kept (0: no history)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(lbkit::cli::non_negative)
         ->capture_default_str();
     app.add_option("--client-id", o.client_id, "Name sent to lbstated with central selections (default the host name)");
     lbkit::cli::add_duration(app, "--slow-start", o.slow_start,

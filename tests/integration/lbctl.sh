@@ -60,6 +60,16 @@ ctl pin 127.0.0.1:8081 --state sideways >/dev/null 2>&1
 is "bad --state is a usage error" "$?" 64
 ctl -o xml status >/dev/null 2>&1
 is "bad -o is a usage error" "$?" 64
+ctl stauts >/dev/null 2>"$T/err"
+is "an unknown command is a usage error" "$?" 64
+like "it is named, with the nearest command" "$(cat "$T/err")" "^lbctl: usage: unknown command 'stauts' \(did you mean 'status'\?\)"
+ctl status --wacth >/dev/null 2>"$T/err"
+like "an unknown option is named, with the nearest one" "$(cat "$T/err")" "unknown option '--wacth' \(did you mean '--watch'\?\)"
+ctl pin 127.0.0.1:8081 --ratio 0 >/dev/null 2>"$T/err"
+is "--ratio 0 is a usage error" "$?" 64
+is "... said in a sentence" "$(head -n 1 "$T/err")" "lbctl: usage: --ratio: must be > 0"
+ctl history --limit 0 >/dev/null 2>"$T/err"
+like "a bad history option points to lbctl history --help" "$(cat "$T/err")" "Run 'lbctl history --help'"
 like "--version" "$("$LBCTL" --version)" '^lbctl \(lbkit\) [0-9]'
 like "--help lists the commands" "$("$LBCTL" --help)" 'status.*pin.*unpin.*drain.*undrain.*subscribers.*groups.*reload'
 done_testing
