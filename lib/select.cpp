@@ -135,19 +135,18 @@ int adaptive(std::span<const Candidate> s, const std::vector<int>& idx, std::mt1
 }
 
 // adapt() reads a load figure with a model: a server's load is what the
-// selectors sent it (its share of their total, P) plus load from elsewhere,
-// F: L = s P + F. The share s each server had is known (every selector
-// computes the same shares from the same figures, so its own stand for all),
-// P is taken from the server with the least load per share (the one with no
-// foreign load; among those not shunned, whose few requests say nothing),
-// and F follows for every server. The new shares fill the
-// servers up to one common relative load, (F + a) / ratio, the way water
-// fills a vessel with an uneven floor. Unexplained load below a quarter of
-// what a server was sent is measurement noise and ignored, so that a small
-// sampling wobble does not move the shares. A share never falls below
-// share_floor of the ratio share, so the model can still read a server's
-// load per share when it was shunned, and a server that recovers gets its
-// share back with the next figure, not gradually.
+// selectors sent it (its share s of their total, P) plus load from
+// elsewhere, F: L = s P + F. The share each server had is known (every
+// selector computes the same shares from the same figures, so its own stand
+// for all); P is taken from the server with the least load per share (the
+// one with no foreign load; only among those not shunned, whose few
+// requests say nothing), and F follows for every server. The new shares
+// fill the servers up to one common relative load, (F + a) / ratio, the way
+// water fills a vessel with an uneven floor. Unexplained load below a
+// quarter of what a server was sent is measurement noise and ignored, so
+// that a small sampling wobble does not move the shares. A share never
+// falls below share_floor of the ratio share, so that a server that
+// recovers gets its share back with the next figure, not gradually.
 constexpr double noise_band = 0.25;
 constexpr double share_floor = 0.02;
 
