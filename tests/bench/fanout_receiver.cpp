@@ -368,11 +368,14 @@ private:
             std::printf("cpu during the timed rounds (%.1f s, pauses included): lbstated %.0f%%, receiver %.0f%% of one core\n",
                         wall, (stated_cpu_[1] - stated_cpu_[0]) / wall * 100, (own_cpu_[1] - own_cpu_[0]) / wall * 100);
         if (o_.storm_ms > 0 && wall > 0) {
-            double rate = static_cast<double>(pushes_ - pushes_at_storm_) / o_.subscribers / wall;
-            std::printf("report storm: %ld reports of %zu servers (one every %.0f ms); pushes per subscriber per second: %.2f\n",
-                        storm_reports_, o_.storm_servers.size(), o_.storm_ms, rate);
-            std::printf("target pushes per subscriber per second <= 1 / push-min-interval (1 s) + state flips (%.2f): %s\n",
-                        1 + o_.rounds / wall, rate <= 1 + o_.rounds / wall ? "met" : "MISSED");
+            // Every flip reaches every subscriber once; the rest carried loads.
+            double all = static_cast<double>(pushes_ - pushes_at_storm_) / o_.subscribers / wall;
+            double flips = o_.rounds / wall;
+            std::printf("report storm: %ld reports of %zu servers (one every %.0f ms); pushes per subscriber per second: "
+                        "%.2f, of which state flips %.2f and load changes %.2f\n",
+                        storm_reports_, o_.storm_servers.size(), o_.storm_ms, all, flips, all - flips);
+            std::printf("target load pushes per subscriber per second <= 1 / push-min-interval (1 s): %s\n",
+                        all - flips <= 1.0 ? "met" : "MISSED");
         }
         std::printf("target p99 last subscriber <= 200 ms: %s\n", p99 <= 200 ? "met" : "MISSED");
     }
