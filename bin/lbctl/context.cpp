@@ -24,6 +24,20 @@ lbkit::output::Format Context::output() const
     return lbkit::output::resolve(lbkit::output::parse_format(format));
 }
 
+namespace {
+
+// The daemon answered that it has no such endpoint: -s names the other one.
+std::string wrong_daemon(const std::string& path)
+{
+    if (path.rfind("/v1/history", 0) == 0 || path.rfind("/v1/tables", 0) == 0)
+        return "this is asked of lbproxy's admin API (by default http://127.0.0.1:7401), not of lbstated: "
+               "give -s the address of an lbproxy admin API";
+    return "this is asked of lbstated (by default http://127.0.0.1:7400), not of lbproxy: "
+           "give -s the address of lbstated";
+}
+
+}  // namespace
+
 Json Context::call(const char* default_url, const std::string& method, const std::string& path,
                    const std::optional<Json>& body, lbkit::Millis timeout) const
 {
@@ -52,6 +66,8 @@ Json Context::call(const char* default_url, const std::string& method, const std
             throw lbkit::Error(EX_SOFTWARE, prefix + "the answer is not JSON");
         return j;
     }
+    if (r.status == 404 && r.body.find("no such endpoint") != std::string::npos)
+        throw lbkit::Error(EX_DATAERR, prefix + r.describe() + "; " + wrong_daemon(path));
     int code = EX_SOFTWARE;
     if (r.status == 401 || r.status == 403) code = EX_NOPERM;
     else if (r.status == 503) code = EX_UNAVAILABLE;

@@ -103,19 +103,20 @@ ReportOutcome Model::apply_report(const lbkit::api::Report& r, int64_t now_ms)
     return out;
 }
 
-bool Model::sweep(int64_t now_ms)
+std::vector<std::string> Model::sweep(int64_t now_ms)
 {
-    bool transition = false;
+    std::vector<std::string> changed;
     for (auto& [name, s] : servers_) {
         if (s.stale || s.last_report_ms < 0 || now_ms - s.last_report_ms <= s.stale_after_ms)
             continue;
         State before = effective_state(name);
         s.stale = true;
-        transition = transition || before != effective_state(name);
+        if (before != effective_state(name))
+            changed.push_back(name);
     }
-    if (transition)
+    if (!changed.empty())
         bump();
-    return transition;
+    return changed;
 }
 
 bool Model::pin(const std::string& server, const lbkit::api::Pin& p)

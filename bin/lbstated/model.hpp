@@ -50,8 +50,9 @@ public:
     const Groups& groups() const { return groups_; }
 
     ReportOutcome apply_report(const lbkit::api::Report& r, int64_t now_ms);
-    // Servers whose reports stopped become unknown. True on a transition.
-    bool sweep(int64_t now_ms);
+    // Servers whose reports stopped become unknown; returns those whose
+    // state changed by it (a transition when not empty).
+    std::vector<std::string> sweep(int64_t now_ms);
 
     // Admin actions: true when something changed (pinning twice is no error).
     bool pin(const std::string& server, const lbkit::api::Pin& p);

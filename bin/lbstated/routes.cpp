@@ -112,7 +112,14 @@ Response reload_groups(Stated& d, Request& req)
 {
     if (d.options().groups_file.empty())
         throw HttpError(409, "no groups file: lbstated was started without --groups");
-    d.reload_groups_file();
+    try {
+        d.reload_groups_file();
+    } catch (const lbkit::BadInput& e) {
+        // Logged as a SIGHUP with the same file is: the operator may read
+        // the log, not the answer.
+        lbkit::log::error("reload at the request of ", req.peer, ": ", e.what(), "; keeping the groups in force");
+        throw;
+    }
     lbkit::log::info("groups reloaded from ", d.options().groups_file, " at the request of ", req.peer);
     return get_groups(d, req);
 }

@@ -17,8 +17,11 @@ Stated::Stated(lbkit::Loop& loop, lbkit::Metrics& metrics, const Options& option
       model_(options.stale_after.count()), http_(loop),
       sweep_(loop, [this] {
           model_.expire_ejections(now_ms());
-          if (model_.sweep(now_ms())) {
-              lbkit::log::info("reports stopped: some servers are now unknown (version ", model_.version(), ")");
+          if (auto gone = model_.sweep(now_ms()); !gone.empty()) {
+              std::string names;
+              for (const auto& n : gone) names += (names.empty() ? "" : ", ") + n;
+              lbkit::log::info("reports stopped: ", names, gone.size() == 1 ? " is" : " are", " now unknown (version ",
+                               model_.version(), ")");
               changed(true);
           }
       })

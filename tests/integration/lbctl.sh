@@ -68,6 +68,9 @@ like "an unknown option is named, with the nearest one" "$(cat "$T/err")" "unkno
 ctl pin 127.0.0.1:8081 --ratio 0 >/dev/null 2>"$T/err"
 is "--ratio 0 is a usage error" "$?" 64
 is "... said in a sentence" "$(head -n 1 "$T/err")" "lbctl: usage: --ratio: must be > 0"
+ctl history >/dev/null 2>"$T/err"    # -s names lbstated, which keeps no history
+is "history asked of lbstated is a data error" "$?" 65
+like "... that says where the history lives" "$(cat "$T/err")" "no such endpoint.*lbproxy's admin API \(by default http://127.0.0.1:7401\)"
 ctl history --limit 0 >/dev/null 2>"$T/err"
 like "a bad history option points to lbctl history --help" "$(cat "$T/err")" "Run 'lbctl history --help'"
 like "--version" "$("$LBCTL" --version)" '^lbctl \(lbkit\) [0-9]'

@@ -102,6 +102,8 @@ cp "$T/groups" "$T/groups.good"
 printf 'host1.a.co.jp 127.0.0.1:8081 2\nhost1.a.co.jp 127.0.0.1:8082 -1\n' > "$T/groups"
 is "reload of a bad file is 400" "$(post POST /v1/groups/reload '')" 400
 like "reload error names FILE:LINE" "$(last_body)" "$T/groups:2: ratio must be > 0"
+check "a failed reload through the API is logged too" \
+    grep -q "reload at the request of 127.0.0.1: $T/groups:2: ratio must be > 0; keeping the groups in force" "$T/lbstated.log"
 kill -HUP "$LAST_PID"
 check "SIGHUP with a bad file logs FILE:LINE" wait_for 3 grep -q "groups:2: ratio must be > 0; keeping the groups in force" "$T/lbstated.log"
 is "old groups still in force" "$(curl -s "$S/v1/groups" | grep -o '127.0.0.1:8083' | head -1)" 127.0.0.1:8083
