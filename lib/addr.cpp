@@ -182,4 +182,22 @@ bool Cidr::contains(const sockaddr* sa) const
     return (a[full] & mask) == (addr_[full] & mask);
 }
 
+std::string http_base_url(const std::string& text)
+{
+    auto bad = [&] { return BadInput("'" + text + "': expected host:port or http://host:port"); };
+    std::string url = text.find("://") == std::string::npos ? "http://" + text : text;
+    std::size_t scheme = url.find("://");
+    std::string name = url.substr(0, scheme);
+    if (name != "http" && name != "https")
+        throw bad();
+    while (url.size() > scheme + 3 && url.back() == '/')
+        url.pop_back();
+    std::size_t host_end = url.find('/', scheme + 3);
+    std::string authority = url.substr(scheme + 3, host_end == std::string::npos ? std::string::npos : host_end - scheme - 3);
+    if (authority.empty() || authority.front() == ':' ||
+        authority.find_first_of(" \t@?#") != std::string::npos)
+        throw bad();
+    return url;
+}
+
 }  // namespace lbkit

@@ -29,6 +29,12 @@ std::string sockaddr_ip(const sockaddr* sa);
 
 bool is_loopback(const std::string& host);
 
+// A daemon's URL as every tool takes it (--state-server, --report, lbctl
+// -s): "host:port" means "http://host:port"; http and https only; no
+// trailing '/'. A path, when given, is kept. Throws BadInput("'ftp://x':
+// expected host:port or http://host:port").
+std::string http_base_url(const std::string& text);
+
 class Cidr {
 public:
     static Cidr parse(const std::string& text);  // throws BadInput

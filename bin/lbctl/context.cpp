@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "addr.hpp"
 #include "api.hpp"
 #include "auth.hpp"
 #include "error.hpp"
@@ -11,12 +12,11 @@ namespace lbctl {
 
 std::string Context::url(const char* default_url) const
 {
-    std::string u = server.empty() ? default_url : server;
-    if (u.find("://") == std::string::npos)
-        u = "http://" + u;
-    while (!u.empty() && u.back() == '/')
-        u.pop_back();
-    return u;
+    try {
+        return lbkit::http_base_url(server.empty() ? default_url : server);
+    } catch (const lbkit::BadInput& e) {
+        throw lbkit::Error(EX_USAGE, std::string("-s ") + e.what());
+    }
 }
 
 lbkit::output::Format Context::output() const

@@ -49,6 +49,7 @@ int main(int argc, char** argv)
         const lbproxy::ProxyConfig config = lbproxy::make_config(proxy_options, daemon.listen);
         const std::string token = lbkit::auth::load_token(daemon.token_file);
         if (daemon.check_only) {
+            lbproxy::check_state_options(state_options);
             std::cout << "configuration OK\n";
             return 0;
         }

@@ -73,9 +73,12 @@ std::string host_name()
     return buf;
 }
 
-StateOptions checked(StateOptions o)
+}  // namespace
+
+StateOptions check_state_options(StateOptions o)
 {
     if (o.state_servers.empty()) o.state_servers.push_back("http://127.0.0.1:7400");
+    for (auto& url : o.state_servers) url = normalize_state_url(url);
     auto at_least = [](Millis v, Millis min, const char* flag) {
         if (v < min)
             throw lbkit::Error(EX_USAGE, std::string(flag) + ": must be at least " + lbkit::format_duration(min));
@@ -89,6 +92,8 @@ StateOptions checked(StateOptions o)
     if (o.client_id.empty()) o.client_id = host_name();
     return o;
 }
+
+namespace {
 
 Passive passive(const StateOptions& o)
 {
@@ -134,7 +139,7 @@ struct StateSide::Impl {
 
 StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o, const std::string& state_dir,
                       const std::string& token)
-    : loop(loop), metrics(metrics), opt(checked(std::move(o))),
+    : loop(loop), metrics(metrics), opt(check_state_options(std::move(o))),
       db_path(lbkit::store::state_path(state_dir, proxy_store::file_name)),
       lock(state_dir, "lbproxy"),
       db(proxy_store::open(db_path)),

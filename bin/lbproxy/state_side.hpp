@@ -40,6 +40,9 @@ struct StateOptions {
 
 // Adds the flags above to the proxy's command line.
 void add_state_options(CLI::App& app, StateOptions& o);
+// The options as a start checks them (state server URLs, durations), with
+// the URLs normalized; throws Error(EX_USAGE). lbproxy -n runs it too.
+StateOptions check_state_options(StateOptions o);
 
 class StateSide {
 public:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "addr.hpp"
 #include "error.hpp"
 #include "httpd.hpp"
 #include "log.hpp"
@@ -37,17 +38,17 @@ struct StateSources::Source {
 
 std::string normalize_state_url(const std::string& url)
 {
-    auto scheme = url.find("://");
-    std::string s = url.substr(0, scheme == std::string::npos ? 0 : scheme);
-    if (scheme == std::string::npos || (s != "http" && s != "https") || url.size() <= scheme + 3)
-        throw lbkit::Error(EX_USAGE, "--state-server '" + url + "': not an http:// URL");
-    std::string out = url;
+    std::string out;
+    try {
+        out = lbkit::http_base_url(url);
+    } catch (const lbkit::BadInput& e) {
+        throw lbkit::Error(EX_USAGE, std::string("--state-server ") + e.what());
+    }
     // Accept the URL of the state itself as well as the server's base URL.
     const std::string suffix = "/v1/state";
     if (out.size() > suffix.size() && out.compare(out.size() - suffix.size(), suffix.size(), suffix) == 0)
         out.erase(out.size() - suffix.size());
-    while (out.size() > scheme + 3 && out.back() == '/') out.pop_back();
-    return out;
+    return lbkit::http_base_url(out);
 }
 
 std::string source_key(const std::string& url)

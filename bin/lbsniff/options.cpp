@@ -4,6 +4,7 @@
 
 #include <climits>
 
+#include "addr.hpp"
 #include "error.hpp"
 
 namespace lbsniff {
@@ -131,6 +132,13 @@ void validate(Options& o)
     }
     if (o.probe.kind != Probe::none && !o.read_file.empty())
         throw usage("--probe needs a live capture (-i): a file has no servers to ask");
+    for (const auto& url : o.report) {
+        try {
+            lbkit::http_base_url(url);
+        } catch (const BadInput& e) {
+            throw usage(std::string("--report ") + e.what());
+        }
+    }
     if (o.notifier.empty())
         o.notifier = host_name();
 }

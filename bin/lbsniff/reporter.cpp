@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "addr.hpp"
 #include "log.hpp"
 
 namespace lbsniff {
@@ -15,13 +16,9 @@ constexpr Millis first_backoff{1000}, max_backoff{10000};
 
 std::string Reporter::endpoint(const std::string& url)
 {
-    auto scheme = url.find("://");
-    auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-    if (slash == std::string::npos)
-        return url + "/v1/reports";
-    if (url.substr(slash) == "/")
-        return url.substr(0, slash) + "/v1/reports";
-    return url;
+    std::string base = lbkit::http_base_url(url);
+    bool has_path = base.find('/', base.find("://") + 3) != std::string::npos;
+    return has_path ? base : base + "/v1/reports";
 }
 
 Reporter::Reporter(lbkit::Loop& loop, lbkit::httpc::Client& http, lbkit::Metrics& metrics, const std::string& url,

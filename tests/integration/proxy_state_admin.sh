@@ -96,7 +96,11 @@ is "--state-mode sideways: exit 64" "$?" 64
 "$LBPROXY" --state-server ftp://x --admin "127.0.0.1:$(free_port)" --listen "127.0.0.1:$(free_port)" \
     --state-dir "$T/x" 2>"$T/err" >/dev/null
 is "--state-server ftp://x: exit 64" "$?" 64
-like "names the flag" "$(cat "$T/err")" "--state-server 'ftp://x': not an http:// URL"
+like "names the flag" "$(cat "$T/err")" "--state-server 'ftp://x': expected host:port or http://host:port"
+"$LBPROXY" -n --state-server ftp://x >/dev/null 2>"$T/err"
+is "-n checks --state-server as a start does" "$?" 64
+is "-n takes a state server as host:port, as lbctl and lbsniff do" \
+    "$("$LBPROXY" -n --state-server "127.0.0.1:$(free_port)" 2>&1)" "configuration OK"
 "$LBPROXY" --state-interval 1ms --state-dir "$T/x" 2>"$T/err" >/dev/null
 is "--state-interval 1ms: exit 64" "$?" 64
 "$LBPROXY" --policy central --state-mode pull --admin "127.0.0.1:$A" --listen "127.0.0.1:$L" \

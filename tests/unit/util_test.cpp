@@ -98,3 +98,13 @@ BOOST_AUTO_TEST_CASE(output_formats)
     BOOST_TEST(table.str() == "A     B\nx     y\nlong  z\n");
     BOOST_CHECK_THROW(output::parse_format("xml"), BadInput);
 }
+
+BOOST_AUTO_TEST_CASE(daemon_urls_one_rule)
+{
+    BOOST_TEST(http_base_url("127.0.0.1:7400") == "http://127.0.0.1:7400");
+    BOOST_TEST(http_base_url("http://lbstate:7400/") == "http://lbstate:7400");
+    BOOST_TEST(http_base_url("https://[::1]:7400/x/") == "https://[::1]:7400/x");
+    BOOST_CHECK_THROW(http_base_url("ftp://x"), BadInput);
+    BOOST_CHECK_THROW(http_base_url("http://"), BadInput);
+    BOOST_CHECK_THROW(http_base_url(":7400"), BadInput);
+}
