@@ -46,13 +46,20 @@ int Sniffer::run()
 {
     log::init("lbsniff", o_.verbosity(), o_.use_syslog);
     load_watch();
-    if (o_.print_filter || o_.check_only) {
+    if (o_.print_filter) {
         std::string expr = filter_candidates(specs_, o_.filter).front();
         Capture::check_filter(expr, o_.filter);
-        std::cout << (o_.print_filter ? expr : "configuration OK") << "\n";
+        std::cout << expr << "\n";
         return 0;
     }
     token_ = lbkit::auth::load_token(o_.token_file);
+    if (o_.check_only) {
+        // What a start would refuse: the interface, the permission to
+        // capture on it, the file, the filter.
+        check_capture();
+        std::cout << "configuration OK\n";
+        return 0;
+    }
     open_capture();
     start_http();
     if (!o_.user.empty())
@@ -92,6 +99,18 @@ void Sniffer::load_watch()
     if (watch_.empty())
         throw Error(EX_CONFIG, "watch file " + o_.watch_file + ": no server in it");
     specs_ = resolve_watch_list(watch_);
+}
+
+void Sniffer::check_capture()
+{
+    std::string expr = filter_candidates(specs_, o_.filter).front();
+    Capture::check_filter(expr, o_.filter);
+    if (!o_.read_file.empty() && o_.read_file != "-") {
+        Capture::open_offline(o_.read_file);
+    } else if (!o_.interface.empty()) {
+        Capture c = Capture::open_live({o_.interface, o_.snaplen, o_.buffer_bytes, !o_.no_promisc});
+        c.set_filter(filter_candidates(specs_, o_.filter), o_.filter);
+    }
 }
 
 void Sniffer::open_capture()

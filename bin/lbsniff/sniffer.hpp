@@ -32,6 +32,7 @@ public:
 private:
     void load_watch();
     void open_capture();
+    void check_capture();
     void start_http();
     void start_reading();
     void read_some();

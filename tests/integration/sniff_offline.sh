@@ -78,6 +78,11 @@ fi
 out=$("$LBSNIFF" -q -r "$T/eth.pcap" "${W[@]}" --stdout --filter 'ip6' | awk -F'\t' '{ p[$2] += $5 } END { print p["127.0.0.1:8080"], p["[::1]:8081"] }')
 is "--filter is and-ed with the watch list" "$out" "0 5"
 is "-n checks the configuration" "$("$LBSNIFF" -n -r "$T/eth.pcap" "${W[@]}")" "configuration OK"
+"$LBSNIFF" -n -i lbkit-no-such0 "${W[@]}" >/dev/null 2>"$T/n.err"
+is "-n checks the interface as a start does (66)" "$?" 66
+like "... and names it" "$(cat "$T/n.err")" "capture on lbkit-no-such0: no such interface"
+"$LBSNIFF" -n -r "$T/no-such.pcap" "${W[@]}" >/dev/null 2>&1
+is "-n checks that the file can be read" "$?" 66
 
 # Reports to a real lbstated at the end of the file ------------------------------
 if [ -x "$LBSTATED" ]; then
