@@ -11,7 +11,7 @@
 // version: the server may have lost its database and counts from 1 again,
 // and the proxy must not ignore it until the old numbers are reached.
 //
-// Aging (DESIGN.md, lbstated: soft state): when no state server confirmed
+// Aging (lbproxy(8), State: soft state): when no state server confirmed
 // the held state for stale_after, every server that is not pinned is
 // treated as unknown, so it is chosen only while no server of its group is
 // up. A pin is an operator's command, not a measurement, so it stays.
@@ -178,7 +178,7 @@ std::string describe_changes(const lbkit::api::StateView& before, const lbkit::a
 // The book's clock: Unix milliseconds (confirmation times are persisted).
 int64_t unix_ms();
 
-// The server name's host and port (DESIGN.md: "host" means port 80).
+// The server name's host and port (lbkit.conf(5): "host" means port 80).
 lbkit::HostPort server_target(const std::string& name);
 
 }  // namespace lbproxy
