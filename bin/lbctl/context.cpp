@@ -36,6 +36,15 @@ std::string wrong_daemon(const std::string& path)
            "give -s the address of lbstated";
 }
 
+// A 401 to an lbctl user: which token was sent, from where, and what to do.
+std::string token_advice(const std::string& token_file, const std::string& sent)
+{
+    std::string file = token_file.empty() ? lbkit::auth::default_token_file : token_file;
+    if (sent.empty())
+        return "lbctl sent no token: " + file + " does not exist; give --token-file with the daemon's token";
+    return "the daemon refused the token of " + file + ": it is not the daemon's (see its --token-file)";
+}
+
 }  // namespace
 
 Json Context::call(const char* default_url, const std::string& method, const std::string& path,
@@ -66,6 +75,8 @@ Json Context::call(const char* default_url, const std::string& method, const std
             throw lbkit::Error(EX_SOFTWARE, prefix + "the answer is not JSON");
         return j;
     }
+    if (r.status == 401)
+        throw lbkit::Error(EX_NOPERM, prefix + r.describe() + "; " + token_advice(token_file, req.bearer));
     if (r.status == 404 && r.body.find("no such endpoint") != std::string::npos)
         throw lbkit::Error(EX_DATAERR, prefix + r.describe() + "; " + wrong_daemon(path));
     int code = EX_SOFTWARE;
