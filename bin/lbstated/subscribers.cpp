@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "log.hpp"
 
@@ -133,7 +134,9 @@ bool Subscribers::remove(int64_t id)
 
 void Subscribers::state_changed(bool transition)
 {
-    StateBody now = current_();
+    // Built only when a load change must be measured: with no change
+    // subscriber, a report costs no serialization of the state.
+    std::optional<StateBody> now;
     for (auto& [id, s] : subs_) {
         if (s->spec.mode != lbkit::api::PushMode::change || s->retry->pending())
             continue;  // a retry sends the newest state anyway
@@ -142,7 +145,9 @@ void Subscribers::state_changed(bool transition)
             s->waiting_transition = s->in_flight;
             push(*s);
         } else {
-            push_loads(*s, now);
+            if (!now)
+                now = current_();
+            push_loads(*s, *now);
         }
     }
 }
