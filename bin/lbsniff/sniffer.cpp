@@ -101,16 +101,22 @@ void Sniffer::load_watch()
     specs_ = resolve_watch_list(watch_);
 }
 
+Capture Sniffer::open_source() const
+{
+    if (!o_.read_file.empty())
+        return Capture::open_offline(o_.read_file);
+    return Capture::open_live({o_.interface, o_.snaplen, o_.buffer_bytes, !o_.no_promisc});
+}
+
 void Sniffer::check_capture()
 {
-    std::string expr = filter_candidates(specs_, o_.filter).front();
-    Capture::check_filter(expr, o_.filter);
-    if (!o_.read_file.empty() && o_.read_file != "-") {
-        Capture::open_offline(o_.read_file);
-    } else if (!o_.interface.empty()) {
-        Capture c = Capture::open_live({o_.interface, o_.snaplen, o_.buffer_bytes, !o_.no_promisc});
-        c.set_filter(filter_candidates(specs_, o_.filter), o_.filter);
+    auto candidates = filter_candidates(specs_, o_.filter);
+    // Standard input is the data itself: -n does not read it.
+    if (o_.read_file == "-" || (o_.interface.empty() && o_.read_file.empty())) {
+        Capture::check_filter(candidates.front(), o_.filter);
+        return;
     }
+    open_source().set_filter(candidates, o_.filter);
 }
 
 void Sniffer::open_capture()
@@ -119,11 +125,7 @@ void Sniffer::open_capture()
         log::info("no capture: probing ", specs_.size(), " server(s) only (loads stay 0)");
         return;
     }
-    if (!o_.read_file.empty()) {
-        capture_.emplace(Capture::open_offline(o_.read_file));
-    } else {
-        capture_.emplace(Capture::open_live({o_.interface, o_.snaplen, o_.buffer_bytes, !o_.no_promisc}));
-    }
+    capture_.emplace(open_source());
     dlt_ = capture_->datalink();
     std::string expr = capture_->set_filter(filter_candidates(specs_, o_.filter), o_.filter);
     log::info(capture_->live() ? "capturing on " : "reading ", capture_->name(), " (", link_name(dlt_), "), ",

@@ -31,6 +31,7 @@ public:
 
 private:
     void load_watch();
+    Capture open_source() const;  // -i or -r, as given
     void open_capture();
     void check_capture();
     void start_http();
