@@ -182,7 +182,8 @@ Server::Server(Loop& loop, Metrics& metrics, Options options)
                        {"started_ms", started}, {"pid", static_cast<int>(getpid())}};
              if (health_)
                  j.update(health_());
-             return Response::json(j);
+             // A load balancer's or a script's health check reads the code.
+             return Response::json(j, j["status"] == "ok" ? 200 : 503);
          }});
 }
 

@@ -2,6 +2,8 @@
 // the selection, the history writer and the admin API.
 #include "state_side.hpp"
 
+#include "output.hpp"
+
 #include <unistd.h>
 
 #include "addr.hpp"
@@ -12,6 +14,7 @@
 #include "history_store.hpp"
 #include "httpc.hpp"
 #include "log.hpp"
+#include "output.hpp"
 #include "proxy_store.hpp"
 #include "selection_state_impl.hpp"
 #include "state_book.hpp"
@@ -165,11 +168,19 @@ StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o
     admin.add(admin_routes(deps));
     admin.on_health([this] {
         int64_t now = unix_ms();
-        return nlohmann::json{{"state_version", book.version()},
+        nlohmann::json j{{"state_version", book.version()},
                               {"state_age_ms", book.confirmed_ms() ? now - book.confirmed_ms() : -1},
                               {"state_stale", book.stale(now)},
                               {"state_mode", opt.state_mode},
                               {"policy", opt.policy}};
+        // Until a first state arrives (none received, none kept in the state
+        // directory), representative names are relayed as plain host names:
+        // not a proxy a health check should send clients to.
+        if (book.version() == 0 && book.confirmed_ms() == 0) {
+            j["status"] = "starting";
+            j["reason"] = "no state from " + lbkit::output::join(opt.state_servers, ", ") + " yet";
+        }
+        return j;
     });
     add_metrics();
 }

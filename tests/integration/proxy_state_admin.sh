@@ -27,6 +27,11 @@ state_json() {  # VERSION SERVER_PORT [STATE]
 pstate() { curl -s "$AD/v1/state"; }
 pversion() { state_version "$AD/v1/state"; }
 
+# No state yet: starting, not ok -----------------------------------------------
+is "health before any state: 503" "$(http_status GET "$AD/v1/health")" 503
+like "says it is starting and from which server" "$(last_body)" \
+    "\"reason\":\"no state from http://127.0.0.1:$DEAD yet\".*\"status\":\"starting\""
+
 # Pushed state ---------------------------------------------------------------
 is "POST /v1/state without the token: 401" "$(http_status POST "$AD/v1/state" "$(state_json 10 "$B1")")" 401
 is "POST /v1/state: 200" "$(http_status POST "$AD/v1/state" "$(state_json 10 "$B1")" "$TOK")" 200
@@ -47,7 +52,8 @@ like "servers unchanged after bad input" "$(pstate)" "\"name\":\"127.0.0.1:$B1\"
 like "refusals are counted" "$(curl -s "$AD/metrics")" 'lbproxy_state_updates_total\{outcome="rejected"\} [4-9]'
 like "GET /v1/state?group=" "$(curl -s "$AD/v1/state?group=web.test")" '"name":"web.test"'
 is "GET /v1/state?group=unknown: 404" "$(http_status GET "$AD/v1/state?group=nope")" 404
-like "health names the state" "$(curl -s "$AD/v1/health")" '"state_version":10'
+is "health once a state arrived: 200" "$(http_status GET "$AD/v1/health")" 200
+like "health names the state" "$(last_body)" '"state_version":10.*"status":"ok"'
 like "metrics show the version" "$(curl -s "$AD/metrics")" 'lbproxy_state_version 10'
 
 # Client tables --------------------------------------------------------------
