@@ -7,6 +7,7 @@
 #include <map>
 
 #include "error.hpp"
+#include "output.hpp"
 
 namespace lbproxy {
 
@@ -37,12 +38,6 @@ const char* to_string(StateBook::Outcome o)
     return "?";
 }
 
-int64_t unix_ms()
-{
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 namespace {
 
 // "up", "down pinned", "up draining": the parts of a server a person acts on.
@@ -69,10 +64,17 @@ std::map<std::string, std::string> conditions(const api::StateView& v)
 std::string describe_changes(const api::StateView& before, const api::StateView& after)
 {
     auto a = conditions(before), b = conditions(after);
-    std::string out;
-    auto add = [&out](const std::string& key, const std::string& what) {
-        std::string name = key.back() == ' ' ? "group " + key.substr(0, key.size() - 1) : key.substr(key.find(' ') + 1);
-        out += (out.empty() ? "" : ", ") + name + " " + what;
+    // One entry per change, in the order found; a server that changes the
+    // same way in several groups (a pin) is one entry naming its groups.
+    std::vector<std::pair<std::string, std::vector<std::string>>> changes;
+    auto add = [&changes](const std::string& key, const std::string& what) {
+        auto space = key.find(' ');
+        std::string group = key.substr(0, space), server = key.substr(space + 1);
+        std::string entry = server.empty() ? "group " + group + " " + what : server + " " + what;
+        auto same = [&entry](const auto& c) { return c.first == entry; };
+        auto it = std::find_if(changes.begin(), changes.end(), same);
+        if (it == changes.end()) it = changes.insert(changes.end(), {entry, {}});
+        if (!server.empty()) it->second.push_back(group);
     };
     for (const auto& [key, cond] : b) {
         auto it = a.find(key);
@@ -81,12 +83,10 @@ std::string describe_changes(const api::StateView& before, const api::StateView&
     }
     for (const auto& [key, cond] : a)
         if (!b.count(key)) add(key, "removed");
-    return out;
-}
-
-lbkit::HostPort server_target(const std::string& name)
-{
-    return lbkit::parse_host_port(name, 80);
+    std::vector<std::string> out;
+    for (const auto& [entry, groups] : changes)
+        out.push_back(groups.size() > 1 ? entry + " (groups " + lbkit::output::join(groups) + ")" : entry);
+    return lbkit::output::join(out);
 }
 
 namespace {
@@ -101,7 +101,7 @@ std::vector<std::vector<lbkit::HostPort>> parse_targets(const api::StateView& vi
         if (g.name.empty()) throw lbkit::BadInput("groups: a group has an empty name");
         auto& targets = out.emplace_back();
         targets.reserve(g.servers.size());
-        for (const auto& s : g.servers) targets.push_back(server_target(s.name));
+        for (const auto& s : g.servers) targets.push_back(lbkit::server_address(s.name));
     }
     return out;
 }

@@ -297,6 +297,14 @@ BOOST_AUTO_TEST_CASE(changes_are_described_for_the_log)
     BOOST_TEST(describe_changes(a, b) == "a:80 up->down pinned, c:80 new (unknown), b:80 removed");
     api::StateView empty;
     BOOST_TEST(describe_changes(empty, a) == "group host1.a.co.jp new, a:80 new (up), b:80 new (up)");
+
+    // A pin of a server that two groups share: one entry that names both.
+    auto two = state(4, {server("a:80", api::State::up)}, "www.a.co.jp");
+    two.groups.push_back({"img.a.co.jp", {server("a:80", api::State::up), server("b:80", api::State::up)}});
+    auto pinned = two;
+    pinned.groups[0].servers[0] = server("a:80", api::State::down, 0, 1, true);
+    pinned.groups[1].servers[0] = server("a:80", api::State::down, 0, 1, true);
+    BOOST_TEST(describe_changes(two, pinned) == "a:80 up->down pinned (groups img.a.co.jp, www.a.co.jp)");
 }
 
 // Local facts of the selection: requests sent since the state, slow start,
