@@ -37,16 +37,13 @@ Response post_report(Stated& d, Request& req)
     auto& m = d.metrics();
     m.counter("lbstated_reports_total", "Reports received").inc();
     m.counter("lbstated_report_servers_total", "Server entries in reports").inc(static_cast<double>(report.servers.size()));
-    // A report that names only unknown servers changes nothing and says so.
-    auto outcome = d.model().apply_report(report, d.now_ms());
+    auto outcome = d.apply_report(report);
     if (!outcome.unknown.empty())
         m.counter("lbstated_report_unknown_total", "Report entries naming no configured server").inc(static_cast<double>(outcome.unknown.size()));
+    // A report that names only unknown servers changes nothing and says so.
     if (outcome.applied == 0 && !outcome.unknown.empty())
         throw HttpError(404, "no such server '" + outcome.unknown.front() + "' in the groups table (report from " +
                                  report.notifier + ")");
-    if (outcome.transition)
-        lbkit::log::info("report from ", report.notifier, ": state changed (version ", d.model().version(), ")");
-    d.changed(outcome.transition);
     Json j = {{"version", d.model().version()}, {"applied", outcome.applied}};
     if (!outcome.unknown.empty())
         j["ignored"] = outcome.unknown;
@@ -142,11 +139,7 @@ Response put_pin(Stated& d, Request& req)
         pin = lbkit::api::pin_from_json(req.json_object());
     if (!pin.state && !pin.load && !pin.ratio)
         pin.state = State::down;  // a bare pin takes the server out
-    d.store().save_pin(server, pin);
-    if (d.model().pin(server, pin)) {
-        lbkit::log::info("pin ", server, " ", lbkit::api::dump(lbkit::api::to_json(pin)), " by ", req.peer);
-        d.changed(true);
-    }
+    d.pin(server, pin, req.peer);
     return Response::json(pin_json(d, server));
 }
 
@@ -155,11 +148,7 @@ Response delete_pin(Stated& d, Request& req)
     const std::string& server = req.params.at(0);
     if (!d.model().pins().count(server))
         server_param(d, req);  // 404 for a name that is neither pinned nor configured
-    d.store().delete_pin(server);
-    if (d.model().unpin(server)) {
-        lbkit::log::info("unpin ", server, " by ", req.peer);
-        d.changed(true);
-    }
+    d.unpin(server, req.peer);
     return Response::json(pin_json(d, server));
 }
 
@@ -168,11 +157,7 @@ Response set_drain(Stated& d, Request& req, bool on)
     const std::string& server = on ? server_param(d, req) : req.params.at(0);
     if (!on && !d.model().draining(server))
         server_param(d, req);
-    d.store().set_drain(server, on);
-    if (d.model().set_draining(server, on)) {
-        lbkit::log::info(on ? "drain " : "undrain ", server, " by ", req.peer);
-        d.changed(true);
-    }
+    d.set_drain(server, on, req.peer);
     return Response::json(pin_json(d, server));
 }
 
@@ -193,8 +178,7 @@ Response post_ejection(Stated& d, Request& req)
     Json body = req.json_object();
     std::string proxy = lbkit::api::get_string(body, "proxy", "", 256);
     auto ms = static_cast<int64_t>(lbkit::api::get_number(body, "until_ms", "", 1, 86'400'000));
-    d.model().eject(server, proxy, d.now_ms() + ms);
-    lbkit::log::info("server ", server, " ejected by proxy ", proxy, " for ", ms, " ms");
+    d.eject(server, proxy, lbkit::Millis(ms));
     return Response::json(ejection_json(d, server));
 }
 
@@ -204,9 +188,7 @@ Response delete_ejection(Stated& d, Request& req)
     auto proxy = req.arg("proxy");
     if (!proxy || proxy->empty())
         throw HttpError(400, "missing query parameter proxy");
-    if (d.model().end_ejection(server, *proxy))
-        lbkit::log::info("server ", server, " back in proxy ", *proxy);
-    else
+    if (!d.end_ejection(server, *proxy))
         server_param(d, req);  // 404 for a name that is neither ejected nor configured
     return Response::json(ejection_json(d, server));
 }

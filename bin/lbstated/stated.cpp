@@ -1,10 +1,11 @@
 #include "stated.hpp"
 
-#include <chrono>
 #include <set>
 
+#include "clock.hpp"
 #include "error.hpp"
 #include "log.hpp"
+#include "output.hpp"
 #include "table.hpp"
 
 namespace lbstated {
@@ -18,9 +19,7 @@ Stated::Stated(lbkit::Loop& loop, lbkit::Metrics& metrics, const Options& option
       sweep_(loop, [this] {
           model_.expire_ejections(now_ms());
           if (auto gone = model_.sweep(now_ms()); !gone.empty()) {
-              std::string names;
-              for (const auto& n : gone) names += (names.empty() ? "" : ", ") + n;
-              lbkit::log::info("reports stopped: ", names, gone.size() == 1 ? " is" : " are", " now unknown (version ",
+              lbkit::log::info("reports stopped: ", lbkit::output::join(gone), gone.size() == 1 ? " is" : " are", " now unknown (version ",
                                model_.version(), ")");
               changed(true);
           }
@@ -34,8 +33,7 @@ Stated::Stated(lbkit::Loop& loop, lbkit::Metrics& metrics, const Options& option
 
 int64_t Stated::now_ms() const
 {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+    return lbkit::monotonic_ms();
 }
 
 void Stated::start()
@@ -108,6 +106,57 @@ StateBody Stated::state_body()
         cached_.loads = std::move(loads);
     }
     return cached_;
+}
+
+ReportOutcome Stated::apply_report(const lbkit::api::Report& report)
+{
+    auto outcome = model_.apply_report(report, now_ms());
+    if (outcome.transition)
+        lbkit::log::info("report from ", report.notifier, ": state changed (version ", model_.version(), ")");
+    if (outcome.applied > 0)
+        changed(outcome.transition);
+    return outcome;
+}
+
+void Stated::pin(const std::string& server, const lbkit::api::Pin& pin, const std::string& who)
+{
+    store_.save_pin(server, pin);
+    if (!model_.pin(server, pin))
+        return;
+    lbkit::log::info("pin ", server, " ", lbkit::api::dump(lbkit::api::to_json(pin)), " by ", who);
+    changed(true);
+}
+
+void Stated::unpin(const std::string& server, const std::string& who)
+{
+    store_.delete_pin(server);
+    if (!model_.unpin(server))
+        return;
+    lbkit::log::info("unpin ", server, " by ", who);
+    changed(true);
+}
+
+void Stated::set_drain(const std::string& server, bool on, const std::string& who)
+{
+    store_.set_drain(server, on);
+    if (!model_.set_draining(server, on))
+        return;
+    lbkit::log::info(on ? "drain " : "undrain ", server, " by ", who);
+    changed(true);
+}
+
+void Stated::eject(const std::string& server, const std::string& proxy, lbkit::Millis for_)
+{
+    model_.eject(server, proxy, now_ms() + for_.count());
+    lbkit::log::info("server ", server, " ejected by proxy ", proxy, " for ", for_.count(), " ms");
+}
+
+bool Stated::end_ejection(const std::string& server, const std::string& proxy)
+{
+    if (!model_.end_ejection(server, proxy))
+        return false;
+    lbkit::log::info("server ", server, " back in proxy ", proxy);
+    return true;
 }
 
 void Stated::changed(bool transition)

@@ -36,21 +36,31 @@ public:
     void reload_groups_file();
     void replace_groups(const std::string& text, const std::string& who);
 
-    // After every change of the model: pushes, metrics, and on_changed
-    // (the API's requests waiting for a new version).
-    void changed(bool transition);
+    // Each change below is saved first (a restart keeps what was told),
+    // then applied to the model, logged with who asked, and announced to
+    // the subscribers and the waiting requests, once.
+    ReportOutcome apply_report(const lbkit::api::Report& report);
+    void pin(const std::string& server, const lbkit::api::Pin& pin, const std::string& who);
+    void unpin(const std::string& server, const std::string& who);
+    void set_drain(const std::string& server, bool on, const std::string& who);
+    // Ejections are soft state: neither saved nor a new version.
+    void eject(const std::string& server, const std::string& proxy, lbkit::Millis for_);
+    bool end_ejection(const std::string& server, const std::string& proxy);
+
     void on_changed(std::function<void()> fn) { on_changed_ = std::move(fn); }
     StateBody state_body();
     int64_t now_ms() const;
 
     Model& model() { return model_; }
-    StatedStore& store() { return store_; }
     Subscribers& subscribers() { return *subscribers_; }
     const Options& options() const { return options_; }
     std::mt19937_64& rng() { return rng_; }
     lbkit::Metrics& metrics() { return metrics_; }
 
 private:
+    // After every change of the model: pushes, metrics, and on_changed
+    // (the API's requests waiting for a new version).
+    void changed(bool transition);
     void apply_groups(Groups g, const std::string& file_text);
     void update_server_metrics();
 
