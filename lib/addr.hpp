@@ -19,6 +19,11 @@ struct HostPort {
 // Throws BadInput with a sentence ("bad port '99999' in 'a:99999'").
 HostPort parse_host_port(const std::string& text, uint16_t default_port);
 
+// A web server as every table, API path and command names it (lbkit.conf(5)):
+// "host:port", or "host" meaning port 80.
+inline constexpr uint16_t http_port = 80;
+inline HostPort server_address(const std::string& name) { return parse_host_port(name, http_port); }
+
 // Numeric "ip:port" strings for every address the name resolves to
 // (getaddrinfo, TCP). Throws BadInput("cannot resolve 'x': ...").
 std::vector<std::string> resolve(const HostPort& hp);

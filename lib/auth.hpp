@@ -4,7 +4,8 @@
 
 namespace lbkit::auth {
 
-inline constexpr const char* default_token_file = "/etc/lbkit/token";
+// Under --sysconfdir: /etc/lbkit/token for a system installation.
+inline constexpr const char* default_token_file = LBKIT_SYSCONFDIR "/lbkit/token";
 
 // Reads the token from path; with path empty, from default_token_file when it
 // exists (else no token, returned empty). An explicitly named file that cannot

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <vector>
 
+#include "auth.hpp"
 #include "config.h"
 #include "error.hpp"
 #include "log.hpp"
@@ -18,14 +19,19 @@ void add_common(CLI::App& app, Common& c)
     app.add_flag("-q,--quiet", c.quiet, "Only warnings and errors");
 }
 
+CLI::Option* add_token_file(CLI::App& app, std::string& target)
+{
+    return app.add_option("--token-file", target, std::string("File with the shared token (default ") +
+                                                      auth::default_token_file + " when it exists)");
+}
+
 void add_daemon(CLI::App& app, Daemon& d, const std::string& default_listen)
 {
     add_common(app, d);
     d.listen = default_listen;
     app.add_option("--listen", d.listen, "Address and port to listen on")->capture_default_str();
     app.add_option("--state-dir", d.state_dir, "Directory of the state file")->capture_default_str();
-    app.add_option("--token-file", d.token_file,
-                   "File with the shared token (default /etc/lbkit/token when it exists)");
+    add_token_file(app, d.token_file);
     app.add_flag("--syslog", d.use_syslog, "Log to syslog instead of stderr");
     app.add_flag("-n", d.check_only, "Check the configuration and exit");
 }

@@ -26,6 +26,8 @@ struct Daemon : Common {
 
 // -v (repeatable), -q, --version.
 void add_common(CLI::App& app, Common& c);
+// --token-file, the same for every tool that sends or checks the token.
+CLI::Option* add_token_file(CLI::App& app, std::string& target);
 // add_common plus --listen, --state-dir, --token-file, --syslog, -n.
 void add_daemon(CLI::App& app, Daemon& d, const std::string& default_listen);
 

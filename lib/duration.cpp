@@ -58,4 +58,10 @@ Millis jitter(Millis base, double fraction)
     return Millis(std::max<int64_t>(1, base.count() + static_cast<int64_t>(d(rng))));
 }
 
+Millis Backoff::next()
+{
+    current_ = current_.count() == 0 ? first_ : std::min(current_ * 2, max_);
+    return current_;
+}
+
 }  // namespace lbkit

@@ -17,4 +17,17 @@ std::string format_duration(Millis d);
 // fire in step and hit their server at the same instant, every period.
 Millis jitter(Millis base, double fraction = 0.1);
 
+// Delays between the retries to a peer that fails: first, then doubled up to
+// max, until a success resets it. Callers jitter the delay they wait.
+class Backoff {
+public:
+    Backoff(Millis first, Millis max) : first_(first), max_(max) {}
+    // After a failure: the delay before the next try.
+    Millis next();
+    void reset() { current_ = Millis{0}; }
+
+private:
+    Millis first_, max_, current_{0};
+};
+
 }  // namespace lbkit

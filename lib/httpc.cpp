@@ -238,11 +238,6 @@ void Client::cancel(uint64_t id)
     impl_->transfers.erase(it);
 }
 
-std::size_t Client::in_flight() const
-{
-    return impl_->transfers.size();
-}
-
 Result fetch(const Request& req)
 {
     global_init();

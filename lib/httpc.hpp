@@ -45,7 +45,6 @@ public:
     // The callback runs on the loop, never from inside start().
     uint64_t start(Request req, Callback cb);
     void cancel(uint64_t id);
-    std::size_t in_flight() const;
 
     struct Impl;
 private:

@@ -62,4 +62,12 @@ std::string fixed(double v, int decimals)
     return buf;
 }
 
+std::string join(const std::vector<std::string>& items, const std::string& sep)
+{
+    std::string out;
+    for (const auto& item : items)
+        out += (out.empty() ? "" : sep) + item;
+    return out;
+}
+
 }  // namespace lbkit::output

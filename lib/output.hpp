@@ -17,5 +17,7 @@ using Row = std::vector<std::string>;
 void print(std::ostream& out, Format f, const Row& header, const std::vector<Row>& rows);
 
 std::string fixed(double v, int decimals);
+// "a, b, c": lists of names in log lines and messages.
+std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
 
 }  // namespace lbkit::output

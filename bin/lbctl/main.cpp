@@ -11,7 +11,7 @@ int main(int argc, char** argv)
     lbkit::cli::add_common(app, common);
     app.add_option("-s,--server", ctx.server,
                    "URL of the daemon (default http://127.0.0.1:7400, lbstated; for history http://127.0.0.1:7401, lbproxy)");
-    app.add_option("--token-file", ctx.token_file, "File with the shared token (default /etc/lbkit/token when it exists)");
+    lbkit::cli::add_token_file(app, ctx.token_file);
     app.add_option("-o,--output", ctx.format, "Output format: table, tsv or json (default: table on a terminal, else tsv)")
         ->check(CLI::IsMember({"auto", "table", "tsv", "json"}));
     app.require_subcommand(1, 1);

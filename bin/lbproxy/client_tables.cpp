@@ -103,12 +103,12 @@ void check_sessions(const Table& t)
     std::map<std::string, int> seen;
     for (const Row& r : t.rows) {
         lbkit::table::expect_columns(t, r, 3, 4, "site start-path end-path [master]");
-        check_host_port(t, r, "site '" + r.fields[0] + "'", r.fields[0], 80);
+        check_host_port(t, r, "site '" + r.fields[0] + "'", r.fields[0], lbkit::http_port);
         for (int i : {1, 2})
             if (r.fields[i].empty() || r.fields[i][0] != '/')
                 lbkit::table::fail(t, r, "path '" + r.fields[i] + "' must start with /");
         if (r.fields[1] == r.fields[2]) lbkit::table::fail(t, r, "start-path and end-path are the same");
-        if (r.fields.size() == 4) check_host_port(t, r, "master '" + r.fields[3] + "'", r.fields[3], 80);
+        if (r.fields.size() == 4) check_host_port(t, r, "master '" + r.fields[3] + "'", r.fields[3], lbkit::http_port);
         std::string key = r.fields[0] + " " + r.fields[1];
         auto [it, fresh] = seen.emplace(key, r.line);
         if (!fresh)

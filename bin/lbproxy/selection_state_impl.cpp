@@ -66,7 +66,7 @@ void SelectionStateImpl::central(const std::string& group, const std::set<std::s
         if (exclude.count(a.server) || book_.suspect(a.server, now) || book_.ejected(a.server, now))
             return finish(local(group, exclude), done);
         try {
-            c.target = server_target(a.server);
+            c.target = lbkit::server_address(a.server);
         } catch (const lbkit::BadInput& e) {
             lbkit::log::warn("central selection for ", group, ": bad server name: ", e.what());
             return finish(local(group, exclude), done);

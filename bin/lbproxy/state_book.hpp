@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api.hpp"
+#include "clock.hpp"
 #include "duration.hpp"
 #include "select.hpp"
 #include "selection_state.hpp"
@@ -175,10 +176,7 @@ const char* to_string(StateBook::Outcome o);
 // ("web1:80 up->down, web3:80 new"); empty when only loads changed.
 std::string describe_changes(const lbkit::api::StateView& before, const lbkit::api::StateView& after);
 
-// The book's clock: Unix milliseconds (confirmation times are persisted).
-int64_t unix_ms();
-
-// The server name's host and port (lbkit.conf(5): "host" means port 80).
-lbkit::HostPort server_target(const std::string& name);
+// The book's clock is Unix time: confirmation times are persisted.
+using lbkit::unix_ms;
 
 }  // namespace lbproxy

@@ -15,8 +15,6 @@ namespace httpc = lbkit::httpc;
 namespace log = lbkit::log;
 
 namespace {
-constexpr Millis first_backoff{250};
-constexpr Millis max_backoff{5000};
 }  // namespace
 
 struct StateSources::Source {
@@ -27,7 +25,7 @@ struct StateSources::Source {
     bool registered = false;
     bool healthy = false;  // the last request to it succeeded
     bool warned = false;   // a failure was logged at warn level: the next ones go to debug
-    Millis backoff{0};
+    lbkit::Backoff backoff{Millis{250}, Millis{5000}};
     int64_t last_ok_ms = 0;
     int64_t last_push_ms = 0;
     int64_t down_until_ms = 0;  // central: not asked again before this
@@ -283,7 +281,7 @@ void StateSources::succeeded(Source& s)
     if (s.warned) log::info("state server ", s.url, ": reachable again");
     s.warned = false;
     s.healthy = true;
-    s.backoff = Millis{0};
+    s.backoff.reset();
     s.last_error.clear();
     s.last_ok_ms = unix_ms();
 }
@@ -296,8 +294,7 @@ void StateSources::failed(Source& s, const std::string& what, const std::string&
     s.healthy = false;
     s.registered = false;
     s.last_error = what + ": " + why;
-    s.backoff = s.backoff.count() == 0 ? first_backoff : std::min(s.backoff * 2, max_backoff);
-    schedule(s, s.backoff);
+    schedule(s, s.backoff.next());
 }
 
 void StateSources::pull(std::function<void()> done)

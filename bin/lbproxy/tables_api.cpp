@@ -6,6 +6,7 @@
 #include "client_tables.hpp"
 #include "error.hpp"
 #include "log.hpp"
+#include "output.hpp"
 #include "proxy_store.hpp"
 #include "state_book.hpp"
 #include "table.hpp"
@@ -19,17 +20,11 @@ using Json = nlohmann::json;
 
 namespace {
 
-std::string known_list()
-{
-    std::string out;
-    for (const auto& n : client_tables::names()) out += (out.empty() ? "" : ", ") + n;
-    return out;
-}
-
 const std::string& table_name(const Request& req)
 {
     const std::string& name = req.params.at(0);
-    if (!client_tables::known(name)) throw HttpError(404, "no table '" + name + "' (tables: " + known_list() + ")");
+    if (!client_tables::known(name))
+        throw HttpError(404, "no table '" + name + "' (tables: " + lbkit::output::join(client_tables::names()) + ")");
     return name;
 }
 

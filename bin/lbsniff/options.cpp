@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "addr.hpp"
+#include "cli.hpp"
 #include "error.hpp"
 
 namespace lbsniff {
@@ -89,8 +90,7 @@ void add_options(CLI::App& app, Options& o)
         ->capture_default_str()->check(CLI::Range(1, 1000))->type_name("N");
 
     app.add_option("--report", o.report, "Send reports to lbstated at URL (repeatable)")->type_name("URL");
-    app.add_option("--token-file", o.token_file, "File with the shared token (default /etc/lbkit/token when it exists)")
-        ->type_name("FILE");
+    lbkit::cli::add_token_file(app, o.token_file)->type_name("FILE");
     app.add_option("--notifier", o.notifier, "Name in reports (default: the host name)")->type_name("NAME");
     app.add_flag("--stdout", o.to_stdout, "Print one tab-separated line per server and interval");
     app.add_option("--probe", o.probe_text, "Probe quiet servers: tcp, http:/PATH or none (default: tcp with -i)")

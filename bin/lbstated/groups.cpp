@@ -43,7 +43,7 @@ double parse_ratio(const lbkit::table::Table& t, const lbkit::table::Row& r, con
 void check_name(const lbkit::table::Table& t, const lbkit::table::Row& r, const std::string& name)
 {
     try {
-        lbkit::parse_host_port(name, 80);
+        lbkit::server_address(name);
     } catch (const lbkit::BadInput& e) {
         lbkit::table::fail(t, r, e.what());
     }
@@ -81,7 +81,7 @@ Groups parse_groups(const std::string& text, const std::string& source, bool res
         if (!resolve_names || !resolved.insert(server).second)
             continue;
         try {
-            for (const auto& addr : lbkit::resolve(lbkit::parse_host_port(server, 80)))
+            for (const auto& addr : lbkit::resolve(lbkit::server_address(server)))
                 out.by_addr.emplace(addr, server);
         } catch (const lbkit::BadInput& e) {
             // Reports can still name the server as the table does.

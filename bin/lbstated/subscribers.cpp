@@ -1,28 +1,16 @@
 #include "subscribers.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <optional>
 
+#include "clock.hpp"
+#include "duration.hpp"
 #include "log.hpp"
 
 namespace lbstated {
 namespace {
 
-int64_t wall_ms()
-{
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-int64_t mono_ms()
-{
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
-constexpr int64_t max_backoff_ms = 30'000;
 
 }  // namespace
 
@@ -49,6 +37,7 @@ struct Subscribers::Sub {
     int64_t last_push_ms = -1;   // monotonic
     uint64_t delivered = 0;      // last version acknowledged
     int failures = 0;
+    lbkit::Backoff backoff{lbkit::Millis{250}, lbkit::Millis{30'000}};
     int64_t failing_since = -1;  // monotonic ms of the first failure in a row
     int64_t last_ok_ms = 0;      // wall clock, for lbctl subscribers
     std::string last_error;
@@ -79,6 +68,7 @@ Subscribers::Sub& Subscribers::install(int64_t id, const lbkit::api::Subscriber&
     s.id = id;
     s.spec = spec;
     s.failures = 0;
+    s.backoff.reset();
     s.failing_since = -1;
     s.retry = std::make_unique<lbkit::Timer>(loop_, [this, id] {
         if (auto it = subs_.find(id); it != subs_.end())
@@ -161,7 +151,7 @@ void Subscribers::push_loads(Sub& s, const StateBody& now)
     if (s.sent_loads && now.loads && !loads_moved(*s.sent_loads, *now.loads, options_.load_delta))
         return;
     int64_t due = s.last_push_ms < 0 ? 0 : s.last_push_ms + options_.push_min_interval.count();
-    int64_t wait = due - mono_ms();
+    int64_t wait = due - lbkit::monotonic_ms();
     if (wait > 0 || s.in_flight) {
         coalesced_.inc();
         if (s.in_flight)
@@ -181,7 +171,7 @@ void Subscribers::push(Sub& s)
     }
     StateBody body = current_();
     s.sent_loads = body.loads;
-    s.last_push_ms = mono_ms();
+    s.last_push_ms = lbkit::monotonic_ms();
     lbkit::httpc::Request req;
     req.method = "POST";
     req.url = s.spec.url;
@@ -210,9 +200,10 @@ void Subscribers::done(int64_t id, uint64_t version, const lbkit::httpc::Result&
         if (s.failures > 0)
             lbkit::log::info("subscriber ", s.spec.url, ": reachable again");
         s.failures = 0;
+        s.backoff.reset();
         s.failing_since = -1;
         s.last_error.clear();
-        s.last_ok_ms = wall_ms();
+        s.last_ok_ms = lbkit::unix_ms();
         s.delivered = std::max(s.delivered, version);
         if (s.waiting)
             resume(s);
@@ -221,9 +212,9 @@ void Subscribers::done(int64_t id, uint64_t version, const lbkit::httpc::Result&
     pushes_failed_.inc();
     s.last_error = r.describe();
     if (s.failing_since < 0)
-        s.failing_since = mono_ms();
+        s.failing_since = lbkit::monotonic_ms();
     ++s.failures;
-    if (mono_ms() - s.failing_since >= options_.drop_after.count()) {
+    if (lbkit::monotonic_ms() - s.failing_since >= options_.drop_after.count()) {
         drop(id, "unreachable for " + lbkit::format_duration(options_.drop_after) + " (" + s.last_error + ")");
         return;
     }
@@ -241,7 +232,7 @@ void Subscribers::resume(Sub& s)
         return;
     }
     s.waiting = false;
-    int64_t wait = s.last_push_ms + options_.push_min_interval.count() - mono_ms();
+    int64_t wait = s.last_push_ms + options_.push_min_interval.count() - lbkit::monotonic_ms();
     if (wait > 0)
         s.coalesce->start(lbkit::Millis(wait));
     else
@@ -250,8 +241,7 @@ void Subscribers::resume(Sub& s)
 
 void Subscribers::schedule_retry(Sub& s)
 {
-    int64_t delay = std::min<int64_t>(max_backoff_ms, 250LL << std::min(s.failures - 1, 10));
-    s.retry->start(lbkit::Millis(delay));
+    s.retry->start(s.backoff.next());
 }
 
 void Subscribers::drop(int64_t id, const std::string& why)

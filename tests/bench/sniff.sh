@@ -1,5 +1,5 @@
 #!/bin/bash
-# lbsniff benchmark (issue 4), in one run on this machine:
+# lbsniff benchmark, in one run on this machine:
 #  1. offline: a generated pcap of 10 million packets (8 watched web servers
 #     plus 20% noise); packets/s of "lbsniff -r FILE" vs
 #     "tcpdump -r FILE -w /dev/null FILTER" with the same filter (lbsniff

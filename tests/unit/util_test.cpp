@@ -30,6 +30,17 @@ BOOST_AUTO_TEST_CASE(durations)
     BOOST_TEST(format_duration(Millis(1500)) == "1500ms");
 }
 
+BOOST_AUTO_TEST_CASE(backoff_doubles_to_its_cap_and_resets)
+{
+    Backoff b{Millis(250), Millis(1000)};
+    BOOST_TEST(b.next().count() == 250);
+    BOOST_TEST(b.next().count() == 500);
+    BOOST_TEST(b.next().count() == 1000);
+    BOOST_TEST(b.next().count() == 1000);
+    b.reset();
+    BOOST_TEST(b.next().count() == 250);
+}
+
 BOOST_AUTO_TEST_CASE(host_ports)
 {
     auto a = parse_host_port("web1", 80);
@@ -97,6 +108,8 @@ BOOST_AUTO_TEST_CASE(output_formats)
     output::print(table, output::Format::table, {"A", "B"}, {{"x", "y"}, {"long", "z"}});
     BOOST_TEST(table.str() == "A     B\nx     y\nlong  z\n");
     BOOST_CHECK_THROW(output::parse_format("xml"), BadInput);
+    BOOST_TEST(output::join({"a", "b", "c"}) == "a, b, c");
+    BOOST_TEST(output::join({}) == "");
 }
 
 BOOST_AUTO_TEST_CASE(daemon_urls_one_rule)
