@@ -90,25 +90,25 @@ void Dialer::on_choice(Choice c)
 void Dialer::connect()
 {
     if (pooled_)
-        if (UpstreamConn* conn = ctx_.pool.take(server_, nullptr))
+        if (http::UpstreamConn* conn = ctx_.pool.take(server_, nullptr))
             return user_.dialed(conn);
     connecting_ = ctx_.pool.open(server_, target_, this);
 }
 
-void Dialer::upstream_connected(UpstreamConn& conn)
+void Dialer::upstream_connected(http::UpstreamConn& conn)
 {
     connecting_ = nullptr;
     user_.dialed(&conn);
 }
 
-void Dialer::upstream_failed(UpstreamConn& conn, ConnectFailure kind, const std::string& reason)
+void Dialer::upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind, const std::string& reason)
 {
     std::string why = reason;  // reason lives in conn
     connecting_ = nullptr;
     ctx_.pool.release(&conn, false);
-    ctx_.metrics.upstream_error(kind == ConnectFailure::timeout ? UpstreamError::timeout : UpstreamError::connect);
+    ctx_.metrics.upstream_error(kind == http::ConnectFailure::timeout ? UpstreamError::timeout : UpstreamError::connect);
     last_error_ = server_ + ": " + why;
-    last_timeout_ = kind == ConnectFailure::timeout;
+    last_timeout_ = kind == http::ConnectFailure::timeout;
     lbkit::log::debug("connect ", server_, (group_.empty() ? "" : " (group " + group_ + ")"), ": ", why);
     if (group_.empty())
         return user_.dial_failed(last_timeout_ ? 504 : 502, "cannot connect to " + last_error_);

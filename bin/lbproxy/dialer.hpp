@@ -17,7 +17,7 @@ class DialerUser {
 public:
     // A connection to server() is ready (fresh or from the pool). May be
     // called from inside Dialer::start.
-    virtual void dialed(UpstreamConn* conn) = 0;
+    virtual void dialed(http::UpstreamConn* conn) = 0;
     // No connection: status 502, 503 or 504 and the sentence for the client.
     virtual void dial_failed(int status, const std::string& sentence) = 0;
     // The owner gave up (cancel) while a choice was outstanding; it has come.
@@ -27,7 +27,7 @@ protected:
     ~DialerUser() = default;
 };
 
-class Dialer final : public UpstreamUser {
+class Dialer final : public http::UpstreamUser {
 public:
     Dialer(Context& ctx, DialerUser& user) : ctx_(ctx), user_(user) {}
     ~Dialer();
@@ -60,8 +60,8 @@ private:
     void choose();
     void on_choice(Choice c);
     void connect();
-    void upstream_connected(UpstreamConn& conn) override;
-    void upstream_failed(UpstreamConn& conn, ConnectFailure kind, const std::string& why) override;
+    void upstream_connected(http::UpstreamConn& conn) override;
+    void upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind, const std::string& why) override;
 
     Context& ctx_;
     DialerUser& user_;
@@ -73,7 +73,7 @@ private:
     bool pooled_ = true;
     bool choosing_ = false;
     bool abandoned_ = false;
-    UpstreamConn* connecting_ = nullptr;
+    http::UpstreamConn* connecting_ = nullptr;
 };
 
 }  // namespace lbproxy
