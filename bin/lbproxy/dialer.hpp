@@ -41,6 +41,9 @@ public:
     // host is not a representative name or none is left to try.
     void redial_same();
     bool redial_other(const std::string& why);
+    // The exchange gives up on server() for why: the 502 sentence, naming
+    // every server tried and why it failed.
+    std::string give_up(const std::string& why);
     // Stops whatever is in progress. Returns true when a choice is still
     // outstanding: dial_abandoned() follows, and the owner must live until then.
     bool cancel();
@@ -60,6 +63,8 @@ private:
     void choose();
     void on_choice(Choice c);
     void connect();
+    void note_failure(const std::string& why);
+    std::string unreachable() const;
     void upstream_connected(http::UpstreamConn& conn) override;
     void upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind, const std::string& why) override;
 
@@ -68,7 +73,7 @@ private:
     std::string group_, server_;
     lbkit::HostPort target_;
     std::set<std::string> tried_;
-    std::string last_error_;
+    std::string failures_;  // "server: why" of each server tried, "; " between
     bool last_timeout_ = false;
     bool pooled_ = true;
     bool choosing_ = false;

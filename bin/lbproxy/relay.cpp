@@ -88,7 +88,7 @@ void Relay::dialed(http::UpstreamConn* conn)
 void Relay::send_request_head()
 {
     host_line_.clear();
-    if (dialer_.is_group())
+    if (dialer_.is_group() && ctx_.config.host_of_server)
         http::append_host_line(host_line_, dialer_.target().host, dialer_.target().port);
     else
         host_line_.append("Host: ").append(authority_).append("\r\n");
@@ -283,7 +283,7 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
         lbkit::log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", dialer_.server(), ": ", why);
         return;
     }
-    fail(502, "server " + dialer_.server() + ": " + why);
+    fail(502, dialer_.give_up(why));
 }
 
 void Relay::bad_response(const char* why)
