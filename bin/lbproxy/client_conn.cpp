@@ -42,7 +42,7 @@ void ClientConn::open(Context& ctx, ClientRegistry& registry, evutil_socket_t fd
 
 ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer)
     : ctx_(ctx), registry_(registry),
-      stream_(std::make_unique<Stream>(ctx.base, fd)),
+      stream_(std::make_unique<http::Stream>(ctx.base, fd)),
       timer_(evtimer_new(ctx.base, &timer_cb, this)),
       name_(lbkit::sockaddr_str(peer)),
       relay_(ctx, *this, parser_)
@@ -73,7 +73,7 @@ void ClientConn::arm(const timeval& tv)
     event_add(timer_.get(), &tv);
 }
 
-void ClientConn::read_cb(Stream&, void* arg)
+void ClientConn::read_cb(http::Stream&, void* arg)
 {
     auto* self = static_cast<ClientConn*>(arg);
     switch (self->state_) {
@@ -89,7 +89,7 @@ void ClientConn::read_cb(Stream&, void* arg)
     }
 }
 
-void ClientConn::write_cb(Stream&, void* arg)
+void ClientConn::write_cb(http::Stream&, void* arg)
 {
     auto* self = static_cast<ClientConn*>(arg);
     switch (self->state_) {
@@ -100,7 +100,7 @@ void ClientConn::write_cb(Stream&, void* arg)
     }
 }
 
-void ClientConn::event_cb(Stream&, short what, void* arg)
+void ClientConn::event_cb(http::Stream&, short what, void* arg)
 {
     auto* self = static_cast<ClientConn*>(arg);
     if (what & BEV_EVENT_EOF)
@@ -169,9 +169,9 @@ void ClientConn::read_head()
 void ClientConn::dispatch(const http::Head& req)
 {
     ctx_.metrics.requests.inc();
-    Target t;
+    http::Target t;
     if (req.method == HTTP_CONNECT) {
-        if (const char* err = parse_authority(req.target, t))
+        if (const char* err = http::parse_authority(req.target, t))
             return refuse(400, err);
         if (!ctx_.config.connect_port_ok(t.port))
             return refuse(403, "CONNECT to port " + std::to_string(t.port) + " is not allowed (--connect-ports "
@@ -180,7 +180,7 @@ void ClientConn::dispatch(const http::Head& req)
         tunnel_ = std::make_unique<Tunnel>(ctx_, *this);
         return tunnel_->begin(t, req.target, req.size);
     }
-    if (const char* err = parse_absolute(req.target, t))
+    if (const char* err = http::parse_absolute(req.target, t))
         return refuse(400, err);
     if (t.port == ctx_.config.listen.port && lbkit::is_loopback(std::string(t.host)))
         return refuse(508, "the request is addressed to this proxy itself (loop)");

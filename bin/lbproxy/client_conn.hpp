@@ -11,9 +11,9 @@
 #include <unordered_set>
 
 #include "context.hpp"
-#include "http_parse.hpp"
+#include "http/http_parse.hpp"
+#include "http/stream.hpp"
 #include "relay.hpp"
-#include "stream.hpp"
 #include "tunnel.hpp"
 
 namespace lbproxy {
@@ -27,7 +27,7 @@ public:
     // Proxy stopping: closes at once.
     void close_now();
 
-    Stream& client() override { return *stream_; }
+    http::Stream& client() override { return *stream_; }
     const std::string& client_name() const override { return name_; }
 
 private:
@@ -36,9 +36,9 @@ private:
     ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer);
     ~ClientConn();
 
-    static void read_cb(Stream&, void* arg);
-    static void write_cb(Stream&, void* arg);
-    static void event_cb(Stream&, short what, void* arg);
+    static void read_cb(http::Stream&, void* arg);
+    static void write_cb(http::Stream&, void* arg);
+    static void event_cb(http::Stream&, short what, void* arg);
     static void timer_cb(evutil_socket_t, short, void* arg);
 
     void read_head();
@@ -58,7 +58,7 @@ private:
 
     Context& ctx_;
     ClientRegistry& registry_;
-    std::unique_ptr<Stream> stream_;
+    std::unique_ptr<http::Stream> stream_;
     lbkit::ev::EventPtr timer_;
     std::string name_;
     State state_ = State::head;

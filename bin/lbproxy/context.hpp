@@ -6,14 +6,17 @@
 
 #include <cstdint>
 
-#include "body_pump.hpp"
 #include "history.hpp"
+#include "http/body_pump.hpp"
+#include "http/upstream.hpp"
 #include "proxy_config.hpp"
 #include "proxy_metrics.hpp"
 #include "selection_state.hpp"
-#include "upstream.hpp"
 
 namespace lbproxy {
+
+// The relay engine's parts (parsing, streams, server connections, bodies).
+namespace http = lbkit::http;
 
 struct Context {
     event_base* base;
@@ -21,7 +24,7 @@ struct Context {
     SelectionState& selection;
     HistorySink& history;
     ProxyMetrics& metrics;
-    UpstreamPool& pool;
+    http::UpstreamPool& pool;
     timeval idle_tv, header_tv;
 
     // Unix time in ms, from the loop's cached clock (no system call).

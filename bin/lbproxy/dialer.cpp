@@ -36,7 +36,7 @@ void Dialer::reset()
     group_.clear();
     server_.clear();
     tried_.clear();
-    last_error_.clear();
+    failures_.clear();
     last_timeout_ = false;
     abandoned_ = false;
 }
@@ -79,8 +79,7 @@ void Dialer::on_choice(Choice c)
         if (tried_.empty())
             return user_.dial_failed(503, c.error);
         // Every server that could be chosen failed to connect.
-        return user_.dial_failed(last_timeout_ ? 504 : 502,
-                                 "no server of group " + group_ + " could be reached: " + last_error_);
+        return user_.dial_failed(last_timeout_ ? 504 : 502, unreachable());
     }
     server_ = std::move(c.server);
     target_ = std::move(c.target);
@@ -90,34 +89,33 @@ void Dialer::on_choice(Choice c)
 void Dialer::connect()
 {
     if (pooled_)
-        if (UpstreamConn* conn = ctx_.pool.take(server_, nullptr))
+        if (http::UpstreamConn* conn = ctx_.pool.take(server_, nullptr))
             return user_.dialed(conn);
     connecting_ = ctx_.pool.open(server_, target_, this);
 }
 
-void Dialer::upstream_connected(UpstreamConn& conn)
+void Dialer::upstream_connected(http::UpstreamConn& conn)
 {
     connecting_ = nullptr;
     user_.dialed(&conn);
 }
 
-void Dialer::upstream_failed(UpstreamConn& conn, ConnectFailure kind, const std::string& reason)
+void Dialer::upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind, const std::string& reason)
 {
     std::string why = reason;  // reason lives in conn
     connecting_ = nullptr;
     ctx_.pool.release(&conn, false);
-    ctx_.metrics.upstream_error(kind == ConnectFailure::timeout ? UpstreamError::timeout : UpstreamError::connect);
-    last_error_ = server_ + ": " + why;
-    last_timeout_ = kind == ConnectFailure::timeout;
+    ctx_.metrics.upstream_error(kind == http::ConnectFailure::timeout ? UpstreamError::timeout : UpstreamError::connect);
+    note_failure(why);
+    last_timeout_ = kind == http::ConnectFailure::timeout;
     lbkit::log::debug("connect ", server_, (group_.empty() ? "" : " (group " + group_ + ")"), ": ", why);
     if (group_.empty())
-        return user_.dial_failed(last_timeout_ ? 504 : 502, "cannot connect to " + last_error_);
+        return user_.dial_failed(last_timeout_ ? 504 : 502, "cannot connect to " + failures_);
     ctx_.selection.mark_suspect(server_);
     ctx_.selection.server_failed(server_);
     tried_.insert(server_);
     if (tried_.size() >= max_attempts)
-        return user_.dial_failed(last_timeout_ ? 504 : 502,
-                                 "no server of group " + group_ + " could be reached: " + last_error_);
+        return user_.dial_failed(last_timeout_ ? 504 : 502, unreachable());
     choose();
 }
 
@@ -132,9 +130,28 @@ bool Dialer::redial_other(const std::string& why)
     if (group_.empty() || tried_.size() >= max_attempts)
         return false;
     tried_.insert(server_);
-    last_error_ = server_ + ": " + why;
+    note_failure(why);
     choose();
     return true;
+}
+
+std::string Dialer::give_up(const std::string& why)
+{
+    bool first = failures_.empty();
+    note_failure(why);
+    return first ? "server " + failures_ : unreachable();
+}
+
+void Dialer::note_failure(const std::string& why)
+{
+    if (!failures_.empty())
+        failures_ += "; ";
+    failures_.append(server_).append(": ").append(why);
+}
+
+std::string Dialer::unreachable() const
+{
+    return "no server of group " + group_ + " could be reached: " + failures_;
 }
 
 bool Dialer::cancel()

@@ -17,7 +17,7 @@ class DialerUser {
 public:
     // A connection to server() is ready (fresh or from the pool). May be
     // called from inside Dialer::start.
-    virtual void dialed(UpstreamConn* conn) = 0;
+    virtual void dialed(http::UpstreamConn* conn) = 0;
     // No connection: status 502, 503 or 504 and the sentence for the client.
     virtual void dial_failed(int status, const std::string& sentence) = 0;
     // The owner gave up (cancel) while a choice was outstanding; it has come.
@@ -27,7 +27,7 @@ protected:
     ~DialerUser() = default;
 };
 
-class Dialer final : public UpstreamUser {
+class Dialer final : public http::UpstreamUser {
 public:
     Dialer(Context& ctx, DialerUser& user) : ctx_(ctx), user_(user) {}
     ~Dialer();
@@ -41,6 +41,9 @@ public:
     // host is not a representative name or none is left to try.
     void redial_same();
     bool redial_other(const std::string& why);
+    // The exchange gives up on server() for why: the 502 sentence, naming
+    // every server tried and why it failed.
+    std::string give_up(const std::string& why);
     // Stops whatever is in progress. Returns true when a choice is still
     // outstanding: dial_abandoned() follows, and the owner must live until then.
     bool cancel();
@@ -60,20 +63,22 @@ private:
     void choose();
     void on_choice(Choice c);
     void connect();
-    void upstream_connected(UpstreamConn& conn) override;
-    void upstream_failed(UpstreamConn& conn, ConnectFailure kind, const std::string& why) override;
+    void note_failure(const std::string& why);
+    std::string unreachable() const;
+    void upstream_connected(http::UpstreamConn& conn) override;
+    void upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind, const std::string& why) override;
 
     Context& ctx_;
     DialerUser& user_;
     std::string group_, server_;
     lbkit::HostPort target_;
     std::set<std::string> tried_;
-    std::string last_error_;
+    std::string failures_;  // "server: why" of each server tried, "; " between
     bool last_timeout_ = false;
     bool pooled_ = true;
     bool choosing_ = false;
     bool abandoned_ = false;
-    UpstreamConn* connecting_ = nullptr;
+    http::UpstreamConn* connecting_ = nullptr;
 };
 
 }  // namespace lbproxy

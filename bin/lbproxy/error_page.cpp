@@ -5,9 +5,11 @@
 
 #include <string>
 
-#include "head_rewrite.hpp"
+#include "http/head_rewrite.hpp"
 
 namespace lbproxy {
+
+namespace http = lbkit::http;
 
 void write_error(evbuffer* out, const ErrorAnswer& a)
 {
@@ -24,7 +26,7 @@ void write_error(evbuffer* out, const ErrorAnswer& a)
                         "Via: %.*s\r\n"
                         "%s"
                         "\r\n",
-                        a.status, reason, body.size(), int(via_value.size()), via_value.data(),
+                        a.status, reason, body.size(), int(http::via_value.size()), http::via_value.data(),
                         a.close ? "Connection: close\r\n" : "");
     if (!a.head_only)
         evbuffer_add(out, body.data(), body.size());

@@ -4,9 +4,9 @@ namespace lbproxy {
 
 namespace {
 
-PoolOptions pool_options(const ProxyConfig& c)
+http::PoolOptions pool_options(const ProxyConfig& c)
 {
-    PoolOptions o;
+    http::PoolOptions o;
     o.connect_timeout = c.connect_timeout;
     o.server_timeout = c.server_timeout;
     o.idle_timeout = c.idle_timeout;
@@ -20,9 +20,10 @@ Proxy::Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& conf
              HistorySink& history)
     : config_(config),
       metrics_(metrics),
-      pool_(loop.base(), metrics_, pool_options(config)),
+      pool_(loop.base(), metrics_.upstream_connects, pool_options(config)),
       ctx_{loop.base(), config, selection, history, metrics_, pool_,
-           common_timeout(loop.base(), config.idle_timeout), common_timeout(loop.base(), config.header_timeout)},
+           http::common_timeout(loop.base(), config.idle_timeout),
+           http::common_timeout(loop.base(), config.header_timeout)},
       listener_(loop.base(), [this](evutil_socket_t fd, const sockaddr* peer) {
           ClientConn::open(ctx_, clients_, fd, peer, config_.allowed(peer));
       })

@@ -27,7 +27,7 @@ public:
 private:
     const ProxyConfig& config_;
     ProxyMetrics metrics_;
-    UpstreamPool pool_;
+    http::UpstreamPool pool_;
     Context ctx_;
     ClientRegistry clients_;
     Listener listener_;

@@ -27,6 +27,10 @@ void add_proxy_options(CLI::App& app, ProxyOptions& o)
     app.add_option("--connect-ports", o.connect_ports,
                    "Ports CONNECT may reach: comma-separated ports or ranges (e.g. 443,8443,9000-9100)")
         ->capture_default_str();
+    app.add_option("--host-header", o.host_header,
+                   "Host header sent to a chosen server: original (as the client sent it) or server (its own name)")
+        ->check(CLI::IsMember({"original", "server"}))
+        ->capture_default_str();
     app.add_option("--max-header", o.max_header, "Largest request or response head section, bytes (or 64KiB)")
         ->transform(CLI::AsSizeValue(false))
         ->capture_default_str();
@@ -74,6 +78,7 @@ ProxyConfig make_config(const ProxyOptions& o, const std::string& listen)
     c.idle_timeout = o.idle_timeout;
     c.server_timeout = o.server_timeout;
     c.pool_size = o.pool_size;
+    c.host_of_server = o.host_header == "server";
     return c;
 }
 

@@ -1,5 +1,5 @@
 // The data path's command-line options (--allow, --connect-ports,
-// --max-header and the timeouts) and their checked form.
+// --host-header, --max-header and the timeouts) and their checked form.
 #pragma once
 #include <sys/socket.h>
 
@@ -19,6 +19,7 @@ namespace lbproxy {
 struct ProxyOptions {
     std::vector<std::string> allow;        // --allow CIDR (repeatable); empty: loopback
     std::string connect_ports = "443";     // --connect-ports LIST
+    std::string host_header = "original";  // --host-header original|server
     std::size_t max_header = 64 * 1024;    // --max-header BYTES
     lbkit::Millis connect_timeout{5000};   // --connect-timeout
     lbkit::Millis header_timeout{10000};   // --header-timeout
@@ -36,6 +37,9 @@ struct ProxyConfig {
     std::size_t max_header = 64 * 1024;
     lbkit::Millis connect_timeout{5000}, header_timeout{10000}, idle_timeout{60000}, server_timeout{60000};
     std::size_t pool_size = 128;
+    // --host-header server: a chosen server gets its own name as Host, not
+    // the representative name the client asked for.
+    bool host_of_server = false;
 
     bool allowed(const sockaddr* peer) const;
     bool connect_port_ok(uint16_t port) const;

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
-#include "body_pump.hpp"
 #include "error.hpp"
 #include "error_page.hpp"
-#include "head_rewrite.hpp"
+#include "http/body_pump.hpp"
+#include "http/head_rewrite.hpp"
 #include "log.hpp"
 
 namespace lbproxy {
@@ -36,7 +36,7 @@ Relay::~Relay()
 }
 
 // Step 1 (parse) is done by the caller; this takes the request over.
-void Relay::begin(const http::Head& req, const Target& t)
+void Relay::begin(const http::Head& req, const http::Target& t)
 {
     active_ = true;
     start_ms_ = ctx_.now_ms();
@@ -52,8 +52,8 @@ void Relay::begin(const http::Head& req, const Target& t)
     req_remaining_ = req.content_length;
     req_body_done_ = req.complete || req.framing == http::Framing::none;
     body_moved_ = client_eof_ = false;
-    build_request_line(req, t, req_line_);
-    build_request_rest(req, req_rest_);
+    http::build_request_line(req, t, req_line_);
+    http::build_request_rest(req, req_rest_);
 
     resp_scanned_ = 0;
     resp_ = Resp::head;
@@ -73,7 +73,7 @@ void Relay::begin(const http::Head& req, const Target& t)
 }
 
 // Step 5: connected; the request goes out, then its body as it comes.
-void Relay::dialed(UpstreamConn* conn)
+void Relay::dialed(http::UpstreamConn* conn)
 {
     upstream_ = conn;
     conn->set_user(this);
@@ -88,8 +88,8 @@ void Relay::dialed(UpstreamConn* conn)
 void Relay::send_request_head()
 {
     host_line_.clear();
-    if (dialer_.is_group())
-        append_host_line(host_line_, dialer_.target().host, dialer_.target().port);
+    if (dialer_.is_group() && ctx_.config.host_of_server)
+        http::append_host_line(host_line_, dialer_.target().host, dialer_.target().port);
     else
         host_line_.append("Host: ").append(authority_).append("\r\n");
     evbuffer* out = stage_.get();
@@ -108,7 +108,7 @@ void Relay::pump_request_body()
 {
     if (req_body_done_ || !upstream_)
         return;
-    BodyPump pump{req_framing_, req_remaining_, req_parser_};
+    http::BodyPump pump{req_framing_, req_remaining_, req_parser_};
     evbuffer* sink = evbuffer_get_length(upstream_->out()) ? upstream_->out() : stage_.get();
     auto r = pump.move(client_in(), sink, false);
     upstream_->stream().send(stage_.get());
@@ -175,7 +175,7 @@ bool Relay::read_response_head()
             }
             // 100 Continue and friends: an HTTP/1.0 client would not understand.
             if (!req_is_10_) {
-                build_response_head(resp_head_, ResponsePlan{}, resp_buf_);
+                http::build_response_head(resp_head_, http::ResponsePlan{}, resp_buf_);
                 evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
                 bytes_out_ += int64_t(resp_buf_.size());
             }
@@ -187,14 +187,14 @@ bool Relay::read_response_head()
         else if (dialer_.is_group())
             ctx_.selection.server_ok(dialer_.server());
         resp_framing_ = resp_head_.framing;
-        ResponsePlan plan;
+        http::ResponsePlan plan;
         plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
         close_client_ = close_client_ || !req_keep_alive_ || !req_body_done_
                         || resp_framing_ == http::Framing::until_close || plan.dechunk;
         plan.close_client = close_client_;
         plan.keep_alive_10 = req_is_10_ && !close_client_;
         // [Step 6, body filters such as charset conversion, slot in here.]
-        build_response_head(resp_head_, plan, resp_buf_);
+        http::build_response_head(resp_head_, plan, resp_buf_);
         evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
         bytes_out_ += int64_t(resp_buf_.size());
         status_ = st;
@@ -213,7 +213,7 @@ bool Relay::read_response_head()
 
 void Relay::pump_response_body()
 {
-    BodyPump pump{resp_framing_, resp_remaining_, resp_parser_};
+    http::BodyPump pump{resp_framing_, resp_remaining_, resp_parser_};
     evbuffer* in = upstream_->in();
     auto r = pump.move(in, client_sink(), resp_dechunk_);
     bytes_out_ += int64_t(r.written);
@@ -231,7 +231,7 @@ void Relay::pump_response_body()
     flush_client();
 }
 
-void Relay::upstream_event(UpstreamConn&, short what)
+void Relay::upstream_event(http::UpstreamConn&, short what)
 {
     if (what & BEV_EVENT_TIMEOUT) {
         ctx_.metrics.upstream_error(UpstreamError::timeout);
@@ -283,7 +283,7 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
         lbkit::log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", dialer_.server(), ": ", why);
         return;
     }
-    fail(502, "server " + dialer_.server() + ": " + why);
+    fail(502, dialer_.give_up(why));
 }
 
 void Relay::bad_response(const char* why)

@@ -10,17 +10,17 @@
 #include <cstdint>
 #include <string>
 
-#include "body_pump.hpp"
 #include "dialer.hpp"
-#include "http_parse.hpp"
-#include "request_target.hpp"
-#include "stream.hpp"
+#include "http/body_pump.hpp"
+#include "http/http_parse.hpp"
+#include "http/request_target.hpp"
+#include "http/stream.hpp"
 
 namespace lbproxy {
 
 class RelayOwner {
 public:
-    virtual Stream& client() = 0;
+    virtual http::Stream& client() = 0;
     virtual const std::string& client_name() const = 0;
     // The exchange is over and recorded; keep: the client connection may
     // carry the next request. Always the last thing the relay does.
@@ -36,7 +36,7 @@ protected:
     ~RelayOwner() = default;
 };
 
-class Relay final : public DialerUser, public UpstreamUser {
+class Relay final : public DialerUser, public http::UpstreamUser {
 public:
     Relay(Context& ctx, RelayOwner& owner, http::Parser& request_parser);
     ~Relay();
@@ -45,7 +45,7 @@ public:
 
     // req was parsed from the front of the client's input (its views point
     // there) and t from its target. Consumes the head from the input.
-    void begin(const http::Head& req, const Target& t);
+    void begin(const http::Head& req, const http::Target& t);
 
     void client_readable();
     void client_drained();
@@ -59,13 +59,13 @@ private:
     enum class Resp { head, body, done };
 
     // DialerUser
-    void dialed(UpstreamConn* conn) override;
+    void dialed(http::UpstreamConn* conn) override;
     void dial_failed(int status, const std::string& sentence) override;
     void dial_abandoned() override { owner_.reap(); }
     // UpstreamUser
-    void upstream_readable(UpstreamConn&) override { pump_response(); }
-    void upstream_drained(UpstreamConn&) override { pump_request_body(); }
-    void upstream_event(UpstreamConn&, short what) override;
+    void upstream_readable(http::UpstreamConn&) override { pump_response(); }
+    void upstream_drained(http::UpstreamConn&) override { pump_request_body(); }
+    void upstream_event(http::UpstreamConn&, short what) override;
 
     void send_request_head();
     void pump_request_body();
@@ -94,7 +94,7 @@ private:
     RelayOwner& owner_;
     http::Parser& req_parser_;
     Dialer dialer_;
-    UpstreamConn* upstream_ = nullptr;
+    http::UpstreamConn* upstream_ = nullptr;
     lbkit::ev::BufferPtr stage_{evbuffer_new()};
 
     // The request, kept for the history row and for a retry elsewhere.

@@ -16,9 +16,9 @@ constexpr char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 std::size_t shovel(evbuffer* from, evbuffer* to)
 {
     std::size_t queued = evbuffer_get_length(to);
-    if (queued >= relay_buffer_limit)
+    if (queued >= http::relay_buffer_limit)
         return 0;
-    std::size_t n = std::min(evbuffer_get_length(from), relay_buffer_limit - queued);
+    std::size_t n = std::min(evbuffer_get_length(from), http::relay_buffer_limit - queued);
     if (n)
         evbuffer_remove_buffer(from, to, n);
     return n;
@@ -35,7 +35,7 @@ Tunnel::~Tunnel()
     ctx_.pool.release(upstream_, false);
 }
 
-void Tunnel::begin(const Target& t, std::string_view url, std::size_t head_size)
+void Tunnel::begin(const http::Target& t, std::string_view url, std::size_t head_size)
 {
     active_ = true;
     start_ms_ = last_active_ms_ = ctx_.now_ms();
@@ -48,7 +48,7 @@ void Tunnel::begin(const Target& t, std::string_view url, std::size_t head_size)
     dialer_.start(host, t.port, false);
 }
 
-void Tunnel::dialed(UpstreamConn* conn)
+void Tunnel::dialed(http::UpstreamConn* conn)
 {
     upstream_ = conn;
     conn->set_user(this);
@@ -79,7 +79,7 @@ void Tunnel::pump()
 {
     if (!open_)
         return;
-    Stream& client = owner_.client();
+    http::Stream& client = owner_.client();
     std::size_t up = shovel(client.in(), upstream_->out());
     std::size_t down = shovel(upstream_->in(), client.out());
     bytes_in_ += int64_t(up);
@@ -116,7 +116,7 @@ void Tunnel::client_event(short what)
     end(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""), false);
 }
 
-void Tunnel::upstream_event(UpstreamConn& conn, short what)
+void Tunnel::upstream_event(http::UpstreamConn& conn, short what)
 {
     if (what == (BEV_EVENT_EOF | BEV_EVENT_READING)) {
         server_eof_ = true;
@@ -134,7 +134,7 @@ void Tunnel::idle_cb(evutil_socket_t, short, void* arg)
     int64_t quiet = self->ctx_.now_ms() - self->last_active_ms_;
     if (quiet >= idle_ms)
         return self->end("tunnel idle for " + lbkit::format_duration(self->ctx_.config.idle_timeout), false);
-    timeval tv = to_timeval(lbkit::Millis(idle_ms - quiet));
+    timeval tv = http::to_timeval(lbkit::Millis(idle_ms - quiet));
     event_add(self->idle_.get(), &tv);
 }
 

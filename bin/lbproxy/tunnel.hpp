@@ -7,14 +7,14 @@
 #include <string>
 
 #include "dialer.hpp"
-#include "request_target.hpp"
-#include "stream.hpp"
+#include "http/request_target.hpp"
+#include "http/stream.hpp"
 
 namespace lbproxy {
 
 class TunnelOwner {
 public:
-    virtual Stream& client() = 0;
+    virtual http::Stream& client() = 0;
     virtual const std::string& client_name() const = 0;
     // The tunnel is over (recorded); answered: an error answer waits in the
     // client output, to be flushed before closing; wait_reap: a server
@@ -26,7 +26,7 @@ protected:
     ~TunnelOwner() = default;
 };
 
-class Tunnel final : public DialerUser, public UpstreamUser {
+class Tunnel final : public DialerUser, public http::UpstreamUser {
 public:
     Tunnel(Context& ctx, TunnelOwner& owner);
     ~Tunnel();
@@ -34,7 +34,7 @@ public:
     Tunnel& operator=(const Tunnel&) = delete;
 
     // The CONNECT head (head_size bytes) is at the front of the client input.
-    void begin(const Target& t, std::string_view url, std::size_t head_size);
+    void begin(const http::Target& t, std::string_view url, std::size_t head_size);
     void client_readable() { pump(); }
     void client_drained() { pump(); }
     void client_event(short what);
@@ -42,12 +42,12 @@ public:
     bool abandon(const std::string& why);
 
 private:
-    void dialed(UpstreamConn* conn) override;
+    void dialed(http::UpstreamConn* conn) override;
     void dial_failed(int status, const std::string& sentence) override;
     void dial_abandoned() override { owner_.reap(); }
-    void upstream_readable(UpstreamConn&) override { pump(); }
-    void upstream_drained(UpstreamConn&) override { pump(); }
-    void upstream_event(UpstreamConn&, short what) override;
+    void upstream_readable(http::UpstreamConn&) override { pump(); }
+    void upstream_drained(http::UpstreamConn&) override { pump(); }
+    void upstream_event(http::UpstreamConn&, short what) override;
 
     void pump();
     void end(const std::string& error, bool answered);
@@ -56,7 +56,7 @@ private:
     Context& ctx_;
     TunnelOwner& owner_;
     Dialer dialer_;
-    UpstreamConn* upstream_ = nullptr;
+    http::UpstreamConn* upstream_ = nullptr;
     std::string url_;
     bool open_ = false;
     bool active_ = false;

@@ -2,12 +2,13 @@
 # Representative names end to end: lbstated holds the groups and the loads,
 # two lbproxy instances get the state pushed (--state-mode periodic, loads
 # included) and relay requests for host1.a.co.jp to a real server chosen by
-# load and ratio, rewriting the target and Host. One runs --policy least,
-# which makes the reference example of lbkit(7) exact (loads 20/15/0, ratios
-# 2/1/2, third down: all to the first server); the other the default adaptive,
-# checked statistically. Also: a load change, pin down/unpin, all down (503
-# with the sentence), CONNECT to a representative name, and a server killed
-# in the middle of a run while GETs keep succeeding.
+# load and ratio, rewriting the target (and Host with --host-header server).
+# One runs --policy least, which makes the reference example of lbkit(7)
+# exact (loads 20/15/0, ratios 2/1/2, third down: all to the first server);
+# the other the default adaptive, checked statistically. Also: a load change,
+# pin down/unpin, all down (503 with the sentence), a group whose servers all
+# refuse (502 naming each), CONNECT to a representative name, and a server
+# killed in the middle of a run while GETs keep succeeding.
 . "$(dirname "$0")/lib.sh"
 
 G=host1.a.co.jp
@@ -15,11 +16,15 @@ P1=$(free_port); start b1 "$BACKEND" --listen 127.0.0.1:$P1 --name b1; B1_PID=$L
 P2=$(free_port); start b2 "$BACKEND" --listen 127.0.0.1:$P2 --name b2
 P3=$(free_port); start b3 "$BACKEND" --listen 127.0.0.1:$P3 --name b3
 S1=127.0.0.1:$P1 S2=127.0.0.1:$P2 S3=127.0.0.1:$P3
+# A group whose servers refuse every connection.
+DG=dead.a.co.jp D1=127.0.0.1:$(free_port) D2=127.0.0.1:$(free_port)
 cat >"$T/groups" <<EOF
 # representative  server  ratio
 $G  $S1  2
 $G  $S2  1
 $G  $S3  2
+$DG  $D1  1
+$DG  $D2  1
 EOF
 SP=$(free_port); mkdir -p "$T/stated" "$T/proxy"
 start stated "$LBSTATED" --listen 127.0.0.1:$SP --groups "$T/groups" --state-dir "$T/stated"
@@ -38,7 +43,7 @@ report 20 15 0 down
 # Two proxies on the same state: L (--policy least) and P (default adaptive).
 LP=$(free_port); LA=$(free_port); mkdir -p "$T/least"
 start least "$LBPROXY" --listen 127.0.0.1:$LP --admin 127.0.0.1:$LA --state-dir "$T/least" \
-    --state-server "$ST" --state-mode periodic --state-interval 200ms --policy least
+    --state-server "$ST" --state-mode periodic --state-interval 200ms --policy least --host-header server
 PP=$(free_port); AP=$(free_port)
 start proxy "$LBPROXY" --listen 127.0.0.1:$PP --admin 127.0.0.1:$AP --state-dir "$T/proxy" \
     --state-server "$ST" --state-mode periodic --state-interval 200ms --connect-ports 80 -v
@@ -70,7 +75,23 @@ check "reference example, adaptive: the lower relative load gets more ($s)" test
 b2_before=$(count b2 "$s")
 echo=$(curl "${X[@]}" "http://$G/echo?q=1")
 like "target rewritten to the real server" "$echo" "target /echo\?q=1"
-like "Host rewritten to the real server" "$echo" "header Host: 127\.0\.0\.1:($P1|$P2)"
+like "Host kept as the client sent it (--host-header original, the default)" "$echo" "header Host: $G"
+echo=$(curl "${XL[@]}" "http://$G/echo?q=1")
+like "--host-header server: target rewritten to the real server" "$echo" "target /echo\?q=1"
+like "--host-header server: Host rewritten to the real server" "$echo" "header Host: 127\.0\.0\.1:$P1"
+"$LBPROXY" -n --state-dir "$T" --host-header client 2>"$T/err"; rc=$?
+is "bad --host-header: exit 64" "$rc" "64"
+like "bad --host-header: the message names the flag" "$(cat "$T/err")" "host-header"
+
+# Every server of a group refuses: the 502 and the history row name each.
+out=$(curl "${X[@]}" -w ' %{http_code}' http://$DG/)
+like "all servers refuse: 502 naming the group" "$out" "no server of group $DG could be reached: .* 502$"
+like "all servers refuse: the 502 names the first server and why" "$out" "$D1: Connection refused"
+like "all servers refuse: the 502 names the second server and why" "$out" "$D2: Connection refused"
+dead_row() { curl -s "http://127.0.0.1:$AP/v1/history?limit=50" | tr '{' '\n' | grep -F "\"group\":\"$DG\""; }
+wait_for 5 dead_row
+hist=$(dead_row)
+like "all servers refuse: the history error names both servers" "$hist" "$D1: Connection refused; $D2: Connection refused|$D2: Connection refused; $D1: Connection refused"
 
 # The load moves: 60/2 = 30 against 0/1 = 0.
 report 60 0 0 down

@@ -1,4 +1,4 @@
-// HTTP/1.x message parsing for the data path: a thin wrapper over Debian's
+// HTTP/1.x message parsing for the relay engine: a thin wrapper over Debian's
 // libhttp-parser (never a hand parser) plus the checks it leaves to us, so
 // that every framing the proxy forwards is unambiguous (no request
 // smuggling): one Content-Length at most, never with Transfer-Encoding, no
@@ -18,7 +18,7 @@
 
 struct evbuffer;
 
-namespace lbproxy::http {
+namespace lbkit::http {
 
 // How a message body is delimited on the wire.
 enum class Framing { none, length, chunked, until_close };
@@ -136,4 +136,4 @@ private:
     const char* error_ = nullptr;
 };
 
-}  // namespace lbproxy::http
+}  // namespace lbkit::http

@@ -1,4 +1,4 @@
-#include "stream.hpp"
+#include "http/stream.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
-namespace lbproxy {
+namespace lbkit::http {
 
 namespace {
 
@@ -351,4 +351,4 @@ void Stream::shutdown_write()
         shutdown(fd_, SHUT_WR);
 }
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

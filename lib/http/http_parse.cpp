@@ -1,11 +1,11 @@
-#include "http_parse.hpp"
+#include "http/http_parse.hpp"
 
 #include <event2/buffer.h>
 
 #include <array>
 #include <cstring>
 
-namespace lbproxy::http {
+namespace lbkit::http {
 
 namespace {
 
@@ -362,4 +362,4 @@ const http_parser_settings& Parser::settings()
     return s;
 }
 
-}  // namespace lbproxy::http
+}  // namespace lbkit::http

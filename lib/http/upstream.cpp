@@ -1,4 +1,4 @@
-#include "upstream.hpp"
+#include "http/upstream.hpp"
 
 #include <event2/dns.h>
 #include <netinet/in.h>
@@ -6,19 +6,18 @@
 
 #include <cstring>
 
-#include "body_pump.hpp"
 #include "error.hpp"
+#include "http/body_pump.hpp"
 #include "log.hpp"
-#include "proxy_metrics.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
-timeval to_timeval(lbkit::Millis d)
+timeval to_timeval(Millis d)
 {
     return timeval{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
 }
 
-timeval common_timeout(event_base* base, lbkit::Millis d)
+timeval common_timeout(event_base* base, Millis d)
 {
     timeval tv = to_timeval(d);
     const timeval* common = event_base_init_common_timeout(base, &tv);
@@ -112,7 +111,7 @@ void UpstreamConn::connect_next()
     stream_->set_read_limit(relay_buffer_limit);
     stream_->set_timeouts(nullptr, &pool_.connect_tv_);
     connecting_ = true;
-    pool_.metrics_.upstream_connects.inc();
+    pool_.connects_.inc();
     if (stream_->connect(reinterpret_cast<const sockaddr*>(&ss), socklen_t(len)) != 0) {
         // socket() itself failed (out of descriptors): say so from the loop.
         fail_later(ConnectFailure::other, lbkit::errno_text(errno));
@@ -168,8 +167,8 @@ void UpstreamConn::dns_cb(int result, evutil_addrinfo* res, void* arg)
     self->connect_next();
 }
 
-UpstreamPool::UpstreamPool(event_base* base, ProxyMetrics& metrics, const PoolOptions& options)
-    : base_(base), metrics_(metrics), options_(options),
+UpstreamPool::UpstreamPool(event_base* base, Series& connects, const PoolOptions& options)
+    : base_(base), connects_(connects), options_(options),
       connect_tv_(common_timeout(base, options.connect_timeout)),
       server_tv_(common_timeout(base, options.server_timeout)),
       idle_tv_(common_timeout(base, options.idle_timeout))
@@ -290,12 +289,4 @@ void UpstreamPool::clear()
     idle_.clear();
 }
 
-std::size_t UpstreamPool::idle_count() const
-{
-    std::size_t n = 0;
-    for (const auto& [key, list] : idle_)
-        n += list.size();
-    return n;
-}
-
-}  // namespace lbproxy
+}  // namespace lbkit::http

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace lbproxy {
+namespace lbkit::http {
 
 struct Target {
     std::string_view host;        // without brackets or userinfo
@@ -21,4 +21,4 @@ const char* parse_absolute(std::string_view target, Target& out);
 // CONNECT's "host:port" (port required).
 const char* parse_authority(std::string_view target, Target& out);
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

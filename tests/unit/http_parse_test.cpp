@@ -1,6 +1,6 @@
-// lbproxy's HTTP parsing wrapper: heads parsed in one piece, framing
+// The relay engine's HTTP parsing wrapper: heads parsed in one piece, framing
 // decided, and every ambiguous or malformed case refused.
-#define BOOST_TEST_MODULE lbproxy_http_parse
+#define BOOST_TEST_MODULE http_parse
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
@@ -8,10 +8,11 @@
 
 #include <string>
 
-#include "http_parse.hpp"
-#include "request_target.hpp"
+#include "http/http_parse.hpp"
+#include "http/request_target.hpp"
 
-using namespace lbproxy;
+using namespace lbkit::http;
+namespace http = lbkit::http;
 using namespace std::string_literals;
 
 namespace {

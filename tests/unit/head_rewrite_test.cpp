@@ -1,16 +1,17 @@
-// The heads lbproxy sends on: origin-form target, Host of the server used,
+// The heads a relay sends on: origin-form target, Host of the server used,
 // hop-by-hop headers (and those named in Connection) removed, Via added.
-#define BOOST_TEST_MODULE lbproxy_head_rewrite
+#define BOOST_TEST_MODULE head_rewrite
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
 #include <string>
 
-#include "head_rewrite.hpp"
-#include "http_parse.hpp"
-#include "request_target.hpp"
+#include "http/head_rewrite.hpp"
+#include "http/http_parse.hpp"
+#include "http/request_target.hpp"
 
-using namespace lbproxy;
+using namespace lbkit::http;
+namespace http = lbkit::http;
 
 namespace {
 

@@ -8,11 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "http_parse.hpp"
+#include "http/http_parse.hpp"
 
 struct evbuffer;
 
-namespace lbproxy {
+namespace lbkit::http {
 
 // Bytes allowed to wait in a buffer before the relay stops reading the
 // other side (backpressure): an output holds at most this much before its
@@ -21,9 +21,9 @@ namespace lbproxy {
 inline constexpr std::size_t relay_buffer_limit = 256 * 1024;
 
 struct BodyPump {
-    http::Framing framing;
+    Framing framing;
     uint64_t& remaining;   // Framing::length: bytes still to come
-    http::Parser& parser;  // Framing::chunked: validates (and decodes) the chunks
+    Parser& parser;  // Framing::chunked: validates (and decodes) the chunks
 
     struct Result {
         std::size_t moved = 0;    // bytes taken from `from`
@@ -36,4 +36,4 @@ struct BodyPump {
     Result move(evbuffer* from, evbuffer* to, bool decode);
 };
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

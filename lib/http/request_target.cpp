@@ -1,10 +1,10 @@
-#include "request_target.hpp"
+#include "http/request_target.hpp"
 
 #include <http_parser.h>
 
-#include "http_parse.hpp"
+#include "http/http_parse.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
 namespace {
 
@@ -42,8 +42,8 @@ const char* parse_absolute(std::string_view s, Target& out)
     if (s.size() > 0xffff || http_parser_parse_url(s.data(), s.size(), 0, &u) != 0)
         return "bad URL in the request line";
     auto scheme = field(s, u, UF_SCHEMA);
-    if (!http::iequals(scheme, "http"))
-        return http::iequals(scheme, "https")
+    if (!iequals(scheme, "http"))
+        return iequals(scheme, "https")
                    ? "https:// URLs go through CONNECT; lbproxy relays plain http:// requests"
                    : "unsupported URL scheme: lbproxy relays http:// URLs";
     out.host = field(s, u, UF_HOST);
@@ -84,4 +84,4 @@ const char* parse_authority(std::string_view s, Target& out)
     return nullptr;
 }
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

@@ -1,17 +1,18 @@
 // The relay's body mover: framing is respected to the byte, the destination
 // never holds more than relay_buffer_limit, a small body joins its head in
 // one piece and a large one changes hands without a copy.
-#define BOOST_TEST_MODULE lbproxy_body_pump
+#define BOOST_TEST_MODULE body_pump
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
 #include <string>
 
-#include "body_pump.hpp"
 #include "ev.hpp"
-#include "http_parse.hpp"
+#include "http/body_pump.hpp"
+#include "http/http_parse.hpp"
 
-using namespace lbproxy;
+using namespace lbkit::http;
+namespace http = lbkit::http;
 
 namespace {
 

@@ -18,7 +18,7 @@
 
 #include "ev.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
 class Stream {
 public:
@@ -108,4 +108,4 @@ private:
     int error_ = 0;
 };
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

@@ -1,6 +1,6 @@
-// The heads the proxy sends on: the request to the server (origin-form
-// target, Host of the server actually used, hop-by-hop headers removed,
-// Via added) and the response to the client (same filtering, and the
+// The heads a relay sends on: the request to the server (origin-form
+// target, a Host line the caller picks, hop-by-hop headers removed, Via
+// added) and the response to the client (same filtering, and the
 // Connection header that says what the proxy will do with the client
 // connection). Built into strings whose capacity is reused per connection.
 #pragma once
@@ -8,20 +8,20 @@
 #include <string>
 #include <string_view>
 
-#include "http_parse.hpp"
-#include "request_target.hpp"
+#include "http/http_parse.hpp"
+#include "http/request_target.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
 inline constexpr std::string_view via_value = "1.1 lbproxy";
 
 // "GET /path?q HTTP/1.1\r\n" into line.
-void build_request_line(const http::Head& req, const Target& t, std::string& line);
+void build_request_line(const Head& req, const Target& t, std::string& line);
 
 // The headers sent on to the server, without Host (host_line adds it, so a
 // retry on another server changes only that line), ending with Via and the
 // blank line.
-void build_request_rest(const http::Head& req, std::string& rest);
+void build_request_rest(const Head& req, std::string& rest);
 
 // "Host: web1:8080\r\n": the port is left out when it is 80.
 void append_host_line(std::string& out, std::string_view host, uint16_t port);
@@ -33,6 +33,6 @@ struct ResponsePlan {
 };
 
 // Status line and headers for the client.
-void build_response_head(const http::Head& resp, const ResponsePlan& plan, std::string& out);
+void build_response_head(const Head& resp, const ResponsePlan& plan, std::string& out);
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

@@ -1,15 +1,15 @@
-#include "body_pump.hpp"
+#include "http/body_pump.hpp"
 
 #include <event2/buffer.h>
 
 #include <algorithm>
 
-namespace lbproxy {
+namespace lbkit::http {
 
 namespace {
 
 // Runs the parser over up to max bytes at the front of buf, in place.
-std::size_t feed_chunked(evbuffer* buf, std::size_t max, http::Parser& parser, evbuffer* decoded)
+std::size_t feed_chunked(evbuffer* buf, std::size_t max, Parser& parser, evbuffer* decoded)
 {
     evbuffer_iovec vec[8];
     int n = evbuffer_peek(buf, ssize_t(max), nullptr, vec, 8);
@@ -44,7 +44,7 @@ void hand_over(evbuffer* from, evbuffer* to, std::size_t n)
 BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
 {
     Result r;
-    if (framing == http::Framing::none) {
+    if (framing == Framing::none) {
         r.done = true;
         return r;
     }
@@ -56,12 +56,12 @@ BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
         std::size_t room = relay_buffer_limit - queued;
         std::size_t n = 0;
         switch (framing) {
-        case http::Framing::length:
+        case Framing::length:
             n = std::size_t(std::min<uint64_t>(remaining, std::min(avail, room)));
             remaining -= n;
             r.done = remaining == 0;
             break;
-        case http::Framing::chunked:
+        case Framing::chunked:
             if (decode) {
                 n = feed_chunked(from, std::min(avail, room), parser, to);
                 evbuffer_drain(from, n);
@@ -77,10 +77,10 @@ BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
             }
             r.done = parser.done();
             break;
-        case http::Framing::until_close:
+        case Framing::until_close:
             n = std::min(avail, room);
             break;
-        case http::Framing::none:
+        case Framing::none:
             break;
         }
         if (n) {
@@ -93,4 +93,4 @@ BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
     }
 }
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

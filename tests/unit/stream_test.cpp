@@ -3,7 +3,7 @@
 // or error only after the data before it, times out a silent side, reports
 // a connect's outcome from the loop, writes at once when nothing waits and
 // queues the rest, and survives a callback that destroys it.
-#define BOOST_TEST_MODULE lbproxy_stream
+#define BOOST_TEST_MODULE stream
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "ev.hpp"
-#include "stream.hpp"
+#include "http/stream.hpp"
 
-using namespace lbproxy;
+using namespace lbkit::http;
 
 namespace {
 

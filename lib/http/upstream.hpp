@@ -14,15 +14,15 @@
 #include "addr.hpp"
 #include "duration.hpp"
 #include "ev.hpp"
-#include "stream.hpp"
+#include "http/stream.hpp"
+#include "metrics.hpp"
 
 struct evdns_base;
 struct evdns_getaddrinfo_request;
 
-namespace lbproxy {
+namespace lbkit::http {
 
 class UpstreamConn;
-struct ProxyMetrics;
 
 // Why a connection could not be opened.
 enum class ConnectFailure { resolve, refused, timeout, other };
@@ -87,15 +87,17 @@ private:
 };
 
 struct PoolOptions {
-    lbkit::Millis connect_timeout{5000};
-    lbkit::Millis server_timeout{60000};  // no byte from a server for this long
-    lbkit::Millis idle_timeout{60000};    // an idle pooled connection is closed
+    Millis connect_timeout{5000};
+    Millis server_timeout{60000};  // no byte from a server for this long
+    Millis idle_timeout{60000};    // an idle pooled connection is closed
     std::size_t per_server = 128;         // idle connections kept per server
 };
 
 class UpstreamPool {
 public:
-    UpstreamPool(event_base* base, ProxyMetrics& metrics, const PoolOptions& options);
+    // connects counts the connections opened (whoever links the pool names
+    // the series).
+    UpstreamPool(event_base* base, Series& connects, const PoolOptions& options);
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool&) = delete;
     UpstreamPool& operator=(const UpstreamPool&) = delete;
@@ -109,7 +111,6 @@ public:
     // Closes every idle connection (shutdown).
     void clear();
 
-    std::size_t idle_count() const;
 
 private:
     friend class UpstreamConn;
@@ -118,7 +119,7 @@ private:
     void set_active_timeouts(UpstreamConn* conn) const;
 
     event_base* base_;
-    ProxyMetrics& metrics_;
+    Series& connects_;
     PoolOptions options_;
     timeval connect_tv_, server_tv_, idle_tv_;
     std::unordered_map<std::string, std::vector<UpstreamConn*>> idle_;
@@ -126,10 +127,10 @@ private:
     std::unique_ptr<evdns_base, DnsDeleter> dns_;
 };
 
-timeval to_timeval(lbkit::Millis d);
+timeval to_timeval(Millis d);
 // The same, as one of base's common timeouts: the many timers of one
 // duration sit in a queue instead of the timer heap, and restarting one
 // (every read of a connection) costs no heap operation.
-timeval common_timeout(event_base* base, lbkit::Millis d);
+timeval common_timeout(event_base* base, Millis d);
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

@@ -1,16 +1,16 @@
-#include "head_rewrite.hpp"
+#include "http/head_rewrite.hpp"
 
 #include <charconv>
 
-namespace lbproxy {
+namespace lbkit::http {
 
 namespace {
 
 // Drops the headers that must not cross the proxy: hop-by-hop ones and
 // those the Connection header names.
-bool dropped(const http::Head& h, const http::Header& hd)
+bool dropped(const Head& h, const Header& hd)
 {
-    return http::is_hop_by_hop(hd.field) || (!h.connection.empty() && http::list_has(h.connection, hd.name));
+    return is_hop_by_hop(hd.field) || (!h.connection.empty() && list_has(h.connection, hd.name));
 }
 
 void append_uint(std::string& out, unsigned v)
@@ -20,14 +20,14 @@ void append_uint(std::string& out, unsigned v)
     out.append(buf, r.ptr);
 }
 
-void append_headers(const http::Head& h, std::string& out, bool skip_host, bool skip_te)
+void append_headers(const Head& h, std::string& out, bool skip_host, bool skip_te)
 {
     for (const auto& hd : h.headers) {
         if (dropped(h, hd))
             continue;
-        if (skip_host && hd.field == http::Field::host)
+        if (skip_host && hd.field == Field::host)
             continue;
-        if (skip_te && hd.field == http::Field::transfer_encoding)
+        if (skip_te && hd.field == Field::transfer_encoding)
             continue;
         out.append(hd.name).append(": ").append(hd.value).append("\r\n");
     }
@@ -36,7 +36,7 @@ void append_headers(const http::Head& h, std::string& out, bool skip_host, bool 
 
 }  // namespace
 
-void build_request_line(const http::Head& req, const Target& t, std::string& line)
+void build_request_line(const Head& req, const Target& t, std::string& line)
 {
     line.assign(req.method_name);
     line.push_back(' ');
@@ -49,7 +49,7 @@ void build_request_line(const http::Head& req, const Target& t, std::string& lin
     line.append(" HTTP/1.1\r\n");
 }
 
-void build_request_rest(const http::Head& req, std::string& rest)
+void build_request_rest(const Head& req, std::string& rest)
 {
     rest.clear();
     append_headers(req, rest, true, false);
@@ -72,7 +72,7 @@ void append_host_line(std::string& out, std::string_view host, uint16_t port)
     out.append("\r\n");
 }
 
-void build_response_head(const http::Head& resp, const ResponsePlan& plan, std::string& out)
+void build_response_head(const Head& resp, const ResponsePlan& plan, std::string& out)
 {
     out.assign("HTTP/1.1 ");
     append_uint(out, unsigned(resp.status));
@@ -90,4 +90,4 @@ void build_response_head(const http::Head& resp, const ResponsePlan& plan, std::
     out.append("\r\n");
 }
 
-}  // namespace lbproxy
+}  // namespace lbkit::http
