@@ -48,7 +48,6 @@ ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t f
       relay_(ctx, *this, parser_)
 {
     registry_.add(this);
-    registered_ = true;
     ctx_.metrics.client_connections.inc();
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -62,10 +61,8 @@ ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t f
 
 ClientConn::~ClientConn()
 {
-    if (registered_) {
-        registry_.remove(this);
-        ctx_.metrics.client_connections.inc(-1);
-    }
+    registry_.remove(this);
+    ctx_.metrics.client_connections.inc(-1);
 }
 
 void ClientConn::arm(const timeval& tv)
@@ -85,7 +82,6 @@ void ClientConn::read_cb(http::Stream&, void* arg)
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
     }
-    case State::zombie: return;
     }
 }
 
@@ -160,7 +156,7 @@ void ClientConn::read_head()
     scanned_ = 0;
     head_started_ = false;
     // The timer stays as it is: timer_cb ignores it while a request is
-    // relayed, and relay_done() arms it anew for the idle time.
+    // relayed, and next_request() arms it anew for the idle time.
     if (const char* err = parser_.parse_head(p, end, head_))
         return refuse(parser_.bad_version() ? 505 : 400, err);
     dispatch(head_);
@@ -220,52 +216,34 @@ void ClientConn::linger()
         destroy();
 }
 
-void ClientConn::relay_done(bool keep)
+void ClientConn::exchange_over(Ending how)
 {
-    if (!keep)
-        return linger();
+    if (closing_)
+        return;
+    switch (how) {
+    case Ending::keep: return next_request();
+    case Ending::linger: return linger();
+    case Ending::drop: return destroy();
+    }
+}
+
+void ClientConn::next_request()
+{
     state_ = State::head;
     arm(ctx_.idle_tv);
     if (evbuffer_get_length(stream_->in()) != 0 || eof_)
         read_head();  // a pipelined request, answered in order
 }
 
-void ClientConn::tunnel_done(bool answered, bool wait_reap)
-{
-    if (wait_reap)
-        return become_zombie();
-    if (answered)
-        return linger();
-    destroy();
-}
-
+// The exchange in progress, if any, ends with the connection (a server
+// choice still outstanding is cancelled): nothing outlives it.
 void ClientConn::destroy()
 {
-    bool pending = false;
+    closing_ = true;
     if (state_ == State::relay)
-        pending = relay_.abandon("client connection closed");
+        relay_.close("client connection closed", Ending::drop);
     else if (state_ == State::tunnel && tunnel_)
-        pending = tunnel_->abandon("client connection closed");
-    if (pending)
-        return become_zombie();
-    delete this;
-}
-
-// Gone for the client, alive until the server choice it waits for comes back.
-void ClientConn::become_zombie()
-{
-    state_ = State::zombie;
-    stream_.reset();
-    event_del(timer_.get());
-    if (registered_) {
-        registered_ = false;
-        registry_.remove(this);
-        ctx_.metrics.client_connections.inc(-1);
-    }
-}
-
-void ClientConn::reap()
-{
+        tunnel_->close("client connection closed", Ending::drop);
     delete this;
 }
 

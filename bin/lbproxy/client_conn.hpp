@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "context.hpp"
+#include "exchange.hpp"
 #include "http/http_parse.hpp"
 #include "http/stream.hpp"
 #include "relay.hpp"
@@ -20,7 +21,7 @@ namespace lbproxy {
 
 class ClientRegistry;
 
-class ClientConn final : public RelayOwner, public TunnelOwner {
+class ClientConn final : public ExchangeOwner {
 public:
     // Takes fd over. A client outside --allow gets 403 and nothing else.
     static void open(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer, bool allowed);
@@ -31,7 +32,7 @@ public:
     const std::string& client_name() const override { return name_; }
 
 private:
-    enum class State { head, relay, tunnel, lingering, zombie };
+    enum class State { head, relay, tunnel, lingering };
 
     ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer);
     ~ClientConn();
@@ -46,15 +47,12 @@ private:
     void refuse(int status, const std::string& sentence);
     void linger();
     void destroy();
-    void become_zombie();
+    void next_request();
     void arm(const timeval& tv);
     // Input held before reading stops: a whole head must fit.
     std::size_t input_limit() const { return ctx_.config.max_header + 16 * 1024; }
 
-    void relay_done(bool keep) override;
-    void relay_aborted(bool flush) override { flush ? linger() : destroy(); }
-    void tunnel_done(bool answered, bool wait_reap) override;
-    void reap() override;
+    void exchange_over(Ending how) override;
 
     Context& ctx_;
     ClientRegistry& registry_;
@@ -65,7 +63,7 @@ private:
     bool head_started_ = false;   // some bytes of the next head arrived
     bool eof_ = false;            // the client sent EOF
     bool shut_ = false;           // our write side is shut (lingering close)
-    bool registered_ = false;
+    bool closing_ = false;        // destroy() runs: the exchange's end changes nothing
     std::size_t scanned_ = 0;
     http::Parser parser_{HTTP_REQUEST};
     http::Head head_;

@@ -12,6 +12,7 @@
 #include "proxy_config.hpp"
 #include "proxy_metrics.hpp"
 #include "selection_state.hpp"
+#include "stages.hpp"
 
 namespace lbproxy {
 
@@ -25,6 +26,7 @@ struct Context {
     HistorySink& history;
     ProxyMetrics& metrics;
     http::UpstreamPool& pool;
+    Stages stages;
     timeval idle_tv, header_tv;
 
     // Unix time in ms, from the loop's cached clock (no system call).

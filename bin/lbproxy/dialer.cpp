@@ -26,25 +26,24 @@ std::string authority(std::string_view host, uint16_t port)
 
 Dialer::~Dialer()
 {
-    ctx_.pool.release(connecting_, false);
+    cancel();
 }
 
 void Dialer::reset()
 {
-    ctx_.pool.release(connecting_, false);
-    connecting_ = nullptr;
+    cancel();
     group_.clear();
     server_.clear();
     tried_.clear();
     failures_.clear();
     last_timeout_ = false;
-    abandoned_ = false;
 }
 
 void Dialer::start(std::string_view host, uint16_t port, bool pooled)
 {
     reset();
     pooled_ = pooled;
+    hop_ = ctx_.stages.upstream.hop(host, port);
     // Host names compare without case; the tables write them in lower case.
     std::string name(host);
     for (char& ch : name)
@@ -64,17 +63,12 @@ void Dialer::start(std::string_view host, uint16_t port, bool pooled)
 
 void Dialer::choose()
 {
-    choosing_ = true;
-    // done may run before choose() returns; only `this` is captured, so the
-    // std::function holds it without allocating.
-    ctx_.selection.choose(group_, tried_, [this](Choice c) { on_choice(std::move(c)); });
+    // done may run before choose() returns; choice_ is set before it does.
+    ctx_.selection.choose(group_, tried_, choice_, [this](Choice c) { on_choice(std::move(c)); });
 }
 
 void Dialer::on_choice(Choice c)
 {
-    choosing_ = false;
-    if (abandoned_)
-        return user_.dial_abandoned();
     if (!c.ok()) {
         if (tried_.empty())
             return user_.dial_failed(503, c.error);
@@ -91,7 +85,7 @@ void Dialer::connect()
     if (pooled_)
         if (http::UpstreamConn* conn = ctx_.pool.take(server_, nullptr))
             return user_.dialed(conn);
-    connecting_ = ctx_.pool.open(server_, target_, this);
+    connecting_ = ctx_.pool.open(server_, hop_.via ? *hop_.via : target_, this);
 }
 
 void Dialer::upstream_connected(http::UpstreamConn& conn)
@@ -154,33 +148,11 @@ std::string Dialer::unreachable() const
     return "no server of group " + group_ + " could be reached: " + failures_;
 }
 
-bool Dialer::cancel()
+void Dialer::cancel()
 {
     ctx_.pool.release(connecting_, false);
     connecting_ = nullptr;
-    if (choosing_)
-        abandoned_ = true;
-    return choosing_;
-}
-
-void Dialer::record(int64_t start_ms, const std::string& client, std::string_view method,
-                    const std::string& url, ExchangeOutcome outcome)
-{
-    Exchange e;
-    e.time_ms = start_ms;
-    e.client = client;
-    e.method.assign(method);
-    e.url = url;
-    e.group = group_;
-    e.server = server_;
-    e.upstream_proxy = "DIRECT";  // until the proxy map chooses one
-    e.status = outcome.status;
-    e.bytes_in = outcome.bytes_in;
-    e.bytes_out = outcome.bytes_out;
-    e.duration_ms = ctx_.now_ms() - start_ms;
-    e.delivered = outcome.delivered;
-    e.error = std::move(outcome.error);
-    ctx_.history.record(std::move(e));
+    choice_.cancel();
 }
 
 }  // namespace lbproxy

@@ -20,8 +20,6 @@ public:
     virtual void dialed(http::UpstreamConn* conn) = 0;
     // No connection: status 502, 503 or 504 and the sentence for the client.
     virtual void dial_failed(int status, const std::string& sentence) = 0;
-    // The owner gave up (cancel) while a choice was outstanding; it has come.
-    virtual void dial_abandoned() = 0;
 
 protected:
     ~DialerUser() = default;
@@ -44,20 +42,16 @@ public:
     // The exchange gives up on server() for why: the 502 sentence, naming
     // every server tried and why it failed.
     std::string give_up(const std::string& why);
-    // Stops whatever is in progress. Returns true when a choice is still
-    // outstanding: dial_abandoned() follows, and the owner must live until then.
-    bool cancel();
+    // Stops whatever is in progress: a connection being opened is closed, an
+    // outstanding choice is cancelled (its answer is dropped).
+    void cancel();
 
     bool is_group() const { return !group_.empty(); }
     const std::string& group() const { return group_; }
     const std::string& server() const { return server_; }  // chosen server or "host:port"
     const lbkit::HostPort& target() const { return target_; }
+    const std::string& upstream_proxy() const { return hop_.name; }
     void reset();
-
-    // Records the history row of an exchange routed by this dialer: where
-    // it went (group, server, upstream proxy) comes from here.
-    void record(int64_t start_ms, const std::string& client, std::string_view method,
-                const std::string& url, ExchangeOutcome outcome);
 
 private:
     void choose();
@@ -72,12 +66,12 @@ private:
     DialerUser& user_;
     std::string group_, server_;
     lbkit::HostPort target_;
+    UpstreamHop hop_;
     std::set<std::string> tried_;
     std::string failures_;  // "server: why" of each server tried, "; " between
     bool last_timeout_ = false;
     bool pooled_ = true;
-    bool choosing_ = false;
-    bool abandoned_ = false;
+    ChoiceHandle choice_;
     http::UpstreamConn* connecting_ = nullptr;
 };
 

@@ -25,16 +25,6 @@ struct Exchange {
     std::string error;          // empty on success
 };
 
-// How an exchange ended: the part of its history row only the relay or the
-// tunnel knows (the route comes from the Dialer).
-struct ExchangeOutcome {
-    int status = 0;
-    int64_t bytes_in = 0;
-    int64_t bytes_out = 0;
-    bool delivered = false;
-    std::string error;
-};
-
 class HistorySink {
 public:
     virtual ~HistorySink() = default;

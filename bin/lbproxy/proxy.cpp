@@ -21,7 +21,7 @@ Proxy::Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& conf
     : config_(config),
       metrics_(metrics),
       pool_(loop.base(), metrics_.upstream_connects, pool_options(config)),
-      ctx_{loop.base(), config, selection, history, metrics_, pool_,
+      ctx_{loop.base(), config, selection, history, metrics_, pool_, {session_, upstream_},
            http::common_timeout(loop.base(), config.idle_timeout),
            http::common_timeout(loop.base(), config.header_timeout)},
       listener_(loop.base(), [this](evutil_socket_t fd, const sockaddr* peer) {

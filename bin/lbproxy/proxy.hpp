@@ -28,6 +28,8 @@ private:
     const ProxyConfig& config_;
     ProxyMetrics metrics_;
     http::UpstreamPool pool_;
+    NoSession session_;
+    DirectUpstream upstream_;
     Context ctx_;
     ClientRegistry clients_;
     Listener listener_;

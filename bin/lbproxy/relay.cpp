@@ -25,8 +25,8 @@ bool idempotent(int method)
 
 }  // namespace
 
-Relay::Relay(Context& ctx, RelayOwner& owner, http::Parser& request_parser)
-    : ctx_(ctx), owner_(owner), req_parser_(request_parser), dialer_(ctx, *this)
+Relay::Relay(Context& ctx, ExchangeOwner& owner, http::Parser& request_parser)
+    : ctx_(ctx), owner_(owner), record_(ctx), req_parser_(request_parser), dialer_(ctx, *this)
 {
 }
 
@@ -38,8 +38,7 @@ Relay::~Relay()
 // Step 1 (parse) is done by the caller; this takes the request over.
 void Relay::begin(const http::Head& req, const http::Target& t)
 {
-    active_ = true;
-    start_ms_ = ctx_.now_ms();
+    record_.open(req.method_name, req.target, int64_t(req.size));
     method_ = req.method;
     method_name_.assign(req.method_name);
     url_.assign(req.target);
@@ -51,24 +50,20 @@ void Relay::begin(const http::Head& req, const http::Target& t)
     req_framing_ = req.framing;
     req_remaining_ = req.content_length;
     req_body_done_ = req.complete || req.framing == http::Framing::none;
-    body_moved_ = client_eof_ = false;
+    body_moved_ = false;
     http::build_request_line(req, t, req_line_);
     http::build_request_rest(req, req_rest_);
 
     resp_scanned_ = 0;
     resp_ = Resp::head;
-    resp_started_ = head_sent_ = upstream_eof_ = close_client_ = false;
+    head_sent_ = upstream_eof_ = close_client_ = false;
     upstream_error_.clear();
-    retried_ = stale_retried_ = waiting_delivery_ = in_flight_ = false;
-    status_ = 0;
-    bytes_in_ = int64_t(req.size);
-    bytes_out_ = 0;
-    error_.clear();
+    retried_ = stale_retried_ = waiting_delivery_ = false;
     evbuffer_drain(client_in(), req.size);  // req's views end here
 
-    // Step 2: resolve the target (a representative name is chosen among its
-    // servers). [Step 3, session headers, and step 4, the upstream proxy per
-    // the proxy map, slot in here; today every request goes DIRECT.]
+    // Resolve the target (a representative name is chosen among its
+    // servers), through the upstream stage (DIRECT today), then connect;
+    // the session stage adds its headers as the request goes out.
     dialer_.start(host_, port_, true);
 }
 
@@ -78,10 +73,7 @@ void Relay::dialed(http::UpstreamConn* conn)
     upstream_ = conn;
     conn->set_user(this);
     send_request_head();
-    if (dialer_.is_group()) {
-        ctx_.selection.request_started(dialer_.server());
-        in_flight_ = true;
-    }
+    record_.in_flight(dialer_);
     pump_request_body();
 }
 
@@ -95,6 +87,9 @@ void Relay::send_request_head()
     evbuffer* out = stage_.get();
     evbuffer_add(out, req_line_.data(), req_line_.size());
     evbuffer_add(out, host_line_.data(), host_line_.size());
+    session_lines_.clear();
+    ctx_.stages.session.add_headers(dialer_.server(), session_lines_);
+    evbuffer_add(out, session_lines_.data(), session_lines_.size());
     evbuffer_add(out, req_rest_.data(), req_rest_.size());
     upstream_->stream().send(out);
 }
@@ -112,7 +107,7 @@ void Relay::pump_request_body()
     evbuffer* sink = evbuffer_get_length(upstream_->out()) ? upstream_->out() : stage_.get();
     auto r = pump.move(client_in(), sink, false);
     upstream_->stream().send(stage_.get());
-    bytes_in_ += int64_t(r.moved);
+    record_.add_in(int64_t(r.moved));
     body_moved_ = body_moved_ || r.moved > 0;
     if (r.error) {
         // The head already went to the server: this connection is spoiled
@@ -149,7 +144,6 @@ bool Relay::read_response_head()
                 flush_client();  // a 1xx, if one came
             return false;
         }
-        resp_started_ = true;
         std::size_t lim = std::min(len, ctx_.config.max_header);
         auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, ssize_t(lim)));
         std::size_t end = http::find_head_end(p, lim, resp_scanned_);
@@ -177,7 +171,7 @@ bool Relay::read_response_head()
             if (!req_is_10_) {
                 http::build_response_head(resp_head_, http::ResponsePlan{}, resp_buf_);
                 evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
-                bytes_out_ += int64_t(resp_buf_.size());
+                record_.add_out(int64_t(resp_buf_.size()));
             }
             evbuffer_drain(in, end);
             continue;
@@ -196,8 +190,8 @@ bool Relay::read_response_head()
         // [Step 6, body filters such as charset conversion, slot in here.]
         http::build_response_head(resp_head_, plan, resp_buf_);
         evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
-        bytes_out_ += int64_t(resp_buf_.size());
-        status_ = st;
+        record_.add_out(int64_t(resp_buf_.size()));
+        record_.answered(st);
         head_sent_ = true;
         resp_dechunk_ = plan.dechunk;
         resp_remaining_ = resp_head_.content_length;
@@ -216,7 +210,7 @@ void Relay::pump_response_body()
     http::BodyPump pump{resp_framing_, resp_remaining_, resp_parser_};
     evbuffer* in = upstream_->in();
     auto r = pump.move(in, client_sink(), resp_dechunk_);
-    bytes_out_ += int64_t(r.written);
+    record_.add_out(int64_t(r.written));
     if (r.error)
         return bad_response(r.error);
     if (r.done)
@@ -268,7 +262,7 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
     release_upstream(false);
     bool retryable = idempotent(method_) && !body_moved_;
     resp_scanned_ = 0;
-    resp_started_ = upstream_eof_ = false;
+    upstream_eof_ = false;
     upstream_error_.clear();
     // A kept-alive connection may have been closed by the server meanwhile:
     // that is no fault of the server, try a fresh connection to it.
@@ -312,13 +306,13 @@ void Relay::fail(int status, const std::string& sentence)
     flush_client();  // a 1xx may wait there
     release_upstream(false);
     lbkit::log::debug(owner_.client_name(), " ", method_name_, " ", url_, ": ", status, " ", sentence);
-    status_ = status;
-    error_ = sentence;
+    record_.answered(status);
+    record_.error(sentence);
     head_sent_ = true;
     resp_ = Resp::done;
     close_client_ = close_client_ || !req_body_done_ || !req_keep_alive_;
     write_error(stage_.get(), {status, sentence, close_client_, method_ == HTTP_HEAD});
-    bytes_out_ += int64_t(evbuffer_get_length(stage_.get()));
+    record_.add_out(int64_t(evbuffer_get_length(stage_.get())));
     flush_client();
     wait_delivery();
 }
@@ -327,38 +321,23 @@ void Relay::fail(int status, const std::string& sentence)
 // connection closing before the announced end.
 void Relay::cut(const std::string& why)
 {
-    error_ = why;
     lbkit::log::debug(owner_.client_name(), " ", method_name_, " ", url_, ": ", why);
     flush_client();
-    abort(why, true);
+    close(why, Ending::linger);
 }
 
-void Relay::abort(const std::string& why, bool flush)
+void Relay::close(const std::string& why, Ending how, bool delivered)
 {
-    if (!active_)
+    if (!record_.is_open())
         return;
-    if (error_.empty())
-        error_ = why;
+    if (!why.empty())
+        record_.error(why);
+    waiting_delivery_ = false;
     evbuffer_drain(stage_.get(), evbuffer_get_length(stage_.get()));
     release_upstream(false);
     dialer_.cancel();
-    record(false);
-    active_ = false;
-    owner_.relay_aborted(flush);
-}
-
-bool Relay::abandon(const std::string& why)
-{
-    if (!active_)
-        return false;
-    if (error_.empty())
-        error_ = why;
-    evbuffer_drain(stage_.get(), evbuffer_get_length(stage_.get()));
-    release_upstream(false);
-    bool pending = dialer_.cancel();
-    record(false);
-    active_ = false;
-    return pending;
+    record_.close(dialer_, owner_.client_name(), delivered);
+    owner_.exchange_over(how);
 }
 
 void Relay::client_readable()
@@ -381,15 +360,15 @@ void Relay::client_event(short what)
         // half-close). Without the whole request the exchange cannot
         // complete; with it, the answer still goes out, and requests
         // pipelined before the EOF are answered after it.
-        client_eof_ = true;
         if (!req_body_done_)
-            return abort("client closed the connection before sending the whole request");
+            return close("client closed the connection before sending the whole request", Ending::drop);
         return;
     }
     if (what & BEV_EVENT_TIMEOUT)
-        return abort("client did not read the response within " + lbkit::format_duration(ctx_.config.idle_timeout));
+        return close("client did not read the response within " + lbkit::format_duration(ctx_.config.idle_timeout),
+                     Ending::drop);
     int err = owner_.client().error();
-    abort(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""));
+    close(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""), Ending::drop);
 }
 
 void Relay::wait_delivery()
@@ -402,29 +381,17 @@ void Relay::wait_delivery()
 // Step 7: the last byte was handed to the client socket.
 void Relay::delivered()
 {
-    waiting_delivery_ = false;
-    record(true);
-    active_ = false;
-    owner_.relay_done(!close_client_);
+    close({}, close_client_ ? Ending::linger : Ending::keep, true);
 }
 
 void Relay::release_upstream(bool reusable)
 {
-    if (in_flight_) {
-        ctx_.selection.request_finished(dialer_.server());
-        in_flight_ = false;
-    }
+    record_.landed();
     if (upstream_) {
         upstream_->set_user(nullptr);
         ctx_.pool.release(upstream_, reusable);
         upstream_ = nullptr;
     }
-}
-
-void Relay::record(bool delivered)
-{
-    dialer_.record(start_ms_, owner_.client_name(), method_name_, url_,
-                   {status_, bytes_in_, bytes_out_, delivered, error_});
 }
 
 }  // namespace lbproxy

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -26,6 +27,27 @@ struct Choice {
     bool ok() const { return error.empty(); }
 };
 
+// A choice asked for and perhaps not answered yet. cancel() drops the
+// answer when it comes (its callback never runs), so whoever asked may go
+// at once instead of waiting for it.
+class ChoiceHandle {
+public:
+    using Done = std::function<void(Choice)>;
+    ChoiceHandle() = default;
+    explicit ChoiceHandle(std::shared_ptr<Done> waiting) : waiting_(std::move(waiting)) {}
+
+    bool outstanding() const { return waiting_ && *waiting_; }
+    void cancel()
+    {
+        if (waiting_)
+            *waiting_ = nullptr;
+        waiting_.reset();
+    }
+
+private:
+    std::shared_ptr<Done> waiting_;  // shared with the answer on its way; empty once answered
+};
+
 class SelectionState {
 public:
     virtual ~SelectionState() = default;
@@ -35,9 +57,11 @@ public:
 
     // Picks a real server of group, never one in exclude (servers already
     // tried for this request). May complete later (pull mode, central policy);
-    // done is always called exactly once, on the loop.
-    virtual void choose(const std::string& group, const std::set<std::string>& exclude,
-                        std::function<void(Choice)> done) = 0;
+    // done is called exactly once, on the loop, unless the handle is
+    // cancelled first.
+    // handle is set before done can run (done may run inside choose).
+    virtual void choose(const std::string& group, const std::set<std::string>& exclude, ChoiceHandle& handle,
+                        ChoiceHandle::Done done) = 0;
 
     // A connect to server failed: avoid it locally for a short while.
     virtual void mark_suspect(const std::string& server) = 0;

@@ -25,16 +25,18 @@ bool SelectionStateImpl::is_group(const std::string& host) const
 }
 
 void SelectionStateImpl::choose(const std::string& group, const std::set<std::string>& exclude,
-                                std::function<void(Choice)> done)
+                                ChoiceHandle& handle, ChoiceHandle::Done done)
 {
-    if (!sources_.pull_mode()) return decide(group, exclude, std::move(done));
-    sources_.pull([this, group, exclude, done = std::move(done)]() mutable {
-        decide(group, exclude, std::move(done));
+    auto waiting = std::make_shared<ChoiceHandle::Done>(std::move(done));
+    // Set before anything can answer: the answer may end the asker's life.
+    handle = ChoiceHandle(waiting);
+    if (!sources_.pull_mode()) return decide(group, exclude, std::move(waiting));
+    sources_.pull([this, group, exclude, waiting = std::move(waiting)]() mutable {
+        if (*waiting) decide(group, exclude, std::move(waiting));
     });
 }
 
-void SelectionStateImpl::decide(const std::string& group, const std::set<std::string>& exclude,
-                                std::function<void(Choice)> done)
+void SelectionStateImpl::decide(const std::string& group, const std::set<std::string>& exclude, Waiting done)
 {
     if (policy_ == sel::Policy::central && book_.is_group(group)) return central(group, exclude, std::move(done));
     finish(local(group, exclude), done);
@@ -45,10 +47,10 @@ Choice SelectionStateImpl::local(const std::string& group, const std::set<std::s
     return book_.choose(policy_, group, exclude, unix_ms(), rng_);
 }
 
-void SelectionStateImpl::central(const std::string& group, const std::set<std::string>& exclude,
-                                 std::function<void(Choice)> done)
+void SelectionStateImpl::central(const std::string& group, const std::set<std::string>& exclude, Waiting done)
 {
     sources_.select(group, client_id_, [this, group, exclude, done = std::move(done)](CentralAnswer a) {
+        if (!*done) return;  // cancelled meanwhile
         if (!a.asked) {
             metrics_.counter("lbproxy_central_fallbacks_total",
                              "Central selections answered locally because no state server answered").inc();
@@ -76,8 +78,9 @@ void SelectionStateImpl::central(const std::string& group, const std::set<std::s
     });
 }
 
-void SelectionStateImpl::finish(Choice c, const std::function<void(Choice)>& done)
+void SelectionStateImpl::finish(Choice c, const Waiting& done)
 {
+    if (!*done) return;  // cancelled: no one is counted as sent there
     if (c.ok()) {
         auto g = selections_.find(c.group);
         if (g == selections_.end()) g = selections_.emplace(c.group, ByName<lbkit::Series*>{}).first;
@@ -92,7 +95,10 @@ void SelectionStateImpl::finish(Choice c, const std::function<void(Choice)>& don
         metrics_.counter("lbproxy_no_server_total", "Choices that found no eligible server",
                          {{"group", c.group}}).inc();
     }
-    done(std::move(c));
+    // Cleared before the call: the handle then says nothing is outstanding.
+    ChoiceHandle::Done answer = std::move(*done);
+    *done = nullptr;
+    answer(std::move(c));
 }
 
 void SelectionStateImpl::mark_suspect(const std::string& server)

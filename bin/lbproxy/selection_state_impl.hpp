@@ -2,9 +2,10 @@
 // policies, a coalesced pull before each choice in pull mode, and lbstated's
 // GET /v1/select for --policy central (local p2c when it cannot answer).
 //
-// done runs on the loop, exactly once. When the answer is local (push modes
-// with least/p2c/weighted, or a pull paused after failures) it runs before
-// choose() returns; otherwise later, from the HTTP answer.
+// done runs on the loop, exactly once unless the choice is cancelled. When
+// the answer is local (push modes with least/p2c/weighted, or a pull paused
+// after failures) it runs before choose() returns; otherwise later, from the
+// HTTP answer, which a cancelled choice drops.
 #pragma once
 #include <random>
 #include <string_view>
@@ -27,8 +28,8 @@ public:
                        Ejections& ejections);
 
     bool is_group(const std::string& host) const override;
-    void choose(const std::string& group, const std::set<std::string>& exclude,
-                std::function<void(Choice)> done) override;
+    void choose(const std::string& group, const std::set<std::string>& exclude, ChoiceHandle& handle,
+                ChoiceHandle::Done done) override;
     void mark_suspect(const std::string& server) override;
     void request_started(const std::string& server) override;
     void request_finished(const std::string& server) override;
@@ -38,10 +39,11 @@ public:
     lbkit::select::Policy policy() const { return policy_; }
 
 private:
-    void decide(const std::string& group, const std::set<std::string>& exclude, std::function<void(Choice)> done);
-    void central(const std::string& group, const std::set<std::string>& exclude, std::function<void(Choice)> done);
+    using Waiting = std::shared_ptr<ChoiceHandle::Done>;  // empty function: cancelled
+    void decide(const std::string& group, const std::set<std::string>& exclude, Waiting done);
+    void central(const std::string& group, const std::set<std::string>& exclude, Waiting done);
     Choice local(const std::string& group, const std::set<std::string>& exclude);
-    void finish(Choice c, const std::function<void(Choice)>& done);
+    void finish(Choice c, const Waiting& done);
 
     lbkit::Metrics& metrics_;
     StateBook& book_;

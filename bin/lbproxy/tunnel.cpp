@@ -26,21 +26,17 @@ std::size_t shovel(evbuffer* from, evbuffer* to)
 
 }  // namespace
 
-Tunnel::Tunnel(Context& ctx, TunnelOwner& owner) : ctx_(ctx), owner_(owner), dialer_(ctx, *this) {}
+Tunnel::Tunnel(Context& ctx, ExchangeOwner& owner) : ctx_(ctx), owner_(owner), record_(ctx), dialer_(ctx, *this) {}
 
 Tunnel::~Tunnel()
 {
-    if (in_flight_)
-        ctx_.selection.request_finished(dialer_.server());
     ctx_.pool.release(upstream_, false);
 }
 
 void Tunnel::begin(const http::Target& t, std::string_view url, std::size_t head_size)
 {
-    active_ = true;
-    start_ms_ = last_active_ms_ = ctx_.now_ms();
-    url_.assign(url);
-    bytes_in_ = int64_t(head_size);
+    record_.open("CONNECT", url, int64_t(head_size));
+    last_active_ms_ = ctx_.now_ms();
     std::string host(t.host);  // t's views end with the head drained here
     evbuffer_drain(owner_.client().in(), head_size);
     ctx_.metrics.tunnels.inc();
@@ -54,15 +50,13 @@ void Tunnel::dialed(http::UpstreamConn* conn)
     conn->set_user(this);
     // A tunnel may stay quiet for long: only --idle-timeout limits it.
     conn->stream().set_timeouts(nullptr, nullptr);
-    if (dialer_.is_group()) {
-        ctx_.selection.request_started(dialer_.server());
+    record_.in_flight(dialer_);
+    if (dialer_.is_group())
         ctx_.selection.server_ok(dialer_.server());  // a tunnel's only answer is the connect
-        in_flight_ = true;
-    }
-    status_ = 200;
+    record_.answered(200);
     open_ = true;
     evbuffer_add(owner_.client().out(), established, sizeof established - 1);
-    bytes_out_ += int64_t(sizeof established - 1);
+    record_.add_out(int64_t(sizeof established - 1));
     idle_.reset(event_new(ctx_.base, -1, 0, &idle_cb, this));
     event_add(idle_.get(), &ctx_.idle_tv);
     pump();  // bytes the client sent right after its CONNECT
@@ -70,9 +64,9 @@ void Tunnel::dialed(http::UpstreamConn* conn)
 
 void Tunnel::dial_failed(int status, const std::string& sentence)
 {
-    status_ = status;
+    record_.answered(status);
     write_error(owner_.client().out(), {status, sentence, true, false});
-    end(sentence, true);
+    close(sentence, Ending::linger);
 }
 
 void Tunnel::pump()
@@ -82,8 +76,8 @@ void Tunnel::pump()
     http::Stream& client = owner_.client();
     std::size_t up = shovel(client.in(), upstream_->out());
     std::size_t down = shovel(upstream_->in(), client.out());
-    bytes_in_ += int64_t(up);
-    bytes_out_ += int64_t(down);
+    record_.add_in(int64_t(up));
+    record_.add_out(int64_t(down));
     if (up || down)
         last_active_ms_ = ctx_.now_ms();
     // Half-close: once one side said EOF and all it sent is flushed, the
@@ -99,7 +93,7 @@ void Tunnel::pump()
         client.shutdown_write();
     }
     if (client_shut_ && server_shut_)
-        end({}, false);
+        close({}, Ending::drop);
 }
 
 void Tunnel::client_event(short what)
@@ -113,7 +107,7 @@ void Tunnel::client_event(short what)
         return pump();
     }
     int err = owner_.client().error();
-    end(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""), false);
+    close(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""), Ending::drop);
 }
 
 void Tunnel::upstream_event(http::UpstreamConn& conn, short what)
@@ -124,7 +118,8 @@ void Tunnel::upstream_event(http::UpstreamConn& conn, short what)
     }
     int err = conn.stream().error();
     ctx_.metrics.upstream_error(UpstreamError::reset);
-    end("server " + dialer_.server() + " connection failed" + (err ? ": " + lbkit::errno_text(err) : ""), false);
+    close("server " + dialer_.server() + " connection failed" + (err ? ": " + lbkit::errno_text(err) : ""),
+          Ending::drop);
 }
 
 void Tunnel::idle_cb(evutil_socket_t, short, void* arg)
@@ -133,27 +128,22 @@ void Tunnel::idle_cb(evutil_socket_t, short, void* arg)
     int64_t idle_ms = self->ctx_.config.idle_timeout.count();
     int64_t quiet = self->ctx_.now_ms() - self->last_active_ms_;
     if (quiet >= idle_ms)
-        return self->end("tunnel idle for " + lbkit::format_duration(self->ctx_.config.idle_timeout), false);
+        return self->close("tunnel idle for " + lbkit::format_duration(self->ctx_.config.idle_timeout),
+                           Ending::drop);
     timeval tv = http::to_timeval(lbkit::Millis(idle_ms - quiet));
     event_add(self->idle_.get(), &tv);
 }
 
-bool Tunnel::abandon(const std::string& why)
+void Tunnel::close(const std::string& why, Ending how)
 {
-    if (!active_)
-        return false;
-    bool pending = dialer_.cancel();
-    active_ = false;
-    // Delivered: the server's side ended and all it sent reached the client.
-    dialer_.record(start_ms_, owner_.client_name(), "CONNECT", url_,
-                   {status_, bytes_in_, bytes_out_, client_shut_, why});
-    return pending;
-}
-
-void Tunnel::end(const std::string& error, bool answered)
-{
-    bool pending = abandon(error);
-    owner_.tunnel_done(answered, pending);
+    if (!record_.is_open())
+        return;
+    if (!why.empty())
+        record_.error(why);
+    open_ = false;
+    dialer_.cancel();
+    record_.close(dialer_, owner_.client_name(), client_shut_);
+    owner_.exchange_over(how);
 }
 
 }  // namespace lbproxy

@@ -7,28 +7,15 @@
 #include <string>
 
 #include "dialer.hpp"
+#include "exchange.hpp"
 #include "http/request_target.hpp"
 #include "http/stream.hpp"
 
 namespace lbproxy {
 
-class TunnelOwner {
-public:
-    virtual http::Stream& client() = 0;
-    virtual const std::string& client_name() const = 0;
-    // The tunnel is over (recorded); answered: an error answer waits in the
-    // client output, to be flushed before closing; wait_reap: a server
-    // choice is outstanding, reap() follows. Last thing the tunnel does.
-    virtual void tunnel_done(bool answered, bool wait_reap) = 0;
-    virtual void reap() = 0;
-
-protected:
-    ~TunnelOwner() = default;
-};
-
 class Tunnel final : public DialerUser, public http::UpstreamUser {
 public:
-    Tunnel(Context& ctx, TunnelOwner& owner);
+    Tunnel(Context& ctx, ExchangeOwner& owner);
     ~Tunnel();
     Tunnel(const Tunnel&) = delete;
     Tunnel& operator=(const Tunnel&) = delete;
@@ -38,33 +25,29 @@ public:
     void client_readable() { pump(); }
     void client_drained() { pump(); }
     void client_event(short what);
-    // As Relay::abandon.
-    bool abandon(const std::string& why);
+    // As Relay::close; the row says delivered when the server's side ended
+    // and all it sent reached the client.
+    void close(const std::string& why, Ending how);
 
 private:
     void dialed(http::UpstreamConn* conn) override;
     void dial_failed(int status, const std::string& sentence) override;
-    void dial_abandoned() override { owner_.reap(); }
     void upstream_readable(http::UpstreamConn&) override { pump(); }
     void upstream_drained(http::UpstreamConn&) override { pump(); }
     void upstream_event(http::UpstreamConn&, short what) override;
 
     void pump();
-    void end(const std::string& error, bool answered);
     static void idle_cb(evutil_socket_t, short, void* arg);
 
     Context& ctx_;
-    TunnelOwner& owner_;
+    ExchangeOwner& owner_;
+    ExchangeRecord record_;
     Dialer dialer_;
     http::UpstreamConn* upstream_ = nullptr;
-    std::string url_;
     bool open_ = false;
-    bool active_ = false;
     bool client_eof_ = false, server_eof_ = false;
     bool client_shut_ = false, server_shut_ = false;  // our write side closed
-    bool in_flight_ = false;
-    int status_ = 0;
-    int64_t start_ms_ = 0, bytes_in_ = 0, bytes_out_ = 0, last_active_ms_ = 0;
+    int64_t last_active_ms_ = 0;
     lbkit::ev::EventPtr idle_;
 };
 

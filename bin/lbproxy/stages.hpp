@@ -1,0 +1,60 @@
+// The stages of an exchange that later features fill in, each a small
+// interface with today's one implementation (doc/architecture.md,
+// Request path):
+//   session   header lines that tie a request to its session: none yet;
+//   upstream  how the servers of a destination are reached: straight
+//             (DIRECT), or later through the upstream proxy the proxy map
+//             names for the destination.
+// The proxy sets them up once (Context::stages); the relay and the tunnel
+// call each at its point of the request path and know nothing of what it
+// does.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "addr.hpp"
+
+namespace lbproxy {
+
+class SessionStage {
+public:
+    virtual ~SessionStage() = default;
+    // Appends the header lines ("Name: value\r\n") that go with a request
+    // to server.
+    virtual void add_headers(const std::string& server, std::string& lines) = 0;
+};
+
+// How to reach the servers of a destination: the name the history records
+// as the upstream proxy, and where connections go.
+struct UpstreamHop {
+    std::string name;                   // "DIRECT", or the upstream proxy
+    std::optional<lbkit::HostPort> via; // empty: straight to the server
+};
+
+class UpstreamStage {
+public:
+    virtual ~UpstreamStage() = default;
+    // host and port as the client named them (a group or a host).
+    virtual UpstreamHop hop(std::string_view host, uint16_t port) = 0;
+};
+
+// No sessions yet: no header is added.
+class NoSession final : public SessionStage {
+public:
+    void add_headers(const std::string&, std::string&) override {}
+};
+
+// Every server is reached straight.
+class DirectUpstream final : public UpstreamStage {
+public:
+    UpstreamHop hop(std::string_view, uint16_t) override { return {"DIRECT", std::nullopt}; }
+};
+
+struct Stages {
+    SessionStage& session;
+    UpstreamStage& upstream;
+};
+
+}  // namespace lbproxy

@@ -1,0 +1,348 @@
+// The life of an exchange, from the request head to its history row, on
+// real loopback sockets with a chooser the test answers by hand: the
+// client gone while the server is chosen (the choice is cancelled and the
+// connection goes at once, no zombie), before the answer, in the middle of
+// the body; the server gone before answering and in the middle of the
+// body; every server refusing. Each case ends with nothing in flight and
+// exactly one history row with the cause.
+#define BOOST_TEST_MODULE lbproxy_exchange
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client_conn.hpp"
+#include "ev.hpp"
+#include "metrics.hpp"
+
+using namespace lbproxy;
+
+namespace {
+
+constexpr char group[] = "web.test";
+
+// Chooses the listed servers in turn (never one excluded); with hold, a
+// choice waits until the test answers it.
+struct FakeChooser final : SelectionState {
+    std::vector<std::string> servers;
+    bool hold = false;
+    struct Waiting {
+        std::set<std::string> exclude;
+        std::shared_ptr<ChoiceHandle::Done> done;
+    };
+    std::vector<Waiting> waiting;
+    int in_flight = 0;
+
+    bool is_group(const std::string& host) const override { return host == group; }
+    void choose(const std::string&, const std::set<std::string>& exclude, ChoiceHandle& handle,
+                ChoiceHandle::Done done) override
+    {
+        auto w = std::make_shared<ChoiceHandle::Done>(std::move(done));
+        handle = ChoiceHandle(w);
+        waiting.push_back({exclude, w});
+        if (!hold)
+            answer(waiting.size() - 1);
+    }
+    // Answers choice i; false when it was cancelled meanwhile.
+    bool answer(std::size_t i)
+    {
+        Waiting w = waiting.at(i);
+        if (!*w.done)
+            return false;
+        Choice c;
+        c.group = group;
+        c.error = "no server left";
+        for (const auto& s : servers)
+            if (!w.exclude.count(s)) {
+                c.server = s;
+                c.target = lbkit::parse_host_port(s, 80);
+                c.error.clear();
+                break;
+            }
+        ChoiceHandle::Done d = std::move(*w.done);
+        *w.done = nullptr;
+        d(std::move(c));
+        return true;
+    }
+    void mark_suspect(const std::string&) override {}
+    void request_started(const std::string&) override { ++in_flight; }
+    void request_finished(const std::string&) override { --in_flight; }
+    void server_ok(const std::string&) override {}
+    void server_failed(const std::string&) override {}
+};
+
+struct Rows final : HistorySink {
+    std::vector<Exchange> rows;
+    void record(Exchange e) override { rows.push_back(std::move(e)); }
+};
+
+int listen_loopback(uint16_t& port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0);
+    BOOST_REQUIRE(listen(fd, 16) == 0);
+    BOOST_REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port = ntohs(a.sin_port);
+    return fd;
+}
+
+// A server the test drives by hand.
+struct Server {
+    uint16_t port = 0;
+    int lfd = listen_loopback(port);
+    int conn = -1;
+    std::string got;
+    ~Server()
+    {
+        if (conn >= 0) close(conn);
+        if (lfd >= 0) close(lfd);
+    }
+    std::string name() const { return "127.0.0.1:" + std::to_string(port); }
+    // Accepts the proxy's connection and reads until a whole head came.
+    bool has_request()
+    {
+        if (conn < 0)
+            conn = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK);
+        if (conn < 0)
+            return false;
+        char buf[4096];
+        for (ssize_t r; (r = read(conn, buf, sizeof buf)) > 0;)
+            got.append(buf, std::size_t(r));
+        return got.find("\r\n\r\n") != std::string::npos;
+    }
+    void send(const std::string& s) { BOOST_REQUIRE(write(conn, s.data(), s.size()) == ssize_t(s.size())); }
+    void hang_up()
+    {
+        close(conn);
+        conn = -1;
+    }
+};
+
+// A port nothing listens on: connecting is refused.
+std::string dead_server()
+{
+    uint16_t port = 0;
+    close(listen_loopback(port));
+    return "127.0.0.1:" + std::to_string(port);
+}
+
+struct Proxy {
+    lbkit::ev::BasePtr base{event_base_new()};
+    lbkit::Metrics registry;
+    ProxyMetrics metrics{registry};
+    ProxyConfig config;
+    FakeChooser chooser;
+    Rows history;
+    http::UpstreamPool pool{base.get(), metrics.upstream_connects, http::PoolOptions{}};
+    NoSession session;
+    DirectUpstream upstream;
+    Context ctx{base.get(), config, chooser, history, metrics, pool, {session, upstream}, {60, 0}, {10, 0}};
+    ClientRegistry clients;
+    int client = -1;  // the test's end of the client connection
+    std::string answer;
+
+    Proxy()
+    {
+        uint16_t port = 0;
+        int lfd = listen_loopback(port);
+        client = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(port);
+        BOOST_REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        sockaddr_in peer{};
+        socklen_t len = sizeof peer;
+        int fd = -1;
+        for (int i = 0; i < 200 && fd < 0; ++i) {
+            fd = accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK);
+            if (fd < 0) usleep(5000);
+        }
+        close(lfd);
+        BOOST_REQUIRE(fd >= 0);
+        ClientConn::open(ctx, clients, fd, reinterpret_cast<sockaddr*>(&peer), true);
+    }
+    ~Proxy()
+    {
+        clients.close_all();
+        pool.clear();
+        if (client >= 0) close(client);
+    }
+    void send(const std::string& s) { BOOST_REQUIRE(write(client, s.data(), s.size()) == ssize_t(s.size())); }
+    // Gone for good (a reset, as a killed client), not a half-close after
+    // which the answer would still be awaited.
+    void hang_up()
+    {
+        linger off{1, 0};
+        setsockopt(client, SOL_SOCKET, SO_LINGER, &off, sizeof off);
+        close(client);
+        client = -1;
+    }
+    // Runs the loop until done() holds, 5 s at most (a failing test must not hang).
+    template <class F>
+    bool run_until(F done, int steps = 1000)
+    {
+        for (int i = 0; i < steps && !done(); ++i) {
+            timeval step{0, 5000};
+            event_base_loopexit(base.get(), &step);
+            event_base_dispatch(base.get());
+            read_answer();
+        }
+        return done();
+    }
+    void read_answer()
+    {
+        if (client < 0) return;
+        char buf[4096];
+        for (ssize_t r; (r = recv(client, buf, sizeof buf, MSG_DONTWAIT)) > 0;)
+            answer.append(buf, std::size_t(r));
+    }
+    bool recorded() const { return !history.rows.empty(); }
+    // Nothing left behind: one row, nothing in flight, no choice outstanding.
+    const Exchange& only_row()
+    {
+        run_until([] { return false; }, 40);  // 0.2 s for anything late (nothing must come)
+        BOOST_TEST(history.rows.size() == 1u);
+        BOOST_TEST(chooser.in_flight == 0);
+        for (const auto& w : chooser.waiting)
+            BOOST_TEST(!*w.done);
+        BOOST_REQUIRE(!history.rows.empty());
+        return history.rows.front();
+    }
+};
+
+const std::string get = std::string("GET http://") + group + "/ HTTP/1.1\r\nHost: " + group + "\r\n\r\n";
+const std::string post = std::string("POST http://") + group + "/ HTTP/1.1\r\nHost: " + group
+                         + "\r\nContent-Length: 2\r\n\r\nhi";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(delivered_answer)
+{
+    Proxy p;
+    Server s;
+    p.chooser.servers = {s.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    s.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(e.group == group);
+    BOOST_TEST(e.server == s.name());
+    BOOST_TEST(e.upstream_proxy == "DIRECT");
+    BOOST_TEST(p.clients.size() == 1u);  // kept alive for the next request
+}
+
+BOOST_AUTO_TEST_CASE(client_gone_while_choosing_cancels_the_choice)
+{
+    Proxy p;
+    Server s;
+    p.chooser.servers = {s.name()};
+    p.chooser.hold = true;
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return p.chooser.waiting.size() == 1; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    BOOST_TEST(p.clients.size() == 0u);  // gone at once: no zombie waiting for the choice
+    BOOST_TEST(!p.chooser.answer(0));    // the late answer is dropped
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 0);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("client") != std::string::npos, e.error);
+    BOOST_TEST(!s.has_request());  // nothing was sent to a server
+}
+
+BOOST_AUTO_TEST_CASE(client_gone_before_the_answer)
+{
+    Proxy p;
+    Server s;
+    p.chooser.servers = {s.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    BOOST_TEST(p.chooser.in_flight == 1);
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 0);
+    BOOST_TEST(e.error.find("client") != std::string::npos, e.error);
+    BOOST_TEST(p.clients.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(client_gone_mid_body)
+{
+    Proxy p;
+    Server s;
+    p.chooser.servers = {s.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    s.send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(1000, 'x'));
+    BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 1000; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("client") != std::string::npos, e.error);
+}
+
+BOOST_AUTO_TEST_CASE(server_gone_before_answering)
+{
+    Proxy p;
+    Server s;
+    p.chooser.servers = {s.name()};
+    p.send(post);  // not idempotent: not retried elsewhere
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 502);
+    BOOST_TEST(e.error.find("before answering") != std::string::npos, e.error);
+    BOOST_TEST(p.answer.find("HTTP/1.1 502") == 0u, p.answer);
+}
+
+BOOST_AUTO_TEST_CASE(server_gone_mid_body)
+{
+    Proxy p;
+    Server s;
+    p.chooser.servers = {s.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    s.send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(1000, 'x'));
+    BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 1000; }));
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("in the middle of the response") != std::string::npos, e.error);
+}
+
+BOOST_AUTO_TEST_CASE(every_server_refuses)
+{
+    Proxy p;
+    std::string a = dead_server(), b = dead_server();
+    p.chooser.servers = {a, b};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 502);
+    // Every server tried is named with its cause, not only the last.
+    BOOST_TEST(e.error.find(a + ": Connection refused") != std::string::npos, e.error);
+    BOOST_TEST(e.error.find(b + ": Connection refused") != std::string::npos, e.error);
+    BOOST_TEST(p.answer.find(e.error) != std::string::npos, p.answer);
+}
