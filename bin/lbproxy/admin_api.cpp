@@ -128,11 +128,11 @@ Response get_history(AdminDeps& d, Request& req)
     // Dropped with the parked request (answered, or the client gone): a
     // query still queued then is skipped.
     std::shared_ptr<HistoryQuery> watch(q.get(), [q](HistoryQuery* p) { p->abandoned = true; });
-    return Response::later({lbkit::Millis{10000},
+    return Response::later({lbkit::Millis{60000},
                             [watch] { return watch->done.load(std::memory_order_acquire); },
                             [watch] {
                                 if (!watch->done.load(std::memory_order_acquire))
-                                    throw HttpError(503, "history query still running after 10 s; ask for fewer rows");
+                                    throw HttpError(503, "history query still running after 60 s; ask for fewer rows");
                                 if (!watch->error.empty())
                                     throw HttpError(500, "history query: " + watch->error);
                                 Response r;

@@ -1,7 +1,6 @@
 #include "history_query.hpp"
 
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -92,10 +91,9 @@ std::shared_ptr<HistoryQuery> HistoryQueries::submit(proxy_store::HistoryFilter 
 
 void HistoryQueries::run(lbkit::store::Db& db)
 {
-    // Queries are background work: on a busy box the loop thread that
-    // relays requests should win the CPU (nice applies per thread on Linux).
-    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0)
-        lbkit::log::debug("history queries: cannot lower the thread's priority: ", lbkit::errno_text(errno));
+    // Normal priority on purpose: at a lower one a query on a busy box got
+    // a few percent of a core and outlived its client; the loop thread,
+    // asleep most of the time, still wins its wakeups.
     std::unique_lock lock(mu_);
     for (;;) {
         work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
