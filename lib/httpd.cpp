@@ -17,6 +17,22 @@
 namespace lbkit::httpd {
 namespace {
 
+// A large body (lbproxy's history answer can be tens of MB) is handed to
+// libevent without a copy on the loop: the buffer frees the string once sent.
+void add_body(evbuffer* buf, std::string&& text)
+{
+    if (text.size() < 65536) {
+        evbuffer_add(buf, text.data(), text.size());
+        return;
+    }
+    auto* owned = new std::string(std::move(text));
+    auto release = [](const void*, size_t, void* arg) { delete static_cast<std::string*>(arg); };
+    if (evbuffer_add_reference(buf, owned->data(), owned->size(), release, owned) != 0) {
+        evbuffer_add(buf, owned->data(), owned->size());
+        delete owned;
+    }
+}
+
 std::vector<std::string> split_path(const std::string& path)
 {
     std::vector<std::string> out;
@@ -260,7 +276,7 @@ void Server::dispatch(evhttp_request* raw)
     if (resp.deferred)
         park(raw, std::move(resp.deferred));
     else
-        send(raw, resp);
+        send(raw, std::move(resp));
 }
 
 Response Server::handle(Request& req)
@@ -312,7 +328,7 @@ void Server::park(evhttp_request* req, std::shared_ptr<Deferred> deferred)
         Response busy = Response::error(503, "too many requests waiting for a change (" +
                                                  std::to_string(options_.max_waiting) + "); try again later");
         busy.headers.emplace_back("Retry-After", "1");
-        send(req, busy);
+        send(req, std::move(busy));
         return;
     }
     auto w = std::make_unique<Waiter>();
@@ -374,7 +390,7 @@ void Server::answer(Waiter* w)
         log::error("deferred answer: ", e.what());
         resp = Response::error(500, std::string("internal error: ") + e.what());
     }
-    send(owned->req, resp);
+    send(owned->req, std::move(resp));
 }
 
 void Server::notify()
@@ -415,7 +431,7 @@ void Server::closed_cb(evhttp_connection*, void* arg)
     w->server->unpark(w);
 }
 
-void Server::send(evhttp_request* req, const Response& resp)
+void Server::send(evhttp_request* req, Response&& resp)
 {
     requests_total_->inc();
     if (resp.status >= 400 && resp.status < 500)
@@ -426,7 +442,7 @@ void Server::send(evhttp_request* req, const Response& resp)
     for (const auto& [k, v] : resp.headers)
         evhttp_add_header(out, k.c_str(), v.c_str());
     ev::BufferPtr body(evbuffer_new());
-    evbuffer_add(body.get(), resp.body.data(), resp.body.size());
+    add_body(body.get(), std::move(resp.body));
     evhttp_send_reply(req, resp.status, nullptr, body.get());
 }
 

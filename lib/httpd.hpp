@@ -112,7 +112,7 @@ private:
     void dispatch(evhttp_request* req);
     Response handle(Request& req);
     Response route(Request& req);
-    void send(evhttp_request* req, const Response& resp);
+    void send(evhttp_request* req, Response&& resp);
     void park(evhttp_request* req, std::shared_ptr<Deferred> deferred);
     std::unique_ptr<Waiter> unpark(Waiter* w);
     void answer(Waiter* w);

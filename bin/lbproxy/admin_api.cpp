@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "error.hpp"
+#include "history_query.hpp"
 #include "history_store.hpp"
 #include "log.hpp"
 #include "proxy_store.hpp"
@@ -107,17 +108,9 @@ int64_t since_arg(const Request& req)
     return static_cast<int64_t>(s * 1000);
 }
 
-Json row_json(const proxy_store::HistoryRow& r)
-{
-    const Exchange& e = r.e;
-    return {{"id", r.id},          {"time_ms", e.time_ms},       {"client", e.client},
-            {"method", e.method},  {"url", e.url},               {"group", e.group},
-            {"server", e.server},  {"upstream_proxy", e.upstream_proxy},
-            {"status", e.status},  {"bytes_in", e.bytes_in},     {"bytes_out", e.bytes_out},
-            {"duration_ms", e.duration_ms}, {"delivered", e.delivered},
-            {"session", e.session}, {"error", e.error}};
-}
-
+// Answered off the loop from what the history writer has committed (rows
+// of the last flush interval may not be there yet); the request waits
+// parked while the query thread works.
 Response get_history(AdminDeps& d, Request& req)
 {
     proxy_store::HistoryFilter f;
@@ -126,13 +119,26 @@ Response get_history(AdminDeps& d, Request& req)
     f.group = req.arg("group");
     f.failed_only = bool_arg(req, "failed");
     f.limit = int_arg(req, "limit", 100, 1, 100000);
-    // Rows of the last ~200 ms are still queued: commit them so the answer
-    // includes every exchange that ended before the question.
-    if (!d.history.sync(lbkit::Millis{2000}))
-        lbkit::log::warn("GET /v1/history: the history writer is behind; answering without the newest rows");
-    Json rows = Json::array();
-    for (const auto& r : proxy_store::query_history(d.db, f)) rows.push_back(row_json(r));
-    return Response::json({{"rows", std::move(rows)}, {"enabled", d.history.enabled()}});
+    auto q = d.queries.submit(std::move(f), d.history.enabled());
+    if (!q) {
+        Response busy = Response::error(503, "too many history queries at once; try again later");
+        busy.headers.emplace_back("Retry-After", "1");
+        return busy;
+    }
+    // Dropped with the parked request (answered, or the client gone): a
+    // query still queued then is skipped.
+    std::shared_ptr<HistoryQuery> watch(q.get(), [q](HistoryQuery* p) { p->abandoned = true; });
+    return Response::later({lbkit::Millis{60000},
+                            [watch] { return watch->done.load(std::memory_order_acquire); },
+                            [watch] {
+                                if (!watch->done.load(std::memory_order_acquire))
+                                    throw HttpError(503, "history query still running after 60 s; ask for fewer rows");
+                                if (!watch->error.empty())
+                                    throw HttpError(500, "history query: " + watch->error);
+                                Response r;
+                                r.body = std::move(watch->body);
+                                return r;
+                            }});
 }
 
 }  // namespace

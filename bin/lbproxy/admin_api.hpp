@@ -21,6 +21,7 @@ namespace lbkit::store { class Db; }
 
 namespace lbproxy {
 
+class HistoryQueries;
 class HistoryStore;
 class StateSources;
 
@@ -29,6 +30,7 @@ struct AdminDeps {
     StateSources& sources;
     lbkit::store::Db& db;
     HistoryStore& history;
+    HistoryQueries& queries;  // GET /v1/history, off the loop
     lbkit::Metrics& metrics;
     std::string mode;     // --state-mode, for GET /v1/state
     std::string policy;   // --policy

@@ -110,6 +110,12 @@ void HistoryStore::run(Writer& w)
                 lbkit::log::error("history: writing ", batch.size(), " rows to ", w.db.path(), ": ", e.what());
             }
             batch.clear();  // outside the lock: freeing the rows takes a while
+            // A burst (10,000 clients at once) grows the queue far beyond a
+            // batch; kept, that capacity would stay resident for good.
+            if (batch.capacity() > 2 * limits_.batch) {
+                batch = std::vector<Exchange>();
+                batch.reserve(limits_.batch);
+            }
             lock.lock();
             written_seq_ = upto;
         }

@@ -11,6 +11,7 @@
 #include "cli.hpp"
 #include "ejections.hpp"
 #include "error.hpp"
+#include "history_query.hpp"
 #include "history_store.hpp"
 #include "httpc.hpp"
 #include "log.hpp"
@@ -18,6 +19,7 @@
 #include "proxy_store.hpp"
 #include "selection_state_impl.hpp"
 #include "state_book.hpp"
+#include "state_saver.hpp"
 #include "state_source.hpp"
 #include "table.hpp"
 
@@ -120,8 +122,10 @@ struct StateSide::Impl {
     std::string db_path;
     lbkit::store::StateLock lock;  // before the file: nothing is read from a directory in use
     lbkit::store::Db db;
+    StateSaver saver;  // state writes, off the loop
     StateBook book;
     HistoryStore history;
+    HistoryQueries history_queries;
     lbkit::httpc::Client http;
     StateSources sources;
     EjectionReports reports;
@@ -146,8 +150,10 @@ StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o
       db_path(lbkit::store::state_path(state_dir, proxy_store::file_name)),
       lock(state_dir, "lbproxy"),
       db(proxy_store::open(db_path)),
+      saver(db_path),
       book(opt.stale_after, passive(opt)),
       history(db_path, HistoryLimits{opt.history_max_rows}),
+      history_queries(loop, db_path, [this] { admin.notify(); }),
       http(loop),
       sources(loop, http, metrics,
               SourceConfig{opt.state_servers, opt.state_mode, opt.state_interval, opt.state_timeout, token},
@@ -157,7 +163,7 @@ StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o
       ejections(loop, metrics, book, reports),
       selection(metrics, book, sources, lbkit::select::policy_from_string(opt.policy), opt.suspect_for,
                 opt.client_id, ejections),
-      deps{book, sources, db, history, metrics, opt.state_mode, opt.policy,
+      deps{book, sources, db, history, history_queries, metrics, opt.state_mode, opt.policy,
            [this](lbkit::api::StateView v, const std::string& s) { return receive(std::move(v), s); }},
       admin(loop, metrics,
             lbkit::httpd::Options{token, 2 * lbkit::table::max_bytes + 65536, Millis{10000}, "lbproxy"}),
@@ -234,13 +240,9 @@ StateBook::Outcome StateSide::Impl::receive(lbkit::api::StateView view, const st
     std::string changes = describe_changes(before, book.view());
     if (!changes.empty()) log::info("state version ", version, " from ", source, ": ", changes);
     else log::debug("state version ", version, " from ", source, ": loads only");
-    try {
-        proxy_store::save_state(db, {book.version(), book.source(), lbkit::api::dump(lbkit::api::to_json(book.view())),
-                                     book.confirmed_ms()});
-        saved_confirmed_ms = book.confirmed_ms();
-    } catch (const std::exception& e) {
-        log::error(db_path, ": saving state version ", version, ": ", e.what());
-    }
+    saver.save({book.version(), book.source(), lbkit::api::dump(lbkit::api::to_json(book.view())),
+                book.confirmed_ms()});
+    saved_confirmed_ms = book.confirmed_ms();
     admin.notify();  // GET /v1/state?since= requests waiting for this version
     return outcome;
 }
@@ -250,12 +252,8 @@ StateBook::Outcome StateSide::Impl::receive(lbkit::api::StateView view, const st
 void StateSide::Impl::persist_confirmed()
 {
     if (book.confirmed_ms() == saved_confirmed_ms || book.version() == 0) return;
-    try {
-        proxy_store::save_confirmed(db, book.confirmed_ms());
-        saved_confirmed_ms = book.confirmed_ms();
-    } catch (const std::exception& e) {
-        log::warn(db_path, ": saving the state confirmation time: ", e.what());
-    }
+    saver.save_confirmed(book.confirmed_ms());
+    saved_confirmed_ms = book.confirmed_ms();
 }
 
 std::string StateSide::Impl::push_url() const

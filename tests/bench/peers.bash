@@ -50,17 +50,28 @@ start_origin() {
     ORIGIN_PID=$LAST_PID
 }
 
-# start_haproxy PORT ORIGIN_PORT: one thread, keep-alive both sides.
+# start_haproxy PORT ORIGIN_PORT [SYSLOG_PORT]: one thread, keep-alive both
+# sides; with SYSLOG_PORT, an HTTP log line per request (option httplog)
+# sent over UDP to 127.0.0.1:SYSLOG_PORT. HAPROXY_NAME (default haproxy)
+# names its log and directory, so that two can run.
 start_haproxy() {
-    local port=$1 origin=$2 d=$B/haproxy
+    local port=$1 origin=$2 syslog=${3:-} name=${HAPROXY_NAME:-haproxy}
+    local d=$B/$name global_log="" log=""
     mkdir -p "$d"
+    if [ -n "$syslog" ]; then
+        global_log="    log 127.0.0.1:$syslog local0"
+        log="    log global
+    option httplog"
+    fi
     # maxconn: HAProxy sizes its fd needs from it; the hard limit is 20,000.
     cat >"$d/haproxy.cfg" <<EOF
 global
     nbthread 1
     maxconn 9000
+$global_log
 defaults
     mode http
+$log
     option http-keep-alive
     timeout connect 5s
     timeout client 600s
@@ -73,7 +84,7 @@ backend origin
     http-reuse always
     server origin 127.0.0.1:$origin
 EOF
-    start_peer haproxy "$port" haproxy -db -f "$d/haproxy.cfg"
+    start_peer "$name" "$port" haproxy -db -f "$d/haproxy.cfg"
     HAPROXY_PID=$LAST_PID
 }
 
@@ -150,6 +161,13 @@ EOF
     TINYPROXY_PID=$LAST_PID
 }
 
+# start_syslog_sink PORT: a UDP receiver on 127.0.0.1:PORT that reads every
+# datagram and drops it, as a syslog daemon takes the lines off a sender.
+start_syslog_sink() {
+    start syslog-sink socat -u "UDP4-RECV:$1,bind=127.0.0.1,rcvbuf=4194304" OPEN:/dev/null
+    SYSLOG_SINK_PID=$LAST_PID
+}
+
 # start_lbstated PORT GROUPS-FILE: the real state manager on a fresh state dir.
 start_lbstated() {
     local port=$1 groups=$2 d=$B/lbstated
@@ -212,4 +230,53 @@ history_account() {
     awk '$1 == "lbproxy_requests_total" { r = $2 } $1 == "lbproxy_history_rows_written" { w = $2 }
          $1 == "lbproxy_history_rows_dropped" { d = $2 } $1 == "lbproxy_history_write_errors" { e = $2 }
          END { printf "%d %d %d %d\n", r, w, d, e }' <<<"$m"
+}
+
+# wrk runs -------------------------------------------------------------------
+# wrk_script FILE FORWARD-HOST: absolute-form for a forward proxy without a
+# request() function, so wrk builds the request once; done() prints the figures.
+wrk_script() {
+    {
+        if [ "$2" != - ]; then
+            echo "wrk.path = \"http://$2\" .. wrk.path"
+            echo "wrk.headers[\"Host\"] = \"$2\""
+        fi
+        cat <<'EOF'
+done = function(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format("RESULT %d %d %d %d %d\n", summary.requests, summary.duration,
+        summary.bytes, e.connect + e.read + e.write + e.status + e.timeout,
+        latency:percentile(99)))
+end
+EOF
+    } >"$1"
+}
+
+# measure NAME PORT HOST PID FILE SECONDS [CONNS]: one wrk run (CONNS, or
+# $CONNS, or $CONNS_1M for the 1m file, connections); prints
+# "req/s p99-ms MiB/s errors cpu-proxy% cpu-wrk% cpu-origin%".
+measure() {
+    local name=$1 port=$2 host=$3 pid=$4 file=$5 secs=$6
+    local lua=$B/$name.lua p0=0 p1=0 o0 o1 t0 t1 out conns=${CONNS:-50}
+    [ "$file" = 1m ] && conns=${CONNS_1M:-$conns}
+    [ -n "${7:-}" ] && conns=$7
+    wrk_script "$lua" "$host"
+    [ "$pid" != - ] && p0=$(cpu_ticks "$pid")
+    o0=$(cpu_ticks "$ORIGIN_PID")
+    t0=$(date +%s%N)
+    ( wrk -t1 -c"$conns" -d"${secs}s" -s "$lua" "http://127.0.0.1:$port/$file" >"$B/wrk.out" 2>&1
+      times >"$B/wrk.times" )
+    t1=$(date +%s%N)
+    [ "$pid" != - ] && p1=$(cpu_ticks "$pid")
+    o1=$(cpu_ticks "$ORIGIN_PID")
+    out=$(grep '^RESULT' "$B/wrk.out") || { cat "$B/wrk.out" >&2; die "wrk through $name failed"; }
+    # times: second line is the children's user and system time, "0m1.230s 0m0.450s".
+    sed -n 2p "$B/wrk.times" | awk -v r="$out" -v p="$((p1 - p0))" -v o="$((o1 - o0))" \
+        -v hz="$HZ" -v wall="$(( (t1 - t0) / 1000 ))" -v proxied="$pid" '
+        function secs(s,  m) { m = s; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", s); sub(/s$/, "", s); return m * 60 + s }
+        { split(r, f, " "); n = f[2]; us = f[3]; bytes = f[4]; err = f[5]; p99 = f[6]
+          w = (secs($1) + secs($2)) * 1e6
+          printf "%.0f %.2f %.1f %d %s %.0f %.0f\n", n / us * 1e6, p99 / 1000, bytes / us * 1e6 / 1048576,
+              err, proxied == "-" ? "-" : sprintf("%.0f", p / hz * 1e6 / wall * 100),
+              w / wall * 100, o / hz * 1e6 / wall * 100 }'
 }

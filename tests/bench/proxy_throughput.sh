@@ -55,53 +55,6 @@ paths+=("haproxy $HAPROXY - $HAPROXY_PID"
         "squid $SQUID 127.0.0.1:$ORIGIN $SQUID_PID"
         "tinyproxy $TINY 127.0.0.1:$ORIGIN $TINYPROXY_PID")
 
-# wrk_script FILE FORWARD-HOST: absolute-form for a forward proxy without a
-# request() function, so wrk builds the request once; done() prints the figures.
-wrk_script() {
-    {
-        if [ "$2" != - ]; then
-            echo "wrk.path = \"http://$2\" .. wrk.path"
-            echo "wrk.headers[\"Host\"] = \"$2\""
-        fi
-        cat <<'EOF'
-done = function(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format("RESULT %d %d %d %d %d\n", summary.requests, summary.duration,
-        summary.bytes, e.connect + e.read + e.write + e.status + e.timeout,
-        latency:percentile(99)))
-end
-EOF
-    } >"$1"
-}
-
-# measure NAME PORT HOST PID FILE SECONDS [CONNS]: one wrk run; prints
-# "req/s p99-ms MiB/s errors cpu-proxy% cpu-wrk% cpu-origin%".
-measure() {
-    local name=$1 port=$2 host=$3 pid=$4 file=$5 secs=$6
-    local lua=$B/$name.lua p0=0 p1=0 o0 o1 t0 t1 out conns=$CONNS
-    [ "$file" = 1m ] && conns=$CONNS_1M
-    [ -n "${7:-}" ] && conns=$7
-    wrk_script "$lua" "$host"
-    [ "$pid" != - ] && p0=$(cpu_ticks "$pid")
-    o0=$(cpu_ticks "$ORIGIN_PID")
-    t0=$(date +%s%N)
-    ( wrk -t1 -c"$conns" -d"${secs}s" -s "$lua" "http://127.0.0.1:$port/$file" >"$B/wrk.out" 2>&1
-      times >"$B/wrk.times" )
-    t1=$(date +%s%N)
-    [ "$pid" != - ] && p1=$(cpu_ticks "$pid")
-    o1=$(cpu_ticks "$ORIGIN_PID")
-    out=$(grep '^RESULT' "$B/wrk.out") || { cat "$B/wrk.out" >&2; die "wrk through $name failed"; }
-    # times: second line is the children's user and system time, "0m1.230s 0m0.450s".
-    sed -n 2p "$B/wrk.times" | awk -v r="$out" -v p="$((p1 - p0))" -v o="$((o1 - o0))" \
-        -v hz="$HZ" -v wall="$(( (t1 - t0) / 1000 ))" -v proxied="$pid" '
-        function secs(s,  m) { m = s; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", s); sub(/s$/, "", s); return m * 60 + s }
-        { split(r, f, " "); n = f[2]; us = f[3]; bytes = f[4]; err = f[5]; p99 = f[6]
-          w = (secs($1) + secs($2)) * 1e6
-          printf "%.0f %.2f %.1f %d %s %.0f %.0f\n", n / us * 1e6, p99 / 1000, bytes / us * 1e6 / 1048576,
-              err, proxied == "-" ? "-" : sprintf("%.0f", p / hz * 1e6 / wall * 100),
-              w / wall * 100, o / hz * 1e6 / wall * 100 }'
-}
-
 echo "proxy throughput: wrk -t1 -c$CONNS (1 MiB: -c$CONNS_1M), $RUNS runs x ${DURATION}s per path and body, interleaved"
 [ -n "$lbproxy_note" ] && echo "$lbproxy_note"
 : >"$B/results"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs what make bench measures against, when missing: wrk, the Debian
-# proxies (HAProxy, nginx, Squid, tinyproxy), tcpdump (lbsniff's peer), curl. Quick when all are
+# proxies (HAProxy, nginx, Squid, tinyproxy), tcpdump (lbsniff's peer), curl,
+# socat (the syslog receiver of HAProxy's logs). Quick when all are
 # present. The benchmarks start every peer themselves, as children on private
 # ports, so the system services these packages would start are kept off.
 set -eu
@@ -13,6 +14,7 @@ have nginx || need+=(nginx-light)
 have squid || need+=(squid)
 have tinyproxy || need+=(tinyproxy)
 have curl || need+=(curl)
+have socat || need+=(socat)
 have tcpdump || need+=(tcpdump)
 [ ${#need[@]} -eq 0 ] && exit 0
 

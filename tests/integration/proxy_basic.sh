@@ -100,6 +100,8 @@ is "the proxy still serves after all that" "$(curl "${X[@]}" $B/)" "b1"
 # A client that goes away early: the row says the answer was not delivered.
 curl "${X[@]}" --max-time 1 "$B/bytes?n=2000000000" -o /dev/null
 curl "${X[@]}" "$B/?last=1" >/dev/null
+# Answered from what the writer has committed: wait (bounded) for the last row.
+wait_for 10 sh -c "curl -s 'http://127.0.0.1:$AP/v1/history?limit=200' | grep -qF '?last=1'"
 hist=$(curl -s "http://127.0.0.1:$AP/v1/history?limit=200")
 row() { tr '{' '\n' <<<"$hist" | grep -F "$1"; }
 like "history: a delivered exchange" "$(row '?last=1')" '"delivered":true'

@@ -57,6 +57,8 @@ printf 'CONNECT 127.0.0.1 HTTP/1.1\r\n\r\n' >&3
 like "CONNECT without a port: 400" "$(timeout 5 head -n 1 <&3)" "^HTTP/1.1 400"
 exec 3<&-
 
+# Answered from what the writer has committed: wait (bounded) for the row.
+wait_for 10 sh -c "curl -s 'http://127.0.0.1:$AP/v1/history?limit=100' | grep -qF '\"method\":\"CONNECT\"'"
 hist=$(curl -s "http://127.0.0.1:$AP/v1/history?limit=100" | tr '{' '\n' | grep '"method":"CONNECT"')
 like "tunnel recorded in the history" "$hist" "\"url\":\"127.0.0.1:$BP\""
 like "a tunnel whose server ended it is delivered" "$hist" '"delivered":true'

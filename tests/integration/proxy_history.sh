@@ -23,12 +23,16 @@ http_status POST "$AD/v1/state" \
     "{\"version\":1,\"groups\":[{\"name\":\"web.test\",\"servers\":[{\"name\":\"127.0.0.1:$B1\",\"load\":0,\"ratio\":1,\"state\":\"up\",\"pinned\":false,\"draining\":false}]}]}" \
     >/dev/null
 H() { "$LBCTL" -s "$AD" history "$@"; }
+# A query answers from what the writer has committed, without waiting for
+# it: a test polls (bounded) until the row it is about is there.
+has() { local want=$1; shift; H --limit 1000 -o tsv "$@" | grep -qF -- "$want"; }
 px() { curl -s -m 5 -x "127.0.0.1:$L" "$@"; }
 
 is "a request through the group" "$(px http://web.test/)" one
 px -o /dev/null http://web.test/status/404
 px -o /dev/null "http://127.0.0.1:$B1/direct"
 is "no history before anything was relayed elsewhere" "$(H --server nowhere:80 -o tsv | wc -l)" 0
+check "the rows are committed within the flush interval" wait_for 10 has "http://127.0.0.1:$B1/direct"
 
 json=$(H -o json)
 is "three rows" "$(echo "$json" | grep -c '"time_ms"')" 3
@@ -82,6 +86,7 @@ http_status POST "$AD/v1/state" \
     "{\"version\":2,\"groups\":[{\"name\":\"web.test\",\"servers\":[{\"name\":\"127.0.0.1:$B1\",\"load\":0,\"ratio\":1,\"state\":\"down\",\"pinned\":false,\"draining\":false}]}]}" \
     >/dev/null
 px -o /dev/null http://web.test/none
+wait_for 10 has /none --failed
 like "the 503 row has the error" "$(H --failed --limit 1 -o json)" '"error": "[^"]*web\.test[^"]*",[^}]*"status": 503'
 like "in Squid format without a server" "$(H --failed --limit 1 --format squid)" "TAG_NONE/503 [0-9]+ GET http://web\.test/none - HIER_NONE/- -$"
 
@@ -104,6 +109,7 @@ stop "$PROXY"
 start_proxy --history-max-rows 5
 is "rows queued at SIGTERM were written" "$(H --limit 1000 -o tsv | grep -c '/last[1-5]')" 5
 for i in $(seq 1 8); do px -o /dev/null "http://web.test/bound$i"; done
+wait_for 10 has /bound8
 rows=$(H --limit 1000 -o tsv)
 is "--history-max-rows 5 keeps five rows" "$(echo "$rows" | wc -l)" 5
 is "the newest ones" "$(echo "$rows" | cut -f4 | tr '\n' ' ')" \

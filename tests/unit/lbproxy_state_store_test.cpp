@@ -1,16 +1,21 @@
-// lbproxy's SQLite file: state round trip, history writer, client tables.
+// lbproxy's SQLite file: state round trip, state saver, history writer,
+// history queries off the loop, client tables.
 #define BOOST_TEST_MODULE lbproxy_state_store
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
+#include "history_query.hpp"
 #include "history_store.hpp"
+#include "loop.hpp"
 #include "proxy_store.hpp"
 #include "state_book.hpp"
+#include "state_saver.hpp"
 
 using namespace lbproxy;
 namespace api = lbkit::api;
@@ -226,6 +231,135 @@ BOOST_AUTO_TEST_CASE(history_off_records_nothing)
     h.record(exchange(1, "a:80", 200, true));
     BOOST_TEST(h.sync(lbkit::Millis{100}));
     BOOST_TEST(proxy_store::history_count(db) == 0);
+}
+
+// Runs the loop until the query is answered; returns the seconds it took.
+double run_query(lbkit::Loop& loop, HistoryQueries& queries, std::shared_ptr<HistoryQuery>& q,
+                 proxy_store::HistoryFilter f)
+{
+    auto t0 = std::chrono::steady_clock::now();
+    q = queries.submit(std::move(f), true);
+    BOOST_REQUIRE(q);
+    lbkit::Timer give_up(loop, [&loop] { event_base_loopbreak(loop.base()); });
+    give_up.start(lbkit::Millis{20000});
+    loop.run();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The history writer holds a batch it cannot commit (another connection
+// holds the write lock, as a slow disk would): a query answers at once
+// with what is committed, through the loop, without waiting for the batch.
+BOOST_AUTO_TEST_CASE(a_query_answers_at_once_while_the_writer_holds_a_batch)
+{
+    TempDir dir;
+    auto db = proxy_store::open(dir.db());
+    HistoryStore h(dir.db(), HistoryLimits{1000});
+    h.record(exchange(1000, "a:80", 200, true));
+    BOOST_REQUIRE(h.sync(lbkit::Millis{5000}));
+
+    lbkit::Loop loop;
+    int answered = 0;
+    HistoryQueries queries(loop, dir.db(), [&] { ++answered; event_base_loopbreak(loop.base()); });
+    {
+        lbkit::store::Transaction lock(db);  // the writer's next commit waits (busy timeout: 5 s)
+        h.record(exchange(2000, "b:80", 200, true));
+        BOOST_TEST(!h.sync(lbkit::Millis{300}));  // the batch is held
+        std::shared_ptr<HistoryQuery> q;
+        double took = run_query(loop, queries, q, {});
+        BOOST_TEST(took < 2.0);
+        BOOST_TEST(answered == 1);
+        BOOST_REQUIRE(q->done.load());
+        BOOST_TEST(q->error.empty());
+        auto j = nlohmann::json::parse(q->body);
+        BOOST_REQUIRE(j["rows"].size() == 1u);
+        BOOST_TEST(j["rows"][0]["server"] == "a:80");
+        BOOST_TEST(j["enabled"] == true);
+    }
+    BOOST_TEST(h.sync(lbkit::Millis{5000}));  // the lock gone, the batch is committed
+    std::shared_ptr<HistoryQuery> q;
+    run_query(loop, queries, q, {});
+    BOOST_TEST(nlohmann::json::parse(q->body)["rows"].size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_query_applies_its_filter_and_reports_errors)
+{
+    TempDir dir;
+    HistoryStore h(dir.db(), HistoryLimits{1000});
+    for (int i = 0; i < 5; ++i) h.record(exchange(i, i % 2 ? "b:80" : "a:80", 200, true));
+    BOOST_REQUIRE(h.sync(lbkit::Millis{5000}));
+    lbkit::Loop loop;
+    HistoryQueries queries(loop, dir.db(), [&] { event_base_loopbreak(loop.base()); });
+    std::shared_ptr<HistoryQuery> q;
+    proxy_store::HistoryFilter f;
+    f.server = "b:80";
+    run_query(loop, queries, q, f);
+    auto rows = nlohmann::json::parse(q->body)["rows"];
+    BOOST_REQUIRE(rows.size() == 2u);
+    BOOST_TEST(rows[0]["time_ms"] == 1);  // oldest first
+    BOOST_TEST(rows[1]["time_ms"] == 3);
+
+    // The reader cannot write, and a broken table is an error, not a crash.
+    auto db = proxy_store::open(dir.db());
+    db.exec("ALTER TABLE history RENAME TO history_gone");
+    run_query(loop, queries, q, {});
+    BOOST_TEST(q->body.empty());
+    BOOST_TEST(q->error.find("history") != std::string::npos);
+}
+
+// The thread busy with a large query (tens of ms), questions that arrive
+// meanwhile queue up to the bound and the next one is refused at once.
+BOOST_AUTO_TEST_CASE(queries_beyond_the_bound_are_refused)
+{
+    TempDir dir;
+    {
+        auto db = proxy_store::open(dir.db());
+        proxy_store::HistoryAppender appender(db);
+        std::vector<Exchange> rows(20000, exchange(1, "a:80", 200, true));
+        appender.append(rows, 100000);
+    }
+    lbkit::Loop loop;
+    int answered = 0;
+    HistoryQueries queries(loop, dir.db(), [&] { ++answered; event_base_loopbreak(loop.base()); }, 2);
+    proxy_store::HistoryFilter all;
+    all.limit = 20000;
+    std::vector<std::shared_ptr<HistoryQuery>> accepted;
+    int refused = 0;
+    for (int i = 0; i < 6; ++i) {
+        if (auto q = queries.submit(all, true)) accepted.push_back(q);
+        else ++refused;
+    }
+    // Two wait at most, plus the one the thread may have taken already.
+    BOOST_TEST(accepted.size() >= 2u);
+    BOOST_TEST(accepted.size() <= 3u);
+    BOOST_TEST(refused == 6 - int(accepted.size()));
+    lbkit::Timer give_up(loop, [&loop] { event_base_loopbreak(loop.base()); });
+    give_up.start(lbkit::Millis{30000});
+    while (!accepted.back()->done.load() && give_up.pending()) loop.run();
+    for (auto& q : accepted) BOOST_TEST(nlohmann::json::parse(q->body)["rows"].size() == 20000u);
+    BOOST_TEST(answered >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_state_saver_writes_the_newest_state_and_confirmation)
+{
+    TempDir dir;
+    {
+        StateSaver saver(dir.db());
+        for (uint64_t v = 1; v <= 200; ++v) saver.save({v, "127.0.0.1:7400", "{\"version\":" + std::to_string(v) + "}", 10});
+        saver.save_confirmed(5000);
+        BOOST_TEST(saver.flush(lbkit::Millis{5000}));
+        BOOST_TEST(saver.writes() <= 201u);
+        auto db = proxy_store::open(dir.db());
+        auto s = proxy_store::load_state(db);
+        BOOST_REQUIRE(s.has_value());
+        BOOST_TEST(s->version == 200u);
+        BOOST_TEST(s->confirmed_ms == 5000);
+        saver.save({201, "127.0.0.1:7400", "{}", 6000});
+    }  // destruction writes what is waiting
+    auto db = proxy_store::open(dir.db());
+    auto s = proxy_store::load_state(db);
+    BOOST_REQUIRE(s.has_value());
+    BOOST_TEST(s->version == 201u);
+    BOOST_TEST(s->confirmed_ms == 6000);
 }
 
 BOOST_AUTO_TEST_CASE(tables_are_stored_by_name_with_version)
