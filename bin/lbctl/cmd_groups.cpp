@@ -26,12 +26,12 @@ void add_groups(CLI::App& app, Context& ctx)
     auto* groups = app.add_subcommand("groups", "Show the groups table in force");
     groups->callback([&ctx] {
         ctx.what = "groups";
-        print_groups(ctx, ctx.call(default_stated_url, "GET", "/v1/groups"));
+        print_groups(ctx, ctx.call(Daemon::stated, "GET", "/v1/groups"));
     });
     auto* reload = app.add_subcommand("reload", "Make lbstated re-read its groups file");
     reload->callback([&ctx] {
         ctx.what = "reload";
-        Json j = ctx.call(default_stated_url, "POST", "/v1/groups/reload");
+        Json j = ctx.call(Daemon::stated, "POST", "/v1/groups/reload");
         if (ctx.output() != lbkit::output::Format::json && !ctx.quiet)
             std::cerr << "lbctl: groups reloaded from " << j.value("source", "?") << "\n";
         print_groups(ctx, j);

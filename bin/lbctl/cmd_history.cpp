@@ -22,7 +22,8 @@ namespace {
 
 struct HistoryOptions {
     std::string since;
-    std::string server;
+    std::string backend;
+    std::string old_server;  // history --server, read as -s before: refused
     std::string group;
     bool failed = false;
     int64_t limit = 100;
@@ -61,7 +62,7 @@ std::string query(const HistoryOptions& o)
         std::snprintf(buf, sizeof buf, "%.3f", since_seconds(o.since));
         q += std::string("&since=") + buf;
     }
-    if (!o.server.empty()) q += "&server=" + url_encode(o.server);
+    if (!o.backend.empty()) q += "&server=" + url_encode(o.backend);
     if (!o.group.empty()) q += "&group=" + url_encode(o.group);
     if (o.failed) q += "&failed=1";
     return q;
@@ -153,18 +154,24 @@ void print_rows(const Json& rows, lbkit::output::Format f)
 void add_history(CLI::App& app, Context& ctx)
 {
     auto o = std::make_shared<HistoryOptions>();
-    CLI::App* cmd = app.add_subcommand("history", "Show lbproxy's relay history (default -s " +
+    CLI::App* cmd = app.add_subcommand("history", "Show lbproxy's relay history (default -s $LBKIT_PROXY, else " +
                                                       std::string(default_proxy_url) + ")");
     cmd->add_option("--since", o->since, "Rows since T: Unix seconds, or a duration ago such as 10m")->type_name("T");
-    cmd->add_option("--server", o->server, "Only rows relayed to this server (host:port as in the groups table)");
+    cmd->add_option("--backend", o->backend, "Only rows relayed to this server (host:port as in the groups table)")
+        ->type_name("SERVER");
+    // Once the filter's name: one command line named the daemon with -s and
+    // the filter with --server, and the filter won. Refused, hidden.
+    cmd->add_option("--server", o->old_server)->group("");
     cmd->add_option("--group", o->group, "Only rows of this representative name");
     cmd->add_flag("--failed", o->failed, "Only failed rows: an error, no response, a 5xx, or not delivered");
     cmd->add_option("--limit", o->limit, "The newest N rows (default 100)")->check(CLI::Range(1, 100000));
     cmd->add_option("--format", o->format, "squid: Squid's native access.log format")
         ->check(CLI::IsMember({"squid"}));
     cmd->callback([o, &ctx] {
+        if (!o->old_server.empty())
+            throw CLI::ValidationError("--server", "the server filter of history is --backend SERVER; the daemon's URL is -s URL");
         ctx.what = "history";
-        Json answer = ctx.call(default_proxy_url, "GET", query(*o));
+        Json answer = ctx.call(Daemon::proxy, "GET", query(*o));
         Json rows = answer.is_object() && answer.contains("rows") ? answer["rows"] : Json::array();
         if (o->format == "squid") print_squid(rows);
         else print_rows(rows, ctx.output());

@@ -35,7 +35,7 @@ void call_server(Context& ctx, const char* verb, const std::string& method, cons
 {
     ctx.what = std::string(verb) + " " + server;
     std::string path = "/v1/servers/" + lbkit::httpd::url_encode(server) + "/" + resource;
-    print_server(ctx, ctx.call(default_stated_url, method, path, body));
+    print_server(ctx, ctx.call(Daemon::stated, method, path, body));
 }
 
 CLI::App* server_command(CLI::App& app, const char* name, const char* help, std::string& server)

@@ -79,6 +79,26 @@ is "history asked of lbstated is a data error" "$?" 65
 like "... that says where the history lives" "$(cat "$T/err")" "no such endpoint.*lbproxy's admin API \(by default http://127.0.0.1:7401\)"
 ctl history --limit 0 >/dev/null 2>"$T/err"
 like "a bad history option points to lbctl history --help" "$(cat "$T/err")" "Run 'lbctl history --help'"
+# The daemons' URLs from the environment, as PGHOST; -s wins.
+is "LBKIT_STATED names lbstated" "$(LBKIT_STATED=$S "$LBCTL" --token-file "$T/token" status | wc -l)" 3
+is "... also without a scheme" "$(LBKIT_STATED=127.0.0.1:$P "$LBCTL" status | wc -l)" 3
+is "-s wins over LBKIT_STATED" "$(LBKIT_STATED=127.0.0.1:$DEAD "$LBCTL" -s "$S" status | wc -l)" 3
+LBKIT_STATED=$S LBKIT_PROXY=127.0.0.1:$DEAD "$LBCTL" history >/dev/null 2>"$T/err"
+is "history talks to LBKIT_PROXY, not LBKIT_STATED" "$?" 69
+like "... and names its URL" "$(cat "$T/err")" "^lbctl: history: http://127.0.0.1:$DEAD: "
+LBKIT_STATED=127.0.0.1:$DEAD LBKIT_PROXY=$S "$LBCTL" status >/dev/null 2>"$T/err"
+like "status talks to LBKIT_STATED, not LBKIT_PROXY" "$(cat "$T/err")" "^lbctl: status: http://127.0.0.1:$DEAD: "
+LBKIT_STATED=ftp://x "$LBCTL" status >/dev/null 2>"$T/err"
+is "a bad LBKIT_STATED is a configuration error" "$?" 78
+is "... named" "$(cat "$T/err")" "lbctl: LBKIT_STATED 'ftp://x': expected host:port or http://host:port"
+is "an empty LBKIT_STATED is as unset" "$(LBKIT_STATED= "$LBCTL" -s "$S" status | wc -l)" 3
+# history's server filter is --backend: --server after history is refused,
+# not read as the daemon's URL (which printed nothing).
+ctl history --server 127.0.0.1:8081 >/dev/null 2>"$T/err"
+is "history --server is a usage error" "$?" 64
+like "... that names --backend and -s" "$(head -n 1 "$T/err")" "^lbctl: usage: --server: the server filter of history is --backend SERVER; the daemon's URL is -s URL$"
+LBKIT_PROXY=127.0.0.1:$DEAD "$LBCTL" history -s "127.0.0.1:$DEAD" --backend 127.0.0.1:8081 >/dev/null 2>"$T/err"
+is "history -s URL --backend SERVER is understood" "$?" 69
 like "--version" "$("$LBCTL" --version)" '^lbctl \(lbkit\) [0-9]'
 like "--help lists the commands" "$("$LBCTL" --help)" 'status.*pin.*unpin.*drain.*undrain.*subscribers.*groups.*reload'
 done_testing

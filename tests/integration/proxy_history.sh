@@ -28,7 +28,7 @@ px() { curl -s -m 5 -x "127.0.0.1:$L" "$@"; }
 is "a request through the group" "$(px http://web.test/)" one
 px -o /dev/null http://web.test/status/404
 px -o /dev/null "http://127.0.0.1:$B1/direct"
-is "no history before anything was relayed elsewhere" "$(H --server nowhere:80 -o tsv | wc -l)" 0
+is "no history before anything was relayed elsewhere" "$(H --backend nowhere:80 -o tsv | wc -l)" 0
 
 json=$(H -o json)
 is "three rows" "$(echo "$json" | grep -c '"time_ms"')" 3
@@ -43,7 +43,7 @@ is "tsv: one line per row, oldest first" "$(echo "$tsv" | cut -f4 | tr '\n' ' ')
 like "table output has a header" "$(H -o table)" '^TIME +CLIENT +METHOD +URL +SERVER +STATUS +BYTES +MS +DELIVERED +ERROR'
 is "--limit 1 gives the newest" "$(H --limit 1 -o tsv | cut -f4)" "http://127.0.0.1:$B1/direct"
 is "--group" "$(H --group web.test -o tsv | wc -l)" 2
-is "--server" "$(H --server "127.0.0.1:$B1" -o tsv | wc -l)" 3
+is "--backend" "$(H --backend "127.0.0.1:$B1" -o tsv | wc -l)" 3
 is "--since 10m" "$(H --since 10m -o tsv | wc -l)" 3
 is "--since a Unix time in the future" "$(H --since $(( $(date +%s) + 3600 )) -o tsv | wc -l)" 0
 is "--since 0" "$(H --since 0 -o tsv | wc -l)" 3
