@@ -68,15 +68,21 @@ std::string query(const HistoryOptions& o)
     return q;
 }
 
-std::string local_time(int64_t ms)
+// The time of a row: for a reader, local time with its zone
+// ("2026-12-02 14:57:07.123 CET"); for a script, one word in ISO 8601 UTC
+// ("2026-12-02T13:57:07.123Z") that sorts as text and needs no zone.
+std::string row_time(int64_t ms, lbkit::output::Format f)
 {
+    const bool utc = f != lbkit::output::Format::table;
     time_t t = static_cast<time_t>(ms / 1000);
     struct tm tm {};
-    localtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    char out[80];
-    std::snprintf(out, sizeof out, "%s.%03d", buf, static_cast<int>(ms % 1000));
+    if (utc) gmtime_r(&t, &tm);
+    else localtime_r(&t, &tm);
+    char date[64], zone[16];
+    std::strftime(date, sizeof date, utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+    std::strftime(zone, sizeof zone, "%Z", &tm);
+    char out[96];
+    std::snprintf(out, sizeof out, utc ? "%s.%03dZ" : "%s.%03d %s", date, static_cast<int>(ms % 1000), zone);
     return out;
 }
 
@@ -138,14 +144,15 @@ void print_rows(const Json& rows, lbkit::output::Format f)
     }
     std::vector<lbkit::output::Row> out;
     for (const auto& r : rows) {
-        out.push_back({local_time(r.value("time_ms", int64_t{0})), r.value("client", ""), r.value("method", ""),
-                       r.value("url", ""), or_dash(r.value("server", "")), std::to_string(r.value("status", 0)),
+        out.push_back({row_time(r.value("time_ms", int64_t{0}), f), r.value("client", ""), r.value("method", ""),
+                       r.value("url", ""), or_dash(r.value("group", "")), or_dash(r.value("server", "")),
+                       std::to_string(r.value("status", 0)),
                        std::to_string(r.value("bytes_out", int64_t{0})),
                        std::to_string(r.value("duration_ms", int64_t{0})),
                        r.value("delivered", false) ? "yes" : "no", or_dash(r.value("error", ""))});
     }
     lbkit::output::print(std::cout, f,
-                         {"TIME", "CLIENT", "METHOD", "URL", "SERVER", "STATUS", "BYTES", "MS", "DELIVERED", "ERROR"},
+                         {"TIME", "CLIENT", "METHOD", "URL", "GROUP", "SERVER", "STATUS", "BYTES", "MS", "DELIVERED", "ERROR"},
                          out);
 }
 

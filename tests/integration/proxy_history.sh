@@ -40,7 +40,7 @@ like "a host that is no group is relayed as-is" "$json" '"group": "",[^}]*"url":
 tsv=$(H -o tsv)
 is "tsv: one line per row, oldest first" "$(echo "$tsv" | cut -f4 | tr '\n' ' ')" \
     "http://web.test/ http://web.test/status/404 http://127.0.0.1:$B1/direct "
-like "table output has a header" "$(H -o table)" '^TIME +CLIENT +METHOD +URL +SERVER +STATUS +BYTES +MS +DELIVERED +ERROR'
+like "table output has a header" "$(H -o table)" '^TIME +CLIENT +METHOD +URL +GROUP +SERVER +STATUS +BYTES +MS +DELIVERED +ERROR'
 is "--limit 1 gives the newest" "$(H --limit 1 -o tsv | cut -f4)" "http://127.0.0.1:$B1/direct"
 is "--group" "$(H --group web.test -o tsv | wc -l)" 2
 is "--backend" "$(H --backend "127.0.0.1:$B1" -o tsv | wc -l)" 3
