@@ -102,13 +102,13 @@ std::string or_dash(const std::string& s)
     return s.empty() ? "-" : s;
 }
 
-// Squid's result code: TCP_TUNNEL for CONNECT, TAG_NONE when no server was
-// reached, _ABORTED when the client did not get the whole response.
+// Squid's result code: TAG_NONE when no server was reached (a CONNECT
+// too), TCP_TUNNEL for CONNECT, _ABORTED when the client did not get the
+// whole response.
 std::string squid_code(const Json& r)
 {
     std::string method = r.value("method", "");
-    std::string code = method == "CONNECT" ? "TCP_TUNNEL"
-                       : r.value("server", "").empty() ? "TAG_NONE" : "TCP_MISS";
+    std::string code = r.value("server", "").empty() ? "TAG_NONE" : method == "CONNECT" ? "TCP_TUNNEL" : "TCP_MISS";
     if (!r.value("delivered", false) && r.value("status", 0) != 0 && method != "CONNECT") code += "_ABORTED";
     return code;
 }
@@ -117,9 +117,11 @@ std::string squid_hierarchy(const Json& r)
 {
     std::string server = r.value("server", "");
     std::string proxy = r.value("upstream_proxy", "");
-    if (!proxy.empty() && proxy != "DIRECT") return "FIRSTUP_PARENT/" + ip_only(proxy);
+    if (!proxy.empty() && proxy != "DIRECT") return "FIRSTUP_PARENT/" + proxy;
     if (server.empty()) return "HIER_NONE/-";
-    return "HIER_DIRECT/" + ip_only(server);
+    // host:port as the groups table names it: the servers of one host
+    // on several ports stay apart.
+    return "HIER_DIRECT/" + server;
 }
 
 void print_squid(const Json& rows)
@@ -175,6 +177,9 @@ void add_history(CLI::App& app, Context& ctx)
     cmd->add_option("--format", o->format, "squid: Squid's native access.log format")
         ->check(CLI::IsMember({"squid"}));
     cmd->callback([o, &ctx] {
+        if (o->format == "squid" && ctx.format != "auto")
+            throw CLI::ValidationError("--format squid", "prints Squid's access.log lines, not -o " + ctx.format +
+                                                             ": give one or the other");
         if (!o->old_server.empty())
             throw CLI::ValidationError("--server", "the server filter of history is --backend SERVER; the daemon's URL is -s URL");
         ctx.what = "history";

@@ -50,7 +50,7 @@ is "--since 0" "$(H --since 0 -o tsv | wc -l)" 3
 
 squid=$(H --format squid --limit 1 --group web.test)
 like "--format squid: Squid's native access.log line" "$squid" \
-    "^[0-9]{10}\.[0-9]{3} +[0-9]+ 127\.0\.0\.1 TCP_MISS/404 [0-9]+ GET http://web\.test/status/404 - HIER_DIRECT/127\.0\.0\.1 -$"
+    "^[0-9]{10}\.[0-9]{3} +[0-9]+ 127\.0\.0\.1 TCP_MISS/404 [0-9]+ GET http://web\.test/status/404 - HIER_DIRECT/127\.0\.0\.1:$B1 -$"
 like "--format squid: elapsed right-aligned in 6 columns" "$squid" '^[0-9]{10}\.[0-9]{3} [ 0-9]{6} '
 
 # A CONNECT tunnel is one row too, TCP_TUNNEL in Squid's words.
@@ -58,7 +58,7 @@ is "a tunnel to a group" "$(curl -s -m 5 -p -x "127.0.0.1:$L" "http://web.test:$
 check "the tunnel row is written when it ends" wait_for 5 \
     sh -c "'$LBCTL' -s '$AD' history --limit 1 -o tsv | grep -q CONNECT"
 like "tunnel row in Squid format" "$(H --limit 1 --format squid)" \
-    "^[0-9]{10}\.[0-9]{3} +[0-9]+ 127\.0\.0\.1 TCP_TUNNEL/200 [0-9]+ CONNECT web\.test:$B1 - HIER_DIRECT/127\.0\.0\.1 -$"
+    "^[0-9]{10}\.[0-9]{3} +[0-9]+ 127\.0\.0\.1 TCP_TUNNEL/200 [0-9]+ CONNECT web\.test:$B1 - HIER_DIRECT/127\.0\.0\.1:$B1 -$"
 
 # The client goes away early: the row says not delivered.
 curl -s -m 5 -x "127.0.0.1:$L" "http://web.test/bytes?n=200000000" 2>/dev/null | head -c 100000 >/dev/null
