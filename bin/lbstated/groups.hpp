@@ -30,11 +30,18 @@ struct Groups {
     std::multimap<std::string, std::string> by_addr;
     std::vector<std::string> warnings;  // "FILE:LINE: cannot resolve ..."
 
+    // Group names are host names: they match in any case, as lbproxy
+    // matches them ("WEB.example" finds "web.example").
     const Group* find(const std::string& name) const;
     bool has_server(const std::string& server) const;
 };
 
-// Parses and validates the whole table; throws BadInput("SOURCE:LINE: ...")
+// Host names compare in ASCII lower case, whatever the locale.
+bool same_name(const std::string& a, const std::string& b);
+
+// Parses and validates the whole table; rows whose representative names
+// differ only in case are one group, named as its first row writes it.
+// Throws throws BadInput("SOURCE:LINE: ...")
 // and leaves nothing half-loaded. resolve_names=false skips DNS (tests).
 Groups parse_groups(const std::string& text, const std::string& source, bool resolve_names = true);
 

@@ -65,9 +65,11 @@ Response get_state(Stated& d, Request& req)
     if (auto g = req.arg("group")) {
         group_arg(d, req);
         answer = [&d, name = *g] {
-            if (!d.model().groups().find(name))
+            // Found again: the groups may have changed during a long poll.
+            const Group* found = d.model().groups().find(name);
+            if (!found)
                 throw HttpError(404, "no such group '" + name + "'");
-            return Response::json(lbkit::api::to_json(d.model().view(d.now_ms(), name)));
+            return Response::json(lbkit::api::to_json(d.model().view(d.now_ms(), found->name)));
         };
     }
     return lbkit::httpd::versioned(req, [&d] { return d.model().version(); }, std::move(answer));

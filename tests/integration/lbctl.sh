@@ -22,6 +22,11 @@ like "status -o table has a header" "$(ctl -o table status)" '^GROUP +SERVER +LO
 like "status -o json is the state" "$(ctl -o json status)" '"version": [0-9]+'
 like "options may follow the command" "$(ctl status -o json host1.a.co.jp)" '"name": "host1.a.co.jp"'
 is "status of one group" "$(ctl status host1.a.co.jp | wc -l)" 3
+# Group names are host names: any case finds them, as lbproxy does.
+is "status of a group named in another case" "$(ctl status HOST1.A.co.jp | cut -f1 | sort -u)" host1.a.co.jp
+like "GET /v1/state?group= in another case" "$(curl -s "$S/v1/state?group=Host1.A.CO.JP")" '"name":"host1\.a\.co\.jp"'
+like "GET /v1/select?group= in another case" "$(curl -s "$S/v1/select?group=HOST1.A.CO.JP")" '"group":"host1\.a\.co\.jp","server":"127\.0\.0\.1:808[12]"'
+is "a group named in no case is still 404" "$(http_status GET "$S/v1/state?group=host1.a.co.jp.x")" 404
 
 is "pin prints the server" "$(ctl pin 127.0.0.1:8081)" $'127.0.0.1:8081\tdown\tpinned'
 is "pin again succeeds (idempotent)" "$(ctl pin 127.0.0.1:8081; echo $?)" $'127.0.0.1:8081\tdown\tpinned\n0'

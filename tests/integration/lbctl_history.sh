@@ -31,6 +31,7 @@ is "tsv: GROUP after URL" "$(H -o tsv | cut -f4,5)" \
     "http://web.test/	web.test
 http://127.0.0.1:$B1/direct	-
 http://down.test/	down.test"
+is "--group in another case" "$(H --group WEB.Test -o tsv | cut -f5)" web.test
 like "table: a GROUP column" "$(H -o table | head -1)" '^TIME +CLIENT +METHOD +URL +GROUP +SERVER +STATUS'
 
 # The time of the first row, in each format, against date(1).
