@@ -68,22 +68,11 @@ std::string query(const HistoryOptions& o)
     return q;
 }
 
-// The time of a row: for a reader, local time with its zone
-// ("2026-12-02 14:57:07.123 CET"); for a script, one word in ISO 8601 UTC
-// ("2026-12-02T13:57:07.123Z") that sorts as text and needs no zone.
+// The time of a row: for a reader, local time with its zone; for a script,
+// one word in UTC that sorts as text and needs no zone.
 std::string row_time(int64_t ms, lbkit::output::Format f)
 {
-    const bool utc = f != lbkit::output::Format::table;
-    time_t t = static_cast<time_t>(ms / 1000);
-    struct tm tm {};
-    if (utc) gmtime_r(&t, &tm);
-    else localtime_r(&t, &tm);
-    char date[64], zone[16];
-    std::strftime(date, sizeof date, utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
-    std::strftime(zone, sizeof zone, "%Z", &tm);
-    char out[96];
-    std::snprintf(out, sizeof out, utc ? "%s.%03dZ" : "%s.%03d %s", date, static_cast<int>(ms % 1000), zone);
-    return out;
+    return f == lbkit::output::Format::table ? local_time(ms) : utc_time(ms);
 }
 
 // "127.0.0.1:5342" -> "127.0.0.1", "[::1]:5342" -> "::1".

@@ -1,6 +1,8 @@
 #include "context.hpp"
 
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 
 #include "addr.hpp"
@@ -105,6 +107,34 @@ Json Context::call(Daemon daemon, const std::string& method, const std::string& 
     else if (r.status == 503) code = EX_UNAVAILABLE;
     else if (r.status >= 400 && r.status < 500) code = EX_DATAERR;
     throw lbkit::Error(code, prefix + r.describe());
+}
+
+namespace {
+
+std::string format_time(int64_t ms, bool utc)
+{
+    time_t t = static_cast<time_t>(ms / 1000);
+    struct tm tm {};
+    if (utc) gmtime_r(&t, &tm);
+    else localtime_r(&t, &tm);
+    char date[64], zone[16];
+    std::strftime(date, sizeof date, utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+    std::strftime(zone, sizeof zone, "%Z", &tm);
+    char out[96];
+    std::snprintf(out, sizeof out, utc ? "%s.%03dZ" : "%s.%03d %s", date, static_cast<int>(ms % 1000), zone);
+    return out;
+}
+
+}  // namespace
+
+std::string local_time(int64_t ms)
+{
+    return format_time(ms, false);
+}
+
+std::string utc_time(int64_t ms)
+{
+    return format_time(ms, true);
 }
 
 void print_json(const Json& j)

@@ -48,6 +48,12 @@ struct Context {
               const std::optional<Json>& body = std::nullopt, lbkit::Millis timeout = lbkit::Millis(10000)) const;
 };
 
+// Unix ms as a reader wants it, local time with its zone
+// ("2026-12-02 14:57:07.123 CET"), or as a script wants it, one word in
+// ISO 8601 UTC ("2026-12-02T13:57:07.123Z").
+std::string local_time(int64_t ms);
+std::string utc_time(int64_t ms);
+
 // -o json: the daemon's answer, indented, on stdout.
 void print_json(const Json& j);
 

@@ -3,6 +3,7 @@
 // once, so reports that name a server by address (lbsniff measures ip:port)
 // find it.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,7 +26,9 @@ struct Group {
 struct Groups {
     std::vector<Group> groups;
     std::string text;    // the table as loaded, for GET /v1/groups and persistence
-    std::string source;  // "FILE" or "api"
+    std::string source;  // "FILE" or "api (CLIENT)"
+    bool from_api = false;  // set through PUT /v1/groups, not read from a file
+    int64_t set_ms = 0;     // Unix ms when this table was read or set
     // "10.0.0.1:80" -> server names with that address.
     std::multimap<std::string, std::string> by_addr;
     std::vector<std::string> warnings;  // "FILE:LINE: cannot resolve ..."

@@ -98,7 +98,13 @@ Response get_groups(Stated& d, Request&)
             members.push_back({{"server", m.server}, {"ratio", m.ratio}});
         groups.push_back({{"name", g.name}, {"servers", std::move(members)}});
     }
-    return Response::json({{"source", d.model().groups().source}, {"table", d.model().groups().text}, {"groups", groups}});
+    const Groups& in_force = d.model().groups();
+    Json j = {{"source", in_force.source}, {"origin", in_force.from_api ? "api" : in_force.source.empty() ? "none" : "file"},
+              {"set_ms", in_force.set_ms}, {"table", in_force.text}, {"groups", groups}};
+    // Where `lbctl reload` would return to.
+    if (!d.options().groups_file.empty())
+        j["groups_file"] = d.options().groups_file;
+    return Response::json(j);
 }
 
 Response put_groups(Stated& d, Request& req)

@@ -41,7 +41,8 @@ public:
     void changed(bool transition);
     void on_changed(std::function<void()> fn) { on_changed_ = std::move(fn); }
     StateBody state_body();
-    int64_t now_ms() const;
+    int64_t now_ms() const;      // monotonic, for ages
+    static int64_t wall_ms();    // Unix time, for what users read
 
     Model& model() { return model_; }
     StatedStore& store() { return store_; }
@@ -51,6 +52,7 @@ public:
     lbkit::Metrics& metrics() { return metrics_; }
 
 private:
+    static Groups read_now(Groups g);
     void apply_groups(Groups g, const std::string& file_text);
     void update_server_metrics();
 
