@@ -26,8 +26,13 @@ void print_server(Context& ctx, const Json& j)
     std::string flags;
     if (j.value("pinned", false)) flags = "pinned";
     if (j.value("draining", false)) flags += flags.empty() ? "draining" : ",draining";
-    lbkit::output::print(std::cout, ctx.output(), {"SERVER", "STATE", "FLAGS"},
-                         {{j.value("server", ""), j.value("state", ""), flags.empty() ? "-" : flags}});
+    // Every group the change applies in: a server may serve several.
+    std::string groups;
+    for (const auto& g : j.value("groups", Json::array()))
+        groups += (groups.empty() ? "" : ",") + g.get<std::string>();
+    lbkit::output::print(std::cout, ctx.output(), {"SERVER", "STATE", "FLAGS", "GROUPS"},
+                         {{j.value("server", ""), j.value("state", ""), flags.empty() ? "-" : flags,
+                           groups.empty() ? "-" : groups}});
 }
 
 void call_server(Context& ctx, const char* verb, const std::string& method, const std::string& server,

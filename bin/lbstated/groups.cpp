@@ -34,6 +34,16 @@ bool Groups::has_server(const std::string& server) const
     return false;
 }
 
+std::vector<std::string> Groups::groups_of(const std::string& server) const
+{
+    std::vector<std::string> out;
+    for (const auto& g : groups)
+        for (const auto& m : g.members)
+            if (m.server == server)
+                out.push_back(g.name);
+    return out;
+}
+
 namespace {
 
 double parse_ratio(const lbkit::table::Table& t, const lbkit::table::Row& r, const std::string& text)

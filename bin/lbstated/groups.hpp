@@ -37,6 +37,9 @@ struct Groups {
     // matches them ("WEB.example" finds "web.example").
     const Group* find(const std::string& name) const;
     bool has_server(const std::string& server) const;
+    // The groups that list the server, in table order: where a pin or a
+    // drain of it applies.
+    std::vector<std::string> groups_of(const std::string& server) const;
 };
 
 // Host names compare in ASCII lower case, whatever the locale.

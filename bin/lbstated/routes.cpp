@@ -132,11 +132,23 @@ Response reload_groups(Stated& d, Request& req)
     return get_groups(d, req);
 }
 
+// " (groups a, b)" for the log: a server may serve several groups, and a pin
+// or a drain applies in all of them.
+std::string in_groups(Stated& d, const std::string& server)
+{
+    auto names = d.model().groups().groups_of(server);
+    if (names.size() < 2)
+        return "";
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return " (groups " + out + ")";
+}
+
 Json pin_json(Stated& d, const std::string& server)
 {
     Json j = {{"server", server}, {"state", lbkit::api::to_string(d.model().effective_state(server))},
               {"pinned", d.model().pins().count(server) != 0}, {"draining", d.model().draining(server)},
-              {"version", d.model().version()}};
+              {"groups", d.model().groups().groups_of(server)}, {"version", d.model().version()}};
     if (auto p = d.model().pins().find(server); p != d.model().pins().end())
         j["pin"] = lbkit::api::to_json(p->second);
     return j;
@@ -152,7 +164,8 @@ Response put_pin(Stated& d, Request& req)
         pin.state = State::down;  // a bare pin takes the server out
     d.store().save_pin(server, pin);
     if (d.model().pin(server, pin)) {
-        lbkit::log::info("pin ", server, " ", lbkit::api::dump(lbkit::api::to_json(pin)), " by ", req.peer);
+        lbkit::log::info("pin ", server, " ", lbkit::api::dump(lbkit::api::to_json(pin)), " by ", req.peer,
+                         in_groups(d, server));
         d.changed(true);
     }
     return Response::json(pin_json(d, server));
@@ -178,7 +191,7 @@ Response set_drain(Stated& d, Request& req, bool on)
         server_param(d, req);
     d.store().set_drain(server, on);
     if (d.model().set_draining(server, on)) {
-        lbkit::log::info(on ? "drain " : "undrain ", server, " by ", req.peer);
+        lbkit::log::info(on ? "drain " : "undrain ", server, " by ", req.peer, in_groups(d, server));
         d.changed(true);
     }
     return Response::json(pin_json(d, server));

@@ -28,13 +28,22 @@ like "GET /v1/state?group= in another case" "$(curl -s "$S/v1/state?group=Host1.
 like "GET /v1/select?group= in another case" "$(curl -s "$S/v1/select?group=HOST1.A.CO.JP")" '"group":"host1\.a\.co\.jp","server":"127\.0\.0\.1:808[12]"'
 is "a group named in no case is still 404" "$(http_status GET "$S/v1/state?group=host1.a.co.jp.x")" 404
 
-is "pin prints the server" "$(ctl pin 127.0.0.1:8081)" $'127.0.0.1:8081\tdown\tpinned'
-is "pin again succeeds (idempotent)" "$(ctl pin 127.0.0.1:8081; echo $?)" $'127.0.0.1:8081\tdown\tpinned\n0'
-is "pin with load and ratio" "$(ctl pin 127.0.0.1:8081 --state up --load 0 --ratio 3)" $'127.0.0.1:8081\tup\tpinned'
+is "pin prints the server" "$(ctl pin 127.0.0.1:8081)" $'127.0.0.1:8081\tdown\tpinned\thost1.a.co.jp'
+is "pin again succeeds (idempotent)" "$(ctl pin 127.0.0.1:8081; echo $?)" $'127.0.0.1:8081\tdown\tpinned\thost1.a.co.jp\n0'
+is "pin with load and ratio" "$(ctl pin 127.0.0.1:8081 --state up --load 0 --ratio 3)" $'127.0.0.1:8081\tup\tpinned\thost1.a.co.jp'
 like "status shows the pin's load and ratio" "$(ctl status | grep 8081)" $'0.0\t3.0\t0.00\tup\tpinned'
-is "unpin" "$(ctl unpin 127.0.0.1:8081)" $'127.0.0.1:8081\tup\t-'
-is "drain" "$(ctl drain 127.0.0.1:8082)" $'127.0.0.1:8082\tup\tdraining'
-is "undrain" "$(ctl undrain 127.0.0.1:8082)" $'127.0.0.1:8082\tup\t-'
+is "unpin" "$(ctl unpin 127.0.0.1:8081)" $'127.0.0.1:8081\tup\t-\thost1.a.co.jp'
+is "drain" "$(ctl drain 127.0.0.1:8082)" $'127.0.0.1:8082\tup\tdraining\thost1.a.co.jp'
+is "undrain" "$(ctl undrain 127.0.0.1:8082)" $'127.0.0.1:8082\tup\t-\thost1.a.co.jp'
+# A server in several groups: a pin applies in all, and says which.
+is "groups set with a server in two groups" "$(http_status PUT "$S/v1/groups" \
+    '{"table":"host1.a.co.jp 127.0.0.1:8081 2\nhost1.a.co.jp 127.0.0.1:8082 1\nhost1.a.co.jp 127.0.0.1:8083 2\nimg.a.co.jp 127.0.0.1:8081 1\n"}' lbctl-token)" 200
+is "pin names both groups" "$(ctl pin 127.0.0.1:8081)" $'127.0.0.1:8081\tdown\tpinned\thost1.a.co.jp,img.a.co.jp'
+like "... as a table" "$(ctl -o table pin 127.0.0.1:8081)" 'SERVER +STATE +FLAGS +GROUPS.*127\.0\.0\.1:8081 +down +pinned +host1\.a\.co\.jp,img\.a\.co\.jp'
+like "... in JSON" "$(ctl -o json pin 127.0.0.1:8081 | tr -d ' \n')" '"groups":\["host1\.a\.co\.jp","img\.a\.co\.jp"\]'
+like "... and in lbstated's log" "$(grep 'pin 127.0.0.1:8081' "$T/lbstated.log" | tail -1)" 'by 127\.0\.0\.1 \(groups host1\.a\.co\.jp, img\.a\.co\.jp\)$'
+is "unpin names both groups" "$(ctl unpin 127.0.0.1:8081)" $'127.0.0.1:8081\tup\t-\thost1.a.co.jp,img.a.co.jp'
+is "back to the file's groups" "$(ctl reload 2>/dev/null | wc -l)" 3
 is "groups" "$(ctl groups | head -1)" $'host1.a.co.jp\t127.0.0.1:8081\t2.0'
 ctl reload >/dev/null 2>"$T/err"
 is "reload" "$?" 0
