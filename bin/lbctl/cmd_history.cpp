@@ -22,7 +22,8 @@ namespace {
 
 struct HistoryOptions {
     std::string since;
-    std::string server;
+    std::string backend;
+    std::string old_server;  // history --server, read as -s before: refused
     std::string group;
     bool failed = false;
     int64_t limit = 100;
@@ -61,22 +62,17 @@ std::string query(const HistoryOptions& o)
         std::snprintf(buf, sizeof buf, "%.3f", since_seconds(o.since));
         q += std::string("&since=") + buf;
     }
-    if (!o.server.empty()) q += "&server=" + url_encode(o.server);
+    if (!o.backend.empty()) q += "&server=" + url_encode(o.backend);
     if (!o.group.empty()) q += "&group=" + url_encode(o.group);
     if (o.failed) q += "&failed=1";
     return q;
 }
 
-std::string local_time(int64_t ms)
+// The time of a row: for a reader, local time with its zone; for a script,
+// one word in UTC that sorts as text and needs no zone.
+std::string row_time(int64_t ms, lbkit::output::Format f)
 {
-    time_t t = static_cast<time_t>(ms / 1000);
-    struct tm tm {};
-    localtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    char out[80];
-    std::snprintf(out, sizeof out, "%s.%03d", buf, static_cast<int>(ms % 1000));
-    return out;
+    return f == lbkit::output::Format::table ? local_time(ms) : utc_time(ms);
 }
 
 // "127.0.0.1:5342" -> "127.0.0.1", "[::1]:5342" -> "::1".
@@ -95,13 +91,13 @@ std::string or_dash(const std::string& s)
     return s.empty() ? "-" : s;
 }
 
-// Squid's result code: TCP_TUNNEL for CONNECT, TAG_NONE when no server was
-// reached, _ABORTED when the client did not get the whole response.
+// Squid's result code: TAG_NONE when no server was reached (a CONNECT
+// too), TCP_TUNNEL for CONNECT, _ABORTED when the client did not get the
+// whole response.
 std::string squid_code(const Json& r)
 {
     std::string method = r.value("method", "");
-    std::string code = method == "CONNECT" ? "TCP_TUNNEL"
-                       : r.value("server", "").empty() ? "TAG_NONE" : "TCP_MISS";
+    std::string code = r.value("server", "").empty() ? "TAG_NONE" : method == "CONNECT" ? "TCP_TUNNEL" : "TCP_MISS";
     if (!r.value("delivered", false) && r.value("status", 0) != 0 && method != "CONNECT") code += "_ABORTED";
     return code;
 }
@@ -110,9 +106,11 @@ std::string squid_hierarchy(const Json& r)
 {
     std::string server = r.value("server", "");
     std::string proxy = r.value("upstream_proxy", "");
-    if (!proxy.empty() && proxy != "DIRECT") return "FIRSTUP_PARENT/" + ip_only(proxy);
+    if (!proxy.empty() && proxy != "DIRECT") return "FIRSTUP_PARENT/" + proxy;
     if (server.empty()) return "HIER_NONE/-";
-    return "HIER_DIRECT/" + ip_only(server);
+    // host:port as the groups table names it: the servers of one host
+    // on several ports stay apart.
+    return "HIER_DIRECT/" + server;
 }
 
 void print_squid(const Json& rows)
@@ -137,14 +135,15 @@ void print_rows(const Json& rows, lbkit::output::Format f)
     }
     std::vector<lbkit::output::Row> out;
     for (const auto& r : rows) {
-        out.push_back({local_time(r.value("time_ms", int64_t{0})), r.value("client", ""), r.value("method", ""),
-                       r.value("url", ""), or_dash(r.value("server", "")), std::to_string(r.value("status", 0)),
+        out.push_back({row_time(r.value("time_ms", int64_t{0}), f), r.value("client", ""), r.value("method", ""),
+                       r.value("url", ""), or_dash(r.value("group", "")), or_dash(r.value("server", "")),
+                       std::to_string(r.value("status", 0)),
                        std::to_string(r.value("bytes_out", int64_t{0})),
                        std::to_string(r.value("duration_ms", int64_t{0})),
                        r.value("delivered", false) ? "yes" : "no", or_dash(r.value("error", ""))});
     }
     lbkit::output::print(std::cout, f,
-                         {"TIME", "CLIENT", "METHOD", "URL", "SERVER", "STATUS", "BYTES", "MS", "DELIVERED", "ERROR"},
+                         {"TIME", "CLIENT", "METHOD", "URL", "GROUP", "SERVER", "STATUS", "BYTES", "MS", "DELIVERED", "ERROR"},
                          out);
 }
 
@@ -153,18 +152,27 @@ void print_rows(const Json& rows, lbkit::output::Format f)
 void add_history(CLI::App& app, Context& ctx)
 {
     auto o = std::make_shared<HistoryOptions>();
-    CLI::App* cmd = app.add_subcommand("history", "Show lbproxy's relay history (default -s " +
+    CLI::App* cmd = app.add_subcommand("history", "Show lbproxy's relay history (default -s $LBKIT_PROXY, else " +
                                                       std::string(default_proxy_url) + ")");
     cmd->add_option("--since", o->since, "Rows since T: Unix seconds, or a duration ago such as 10m")->type_name("T");
-    cmd->add_option("--server", o->server, "Only rows relayed to this server (host:port as in the groups table)");
+    cmd->add_option("--backend", o->backend, "Only rows relayed to this server (host:port as in the groups table)")
+        ->type_name("SERVER");
+    // Once the filter's name: one command line named the daemon with -s and
+    // the filter with --server, and the filter won. Refused, hidden.
+    cmd->add_option("--server", o->old_server)->group("");
     cmd->add_option("--group", o->group, "Only rows of this representative name");
     cmd->add_flag("--failed", o->failed, "Only failed rows: an error, no response, a 5xx, or not delivered");
     cmd->add_option("--limit", o->limit, "The newest N rows (default 100)")->check(CLI::Range(1, 100000));
     cmd->add_option("--format", o->format, "squid: Squid's native access.log format")
         ->check(CLI::IsMember({"squid"}));
     cmd->callback([o, &ctx] {
+        if (o->format == "squid" && ctx.format != "auto")
+            throw CLI::ValidationError("--format squid", "prints Squid's access.log lines, not -o " + ctx.format +
+                                                             ": give one or the other");
+        if (!o->old_server.empty())
+            throw CLI::ValidationError("--server", "the server filter of history is --backend SERVER; the daemon's URL is -s URL");
         ctx.what = "history";
-        Json answer = ctx.call(default_proxy_url, "GET", query(*o));
+        Json answer = ctx.call(Daemon::proxy, "GET", query(*o));
         Json rows = answer.is_object() && answer.contains("rows") ? answer["rows"] : Json::array();
         if (o->format == "squid") print_squid(rows);
         else print_rows(rows, ctx.output());

@@ -26,8 +26,13 @@ void print_server(Context& ctx, const Json& j)
     std::string flags;
     if (j.value("pinned", false)) flags = "pinned";
     if (j.value("draining", false)) flags += flags.empty() ? "draining" : ",draining";
-    lbkit::output::print(std::cout, ctx.output(), {"SERVER", "STATE", "FLAGS"},
-                         {{j.value("server", ""), j.value("state", ""), flags.empty() ? "-" : flags}});
+    // Every group the change applies in: a server may serve several.
+    std::string groups;
+    for (const auto& g : j.value("groups", Json::array()))
+        groups += (groups.empty() ? "" : ",") + g.get<std::string>();
+    lbkit::output::print(std::cout, ctx.output(), {"SERVER", "STATE", "FLAGS", "GROUPS"},
+                         {{j.value("server", ""), j.value("state", ""), flags.empty() ? "-" : flags,
+                           groups.empty() ? "-" : groups}});
 }
 
 void call_server(Context& ctx, const char* verb, const std::string& method, const std::string& server,
@@ -35,7 +40,7 @@ void call_server(Context& ctx, const char* verb, const std::string& method, cons
 {
     ctx.what = std::string(verb) + " " + server;
     std::string path = "/v1/servers/" + lbkit::httpd::url_encode(server) + "/" + resource;
-    print_server(ctx, ctx.call(default_stated_url, method, path, body));
+    print_server(ctx, ctx.call(Daemon::stated, method, path, body));
 }
 
 CLI::App* server_command(CLI::App& app, const char* name, const char* help, std::string& server)

@@ -204,7 +204,7 @@ public:
         batch_.clear();
         Json answer;
         try {
-            answer = ctx_.call(default_stated_url, "POST", "/v1/reports", api::to_json(r));
+            answer = ctx_.call(Daemon::stated, "POST", "/v1/reports", api::to_json(r));
         } catch (const lbkit::Error& e) {
             // A report naming only servers lbstated does not know: say so and
             // go on with the rest; a wrong token or no lbstated ends it all.
@@ -217,7 +217,7 @@ public:
         if (answer.is_object() && answer.contains("ignored") && answer["ignored"].is_array())
             for (const auto& name : answer["ignored"])
                 if (name.is_string() && ignored_.insert(name.get<std::string>()).second) {
-                    std::cerr << "lbctl: " << ctx_.what << ": " << ctx_.url(default_stated_url) << ": server '"
+                    std::cerr << "lbctl: " << ctx_.what << ": " << ctx_.url(Daemon::stated) << ": server '"
                               << name.get<std::string>() << "' is not in the groups table: ignored\n";
                     failed_ = true;
                 }

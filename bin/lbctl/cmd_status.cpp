@@ -68,7 +68,7 @@ std::string path(const StatusOptions& o)
 
 int print_once(Context& ctx, const StatusOptions& o)
 {
-    Json j = ctx.call(default_stated_url, "GET", path(o));
+    Json j = ctx.call(Daemon::stated, "GET", path(o));
     if (ctx.output() == lbkit::output::Format::json) {
         print_json(j);
         return 0;
@@ -143,7 +143,7 @@ int watch(Context& ctx, const StatusOptions& o)
         const auto asked = std::chrono::steady_clock::now();
         Json j;
         try {
-            j = ctx.call(default_stated_url, "GET", p, std::nullopt, poll_wait + Millis(10000));
+            j = ctx.call(Daemon::stated, "GET", p, std::nullopt, poll_wait + Millis(10000));
         } catch (const lbkit::Error& e) {
             if (!transient(e))
                 throw;
@@ -153,7 +153,7 @@ int watch(Context& ctx, const StatusOptions& o)
             continue;
         }
         if (retry.count() && !ctx.quiet)
-            std::cerr << "lbctl: " << ctx.what << ": " << ctx.url(default_stated_url) << ": reachable again" << std::endl;
+            std::cerr << "lbctl: " << ctx.what << ": " << ctx.url(Daemon::stated) << ": reachable again" << std::endl;
         retry = Millis(0);
         const uint64_t version = lbkit::api::state_from_json(j).version;
         // A version that is not the one shown is printed, even a smaller one

@@ -10,7 +10,7 @@ void add_subscribers(CLI::App& app, Context& ctx)
     auto* sub = app.add_subcommand("subscribers", "List the proxies lbstated pushes the state to");
     sub->callback([&ctx] {
         ctx.what = "subscribers";
-        Json list = ctx.call(default_stated_url, "GET", "/v1/subscribers");
+        Json list = ctx.call(Daemon::stated, "GET", "/v1/subscribers");
         if (ctx.output() == lbkit::output::Format::json) {
             print_json(list);
             return;

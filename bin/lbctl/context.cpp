@@ -1,5 +1,8 @@
 #include "context.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <iostream>
 
 #include "addr.hpp"
@@ -10,12 +13,32 @@
 
 namespace lbctl {
 
-std::string Context::url(const char* default_url) const
+const char* default_url(Daemon d)
 {
+    return d == Daemon::proxy ? default_proxy_url : default_stated_url;
+}
+
+const char* url_variable(Daemon d)
+{
+    return d == Daemon::proxy ? "LBKIT_PROXY" : "LBKIT_STATED";
+}
+
+std::string Context::url(Daemon daemon) const
+{
+    if (!server.empty()) {
+        try {
+            return lbkit::http_base_url(server);
+        } catch (const lbkit::BadInput& e) {
+            throw lbkit::Error(EX_USAGE, std::string("-s ") + e.what());
+        }
+    }
+    const char* env = std::getenv(url_variable(daemon));
+    if (!env || !*env)
+        return default_url(daemon);
     try {
-        return lbkit::http_base_url(server.empty() ? default_url : server);
+        return lbkit::http_base_url(env);
     } catch (const lbkit::BadInput& e) {
-        throw lbkit::Error(EX_USAGE, std::string("-s ") + e.what());
+        throw lbkit::Error(EX_CONFIG, std::string(url_variable(daemon)) + " " + e.what());
     }
 }
 
@@ -31,9 +54,9 @@ std::string wrong_daemon(const std::string& path)
 {
     if (path.rfind("/v1/history", 0) == 0 || path.rfind("/v1/tables", 0) == 0)
         return "this is asked of lbproxy's admin API (by default http://127.0.0.1:7401), not of lbstated: "
-               "give -s the address of an lbproxy admin API";
+               "give -s (or LBKIT_PROXY) the address of an lbproxy admin API";
     return "this is asked of lbstated (by default http://127.0.0.1:7400), not of lbproxy: "
-           "give -s the address of lbstated";
+           "give -s (or LBKIT_STATED) the address of lbstated";
 }
 
 // A 401 to an lbctl user: which token was sent, from where, and what to do.
@@ -47,10 +70,10 @@ std::string token_advice(const std::string& token_file, const std::string& sent)
 
 }  // namespace
 
-Json Context::call(const char* default_url, const std::string& method, const std::string& path,
+Json Context::call(Daemon daemon, const std::string& method, const std::string& path,
                    const std::optional<Json>& body, lbkit::Millis timeout) const
 {
-    const std::string base = url(default_url);
+    const std::string base = url(daemon);
     const std::string prefix = (what.empty() ? "" : what + ": ") + base + ": ";
     lbkit::httpc::Request req;
     req.method = method;
@@ -84,6 +107,34 @@ Json Context::call(const char* default_url, const std::string& method, const std
     else if (r.status == 503) code = EX_UNAVAILABLE;
     else if (r.status >= 400 && r.status < 500) code = EX_DATAERR;
     throw lbkit::Error(code, prefix + r.describe());
+}
+
+namespace {
+
+std::string format_time(int64_t ms, bool utc)
+{
+    time_t t = static_cast<time_t>(ms / 1000);
+    struct tm tm {};
+    if (utc) gmtime_r(&t, &tm);
+    else localtime_r(&t, &tm);
+    char date[64], zone[16];
+    std::strftime(date, sizeof date, utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+    std::strftime(zone, sizeof zone, "%Z", &tm);
+    char out[96];
+    std::snprintf(out, sizeof out, utc ? "%s.%03dZ" : "%s.%03d %s", date, static_cast<int>(ms % 1000), zone);
+    return out;
+}
+
+}  // namespace
+
+std::string local_time(int64_t ms)
+{
+    return format_time(ms, false);
+}
+
+std::string utc_time(int64_t ms)
+{
+    return format_time(ms, true);
 }
 
 void print_json(const Json& j)

@@ -17,8 +17,14 @@ using Json = nlohmann::json;
 inline constexpr const char* default_stated_url = "http://127.0.0.1:7400";
 inline constexpr const char* default_proxy_url = "http://127.0.0.1:7401";
 
+// The daemon a command talks to. Each has its default URL, which an
+// environment variable replaces as PGHOST does psql's (lbctl(8), ENVIRONMENT).
+enum class Daemon { stated, proxy };
+const char* default_url(Daemon d);  // "http://127.0.0.1:7400"
+const char* url_variable(Daemon d);  // "LBKIT_STATED"
+
 struct Context {
-    std::string server;        // -s URL; empty: the command's default daemon
+    std::string server;        // -s URL; empty: the command's daemon from the environment or default
     std::string token_file;    // --token-file
     std::string format = "auto";  // -o table|tsv|json
     int exit_code = 0;
@@ -27,9 +33,9 @@ struct Context {
     // What the command is doing, for error messages: "pin web3:80".
     std::string what;
 
-    // The -s URL, or the default daemon of this command (lbstated, or
-    // lbproxy's admin API for history).
-    std::string url(const char* default_url) const;
+    // The -s URL, else the daemon's variable (LBKIT_STATED, LBKIT_PROXY),
+    // else its default.
+    std::string url(Daemon daemon) const;
     lbkit::output::Format output() const;
 
     // Calls the daemon; returns the JSON answer (null for 204). Throws
@@ -38,9 +44,15 @@ struct Context {
     // 503, EX_SOFTWARE for other 5xx, each with the daemon's sentence and
     // prefixed by `what`: "pin x: http://127.0.0.1:7400: 404 no such server 'x'".
     // `timeout` bounds the whole exchange (a long poll waits longer).
-    Json call(const char* default_url, const std::string& method, const std::string& path,
+    Json call(Daemon daemon, const std::string& method, const std::string& path,
               const std::optional<Json>& body = std::nullopt, lbkit::Millis timeout = lbkit::Millis(10000)) const;
 };
+
+// Unix ms as a reader wants it, local time with its zone
+// ("2026-12-02 14:57:07.123 CET"), or as a script wants it, one word in
+// ISO 8601 UTC ("2026-12-02T13:57:07.123Z").
+std::string local_time(int64_t ms);
+std::string utc_time(int64_t ms);
 
 // -o json: the daemon's answer, indented, on stdout.
 void print_json(const Json& j);

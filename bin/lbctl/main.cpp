@@ -10,7 +10,8 @@ int main(int argc, char** argv)
     lbctl::Context ctx;
     lbkit::cli::add_common(app, common);
     app.add_option("-s,--server", ctx.server,
-                   "URL of the daemon (default http://127.0.0.1:7400, lbstated; for history http://127.0.0.1:7401, lbproxy)");
+                   "URL of the daemon (default $LBKIT_STATED, else http://127.0.0.1:7400, lbstated; "
+                   "for history $LBKIT_PROXY, else http://127.0.0.1:7401, lbproxy)");
     lbkit::cli::add_token_file(app, ctx.token_file);
     app.add_option("-o,--output", ctx.format, "Output format: table, tsv or json (default: table on a terminal, else tsv)")
         ->check(CLI::IsMember({"auto", "table", "tsv", "json"}));

@@ -165,7 +165,7 @@ std::vector<HistoryRow> query_history(Db& db, const HistoryFilter& f)
     std::string sql = std::string("SELECT ") + history_columns +
         " FROM history WHERE time_ms >= ?1"
         " AND (?2 IS NULL OR server = ?2)"
-        " AND (?3 IS NULL OR grp = ?3)"
+        " AND (?3 IS NULL OR grp = ?3 COLLATE NOCASE)"  // group names are host names
         " AND (?4 = 0 OR error != '' OR delivered = 0 OR status = 0 OR status >= 500)"
         " ORDER BY id DESC LIMIT ?5";
     Stmt s = db.prepare(sql);

@@ -1,5 +1,6 @@
 #include "groups.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -8,10 +9,18 @@
 
 namespace lbstated {
 
+bool same_name(const std::string& a, const std::string& b)
+{
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
+               return lower(x) == lower(y);
+           });
+}
+
 const Group* Groups::find(const std::string& name) const
 {
     for (const auto& g : groups)
-        if (g.name == name)
+        if (same_name(g.name, name))
             return &g;
     return nullptr;
 }
@@ -23,6 +32,16 @@ bool Groups::has_server(const std::string& server) const
             if (m.server == server)
                 return true;
     return false;
+}
+
+std::vector<std::string> Groups::groups_of(const std::string& server) const
+{
+    std::vector<std::string> out;
+    for (const auto& g : groups)
+        for (const auto& m : g.members)
+            if (m.server == server)
+                out.push_back(g.name);
+    return out;
 }
 
 namespace {
@@ -68,15 +87,15 @@ Groups parse_groups(const std::string& text, const std::string& source, bool res
         check_name(table, row, rep);
         check_name(table, row, server);
         double ratio = parse_ratio(table, row, row.fields[2]);
-        if (!seen.emplace(rep, server).second)
-            lbkit::table::fail(table, row, "server " + server + " is listed twice in group " + rep);
         Group* g = nullptr;
         for (auto& existing : out.groups)
-            if (existing.name == rep) g = &existing;
+            if (same_name(existing.name, rep)) g = &existing;
         if (!g) {
             out.groups.push_back(Group{rep, {}});
             g = &out.groups.back();
         }
+        if (!seen.emplace(g->name, server).second)
+            lbkit::table::fail(table, row, "server " + server + " is listed twice in group " + g->name);
         g->members.push_back(Member{server, ratio});
         if (!resolve_names || !resolved.insert(server).second)
             continue;

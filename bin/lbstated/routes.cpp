@@ -62,9 +62,11 @@ Response get_state(Stated& d, Request& req)
     if (auto g = req.arg("group")) {
         group_arg(d, req);
         answer = [&d, name = *g] {
-            if (!d.model().groups().find(name))
+            // Found again: the groups may have changed during a long poll.
+            const Group* found = d.model().groups().find(name);
+            if (!found)
                 throw HttpError(404, "no such group '" + name + "'");
-            return Response::json(lbkit::api::to_json(d.model().view(d.now_ms(), name)));
+            return Response::json(lbkit::api::to_json(d.model().view(d.now_ms(), found->name)));
         };
     }
     return lbkit::httpd::versioned(req, [&d] { return d.model().version(); }, std::move(answer));
@@ -93,7 +95,13 @@ Response get_groups(Stated& d, Request&)
             members.push_back({{"server", m.server}, {"ratio", m.ratio}});
         groups.push_back({{"name", g.name}, {"servers", std::move(members)}});
     }
-    return Response::json({{"source", d.model().groups().source}, {"table", d.model().groups().text}, {"groups", groups}});
+    const Groups& in_force = d.model().groups();
+    Json j = {{"source", in_force.source}, {"origin", in_force.from_api ? "api" : in_force.source.empty() ? "none" : "file"},
+              {"set_ms", in_force.set_ms}, {"table", in_force.text}, {"groups", groups}};
+    // Where `lbctl reload` would return to.
+    if (!d.options().groups_file.empty())
+        j["groups_file"] = d.options().groups_file;
+    return Response::json(j);
 }
 
 Response put_groups(Stated& d, Request& req)
@@ -125,7 +133,7 @@ Json pin_json(Stated& d, const std::string& server)
 {
     Json j = {{"server", server}, {"state", lbkit::api::to_string(d.model().effective_state(server))},
               {"pinned", d.model().pins().count(server) != 0}, {"draining", d.model().draining(server)},
-              {"version", d.model().version()}};
+              {"groups", d.model().groups().groups_of(server)}, {"version", d.model().version()}};
     if (auto p = d.model().pins().find(server); p != d.model().pins().end())
         j["pin"] = lbkit::api::to_json(p->second);
     return j;

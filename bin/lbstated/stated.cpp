@@ -50,11 +50,17 @@ void Stated::start()
     if (!options_.groups_file.empty())
         file_text = lbkit::table::read_file(options_.groups_file);
     if (!options_.groups_file.empty() && (!stored || stored->file_text != file_text)) {
-        apply_groups(parse_groups(file_text, options_.groups_file), file_text);
+        apply_groups(read_now(parse_groups(file_text, options_.groups_file)), file_text);
     } else if (stored) {
         // The file is as it was when last read: what the API set since wins.
         file_text_ = stored->file_text;
-        apply_groups(parse_groups(stored->text, stored->source), stored->file_text);
+        Groups g = parse_groups(stored->text, stored->source);
+        g.from_api = stored->from_api;
+        g.set_ms = stored->set_ms;
+        if (g.from_api && !options_.groups_file.empty())
+            lbkit::log::info("keeping the groups of ", g.source, " over ", options_.groups_file,
+                             ", unchanged since it was last read; `lbctl reload` or SIGHUP returns to the file");
+        apply_groups(std::move(g), stored->file_text);
     } else {
         lbkit::log::warn("no groups: start with --groups FILE or send them with PUT /v1/groups");
     }
@@ -69,11 +75,19 @@ void Stated::apply_groups(Groups g, const std::string& file_text)
     std::size_t servers = 0;
     for (const auto& grp : g.groups)
         servers += grp.members.size();
-    store_.save_groups(StoredGroups{g.text, g.source, file_text});
+    store_.save_groups(StoredGroups{g.text, g.source, file_text, g.from_api, g.set_ms});
     file_text_ = file_text;
     lbkit::log::info("groups from ", g.source, ": ", g.groups.size(), " groups, ", servers, " servers");
     model_.set_groups(std::move(g));
     changed(true);
+}
+
+// A table read or set now, as opposed to one restored from the state file,
+// which keeps its time.
+Groups Stated::read_now(Groups g)
+{
+    g.set_ms = lbkit::unix_ms();
+    return g;
 }
 
 void Stated::reload_groups_file()
@@ -81,14 +95,15 @@ void Stated::reload_groups_file()
     if (options_.groups_file.empty())
         throw lbkit::BadInput("no groups file: lbstated was started without --groups");
     std::string text = lbkit::table::read_file(options_.groups_file);
-    apply_groups(parse_groups(text, options_.groups_file), text);
+    apply_groups(read_now(parse_groups(text, options_.groups_file)), text);
 }
 
 void Stated::replace_groups(const std::string& text, const std::string& who)
 {
     Groups g = parse_groups(text, "groups");
     g.source = "api (" + who + ")";
-    apply_groups(std::move(g), file_text_);
+    g.from_api = true;
+    apply_groups(read_now(std::move(g)), file_text_);
 }
 
 StateBody Stated::state_body()
@@ -118,12 +133,20 @@ ReportOutcome Stated::apply_report(const lbkit::api::Report& report)
     return outcome;
 }
 
+// " (groups a, b)" for the log: a server may serve several groups, and a pin
+// or a drain applies in all of them.
+std::string Stated::in_groups(const std::string& server) const
+{
+    auto names = model_.groups().groups_of(server);
+    return names.size() < 2 ? "" : " (groups " + lbkit::output::join(names) + ")";
+}
+
 void Stated::pin(const std::string& server, const lbkit::api::Pin& pin, const std::string& who)
 {
     store_.save_pin(server, pin);
     if (!model_.pin(server, pin))
         return;
-    lbkit::log::info("pin ", server, " ", lbkit::api::dump(lbkit::api::to_json(pin)), " by ", who);
+    lbkit::log::info("pin ", server, " ", lbkit::api::dump(lbkit::api::to_json(pin)), " by ", who, in_groups(server));
     changed(true);
 }
 
@@ -141,7 +164,7 @@ void Stated::set_drain(const std::string& server, bool on, const std::string& wh
     store_.set_drain(server, on);
     if (!model_.set_draining(server, on))
         return;
-    lbkit::log::info(on ? "drain " : "undrain ", server, " by ", who);
+    lbkit::log::info(on ? "drain " : "undrain ", server, " by ", who, in_groups(server));
     changed(true);
 }
 

@@ -49,7 +49,7 @@ public:
 
     void on_changed(std::function<void()> fn) { on_changed_ = std::move(fn); }
     StateBody state_body();
-    int64_t now_ms() const;
+    int64_t now_ms() const;  // monotonic, for ages
 
     Model& model() { return model_; }
     Subscribers& subscribers() { return *subscribers_; }
@@ -61,6 +61,8 @@ private:
     // After every change of the model: pushes, metrics, and on_changed
     // (the API's requests waiting for a new version).
     void changed(bool transition);
+    std::string in_groups(const std::string& server) const;
+    static Groups read_now(Groups g);
     void apply_groups(Groups g, const std::string& file_text);
     void update_server_metrics();
 

@@ -13,6 +13,10 @@ const std::vector<std::string> migrations = {
        CREATE TABLE drains(server TEXT PRIMARY KEY, set_at INTEGER NOT NULL);
        CREATE TABLE subscribers(id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL UNIQUE,
                                 mode TEXT NOT NULL, interval_ms INTEGER NOT NULL, created_at INTEGER NOT NULL);)",
+    // Where the table in force came from, for GET /v1/groups and the start log.
+    R"(ALTER TABLE groups_table ADD COLUMN from_api INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE groups_table ADD COLUMN set_ms INTEGER NOT NULL DEFAULT 0;
+       UPDATE groups_table SET from_api = (source LIKE 'api%');)",
 };
 
 int64_t now_s() { return static_cast<int64_t>(std::time(nullptr)); }
@@ -37,18 +41,18 @@ void StatedStore::set_version_ceiling(uint64_t v)
 
 std::optional<StoredGroups> StatedStore::groups()
 {
-    auto s = db_.prepare("SELECT text, source, file_text FROM groups_table WHERE id = 1");
+    auto s = db_.prepare("SELECT text, source, file_text, from_api, set_ms FROM groups_table WHERE id = 1");
     if (!s.step())
         return std::nullopt;
-    return StoredGroups{s.text(0), s.text(1), s.text(2)};
+    return StoredGroups{s.text(0), s.text(1), s.text(2), s.i64(3) != 0, s.i64(4)};
 }
 
 void StatedStore::save_groups(const StoredGroups& g)
 {
-    db_.prepare("INSERT INTO groups_table(id, text, source, file_text) VALUES(1, ?1, ?2, ?3) "
+    db_.prepare("INSERT INTO groups_table(id, text, source, file_text, from_api, set_ms) VALUES(1, ?1, ?2, ?3, ?4, ?5) "
                 "ON CONFLICT(id) DO UPDATE SET text = excluded.text, source = excluded.source, "
-                "file_text = excluded.file_text")
-        .bind_all(g.text, g.source, g.file_text)
+                "file_text = excluded.file_text, from_api = excluded.from_api, set_ms = excluded.set_ms")
+        .bind_all(g.text, g.source, g.file_text, static_cast<int64_t>(g.from_api ? 1 : 0), g.set_ms)
         .run();
 }
 

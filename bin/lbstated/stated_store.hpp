@@ -14,8 +14,10 @@ namespace lbstated {
 
 struct StoredGroups {
     std::string text;       // the table in force
-    std::string source;     // file name or "api"
+    std::string source;     // file name or "api (CLIENT)"
     std::string file_text;  // the --groups file as last read, to notice edits
+    bool from_api = false;
+    int64_t set_ms = 0;     // Unix ms when the table was read or set; 0: before this was kept
 };
 
 struct StoredSubscriber {

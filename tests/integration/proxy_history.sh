@@ -31,7 +31,7 @@ px() { curl -s -m 5 -x "127.0.0.1:$L" "$@"; }
 is "a request through the group" "$(px http://web.test/)" one
 px -o /dev/null http://web.test/status/404
 px -o /dev/null "http://127.0.0.1:$B1/direct"
-is "no history before anything was relayed elsewhere" "$(H --server nowhere:80 -o tsv | wc -l)" 0
+is "no history before anything was relayed elsewhere" "$(H --backend nowhere:80 -o tsv | wc -l)" 0
 check "the rows are committed within the flush interval" wait_for 10 has "http://127.0.0.1:$B1/direct"
 
 json=$(H -o json)
@@ -44,17 +44,17 @@ like "a host that is no group is relayed as-is" "$json" '"group": "",[^}]*"url":
 tsv=$(H -o tsv)
 is "tsv: one line per row, oldest first" "$(echo "$tsv" | cut -f4 | tr '\n' ' ')" \
     "http://web.test/ http://web.test/status/404 http://127.0.0.1:$B1/direct "
-like "table output has a header" "$(H -o table)" '^TIME +CLIENT +METHOD +URL +SERVER +STATUS +BYTES +MS +DELIVERED +ERROR'
+like "table output has a header" "$(H -o table)" '^TIME +CLIENT +METHOD +URL +GROUP +SERVER +STATUS +BYTES +MS +DELIVERED +ERROR'
 is "--limit 1 gives the newest" "$(H --limit 1 -o tsv | cut -f4)" "http://127.0.0.1:$B1/direct"
 is "--group" "$(H --group web.test -o tsv | wc -l)" 2
-is "--server" "$(H --server "127.0.0.1:$B1" -o tsv | wc -l)" 3
+is "--backend" "$(H --backend "127.0.0.1:$B1" -o tsv | wc -l)" 3
 is "--since 10m" "$(H --since 10m -o tsv | wc -l)" 3
 is "--since a Unix time in the future" "$(H --since $(( $(date +%s) + 3600 )) -o tsv | wc -l)" 0
 is "--since 0" "$(H --since 0 -o tsv | wc -l)" 3
 
 squid=$(H --format squid --limit 1 --group web.test)
 like "--format squid: Squid's native access.log line" "$squid" \
-    "^[0-9]{10}\.[0-9]{3} +[0-9]+ 127\.0\.0\.1 TCP_MISS/404 [0-9]+ GET http://web\.test/status/404 - HIER_DIRECT/127\.0\.0\.1 -$"
+    "^[0-9]{10}\.[0-9]{3} +[0-9]+ 127\.0\.0\.1 TCP_MISS/404 [0-9]+ GET http://web\.test/status/404 - HIER_DIRECT/127\.0\.0\.1:$B1 -$"
 like "--format squid: elapsed right-aligned in 6 columns" "$squid" '^[0-9]{10}\.[0-9]{3} [ 0-9]{6} '
 
 # A CONNECT tunnel is one row too, TCP_TUNNEL in Squid's words.
@@ -62,7 +62,7 @@ is "a tunnel to a group" "$(curl -s -m 5 -p -x "127.0.0.1:$L" "http://web.test:$
 check "the tunnel row is written when it ends" wait_for 5 \
     sh -c "'$LBCTL' -s '$AD' history --limit 1 -o tsv | grep -q CONNECT"
 like "tunnel row in Squid format" "$(H --limit 1 --format squid)" \
-    "^[0-9]{10}\.[0-9]{3} +[0-9]+ 127\.0\.0\.1 TCP_TUNNEL/200 [0-9]+ CONNECT web\.test:$B1 - HIER_DIRECT/127\.0\.0\.1 -$"
+    "^[0-9]{10}\.[0-9]{3} +[0-9]+ 127\.0\.0\.1 TCP_TUNNEL/200 [0-9]+ CONNECT web\.test:$B1 - HIER_DIRECT/127\.0\.0\.1:$B1 -$"
 
 # The client goes away early: the row says not delivered.
 curl -s -m 5 -x "127.0.0.1:$L" "http://web.test/bytes?n=200000000" 2>/dev/null | head -c 100000 >/dev/null

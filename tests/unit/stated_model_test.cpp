@@ -52,6 +52,22 @@ BOOST_AUTO_TEST_CASE(groups_table)
     BOOST_TEST(groups_error("a b 1\na b 2\n") == "groups:2: server b is listed twice in group a");
 }
 
+// Group names are host names: any case finds them, and rows that differ
+// only in case are one group, named as its first row writes it.
+BOOST_AUTO_TEST_CASE(group_names_match_in_any_case)
+{
+    auto g = parse_groups("Web.example a:80 1\nweb.EXAMPLE b:80 2\n", "groups", false);
+    BOOST_REQUIRE_EQUAL(g.groups.size(), 1u);
+    BOOST_TEST(g.groups[0].name == "Web.example");
+    BOOST_TEST(g.groups[0].members.size() == 2u);
+    BOOST_REQUIRE(g.find("WEB.example") != nullptr);
+    BOOST_TEST(g.find("WEB.example")->name == "Web.example");
+    BOOST_TEST(g.find("web.example2") == nullptr);
+    BOOST_TEST(groups_error("w a 1\nW a 2\n") == "groups:2: server a is listed twice in group w");
+    BOOST_TEST(same_name("A-z.0", "a-Z.0"));
+    BOOST_TEST(!same_name("a[", "A{"));  // only letters fold
+}
+
 BOOST_AUTO_TEST_CASE(resolved_addresses_match_reports)
 {
     auto g = parse_groups("g localhost:8081 1\n", "groups", true);
