@@ -36,7 +36,6 @@ public:
     ChoiceHandle() = default;
     explicit ChoiceHandle(std::shared_ptr<Done> waiting) : waiting_(std::move(waiting)) {}
 
-    bool outstanding() const { return waiting_ && *waiting_; }
     void cancel()
     {
         if (waiting_)
