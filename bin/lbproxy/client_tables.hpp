@@ -1,6 +1,6 @@
 // The client tables lbpush sends to lbproxy (lbkit.conf(5), Client tables): proxymap,
 // charsets, sessions. Here they are checked line by line and kept with their
-// version in SQLite; the request path uses them in a later step.
+// version in SQLite; this release does not use them yet (lbproxy(8)).
 //   proxymap:  pattern  proxy[,proxy...]|DIRECT   (pattern: host, *.domain, *)
 //   charsets:  host  charset                      (a name iconv knows)
 //   sessions:  site  start-path  end-path  [master host:port]

@@ -1,5 +1,5 @@
 // What every connection of the data path shares: the loop, the checked
-// options, the state side's interfaces, the metrics and the server pool.
+// options, the control plane's interfaces, the metrics and the server pool.
 #pragma once
 #include <event2/event.h>
 #include <sys/time.h>

@@ -1,7 +1,6 @@
 // Relay history: one row per relayed exchange (lbproxy(8), History), recorded
 // off the hot path. Interface shared by the request path, which records, and
-// the admin API / lbctl history, which read. Owner of the implementation:
-// the state side.
+// the admin API / lbctl history, which read; history_store.cpp implements it.
 #pragma once
 #include <cstdint>
 #include <string>

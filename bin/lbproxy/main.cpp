@@ -1,5 +1,5 @@
 // lbproxy: the local forward proxy with load-dependent server selection.
-// parse -> configure (-n stops here) -> state side -> proxy port -> loop.
+// parse -> configure (-n stops here) -> control plane -> proxy port -> loop.
 #include <malloc.h>
 
 #include <iostream>
@@ -11,7 +11,7 @@
 #include "metrics.hpp"
 #include "proxy.hpp"
 #include "proxy_config.hpp"
-#include "state_side.hpp"
+#include "control_plane.hpp"
 
 namespace {
 
@@ -55,7 +55,7 @@ int main(int argc, char** argv)
         }
         lbkit::Loop loop;
         lbkit::Metrics metrics;
-        lbproxy::StateSide state(loop, metrics, state_options, daemon.state_dir, token);
+        lbproxy::ControlPlane state(loop, metrics, state_options, daemon.state_dir, token);
         lbproxy::Proxy proxy(loop, metrics, config, state.selection(), state.history());
         state.start();
         proxy.start();

@@ -19,7 +19,7 @@ struct ProxyMetrics {
 
     void upstream_error(UpstreamError kind);
     void refused(int status);   // lbproxy_refused_requests_total{status}
-    // (Selections per server are counted by the state side, which chooses:
+    // (Selections per server are counted by the control plane, which chooses:
     // lbproxy_selections_total{group,server}.)
 
 private:

@@ -15,7 +15,7 @@ host1.a.co.jp  127.0.0.1:8083  2
 other.a.co.jp  127.0.0.1:8091  1
 G
 start lbstated "$LBSTATED" --listen "127.0.0.1:$P" --groups "$T/groups" --state-dir "$T/state" \
-    --token-file "$T/token" --stale-after 3s
+    --token-file "$T/token" --stale-after 8s
 check "lbstated listens" wait_port "$P"
 
 post() {  # post METHOD PATH BODY [TOKEN]
@@ -94,7 +94,7 @@ is "state of an unknown group is 404" "$(http_status GET "$S/v1/state?group=nope
 
 # Soft state: without reports for --stale-after the servers become unknown.
 state_is() { test "$(server_state "$1")" = "$2"; }
-check "stale reports become unknown" wait_for 6 state_is 127.0.0.1:8081 unknown
+check "stale reports become unknown" wait_for 14 state_is 127.0.0.1:8081 unknown
 check "staleness increased the version" test "$(version)" -gt "$before"
 
 # Groups: reload keeps the old table when the new one is bad.

@@ -54,21 +54,29 @@ like "the push carries the new load" "$(tail -n 1 "$T/change.log")" ' 20,0$'
 # transition in the middle of it goes out at once.
 n=$(pushes change)
 coalesced_before=$(curl -s "$S/metrics" | awk '/^lbstated_pushes_coalesced_total/ { print $2 }')
+storm_start=$(date +%s%3N)
 for i in $(seq 1 20); do report $((30 + i * 10)) up >/dev/null; sleep 0.05; done
 down_at=$(date +%s%3N)
 report 5 down >/dev/null
 v_down=$(version)
 wait_for 2 has_version change "$v_down"
 delay=$(( $(awk -v v="$v_down" '$2 == v { print $1; exit }' "$T/change.log") - down_at ))
-check "a down transition amid the storm arrives at once (${delay} ms)" test "$delay" -le 200
+# Well under --push-min-interval: the transition did not wait for it.
+check "a down transition amid the storm arrives at once (${delay} ms)" test "$delay" -le 500
 for i in $(seq 1 20); do report $((300 + i * 10)) up >/dev/null; sleep 0.05; done
+storm_ms=$(( $(date +%s%3N) - storm_start ))
 sleep 1.5  # past --push-min-interval: what is held back has gone out
 # The subscriber holds the storm's last figure (500), or one within
 # --load-delta of it: a smaller move is not worth a push.
 near_last() { tail -n 1 "$T/change.log" | awk '{ split($4, l, ","); d = l[1] - 500; exit !(d * d <= 0.01 * l[1] * l[1]) }'; }
 check "the storm's last figure is delivered, to within --load-delta ($(tail -n 1 "$T/change.log"))" near_last
 storm=$(( $(pushes change) - n ))
-check "41 reports in 2 s cost at most 6 pushes, the transition included (got $storm)" test "$storm" -le 6
+# One load push per started second of the storm (2 s when the machine is
+# idle, longer when it is loaded), the transition, and the last figure.
+allowed=$(( (storm_ms + 999) / 1000 + 2 ))
+[ "$allowed" -lt 6 ] && allowed=6
+check "41 reports in $storm_ms ms cost at most $allowed pushes, the transition included (got $storm)" \
+    test "$storm" -le "$allowed"
 coalesced=$(curl -s "$S/metrics" | awk '/^lbstated_pushes_coalesced_total/ { print $2 }')
 check "/metrics counts the coalesced load changes" test "${coalesced%.*}" -gt "${coalesced_before%.*}"
 

@@ -1,7 +1,8 @@
-// The state side of lbproxy, as main() sees it: selection state (by
-// --state-mode from --state-server), the SQLite file that keeps the last
-// state and the history, and the admin API. The request path only sees the
-// SelectionState and HistorySink interfaces.
+// lbproxy's control plane, as main() sees it: the state that servers are
+// chosen by (received by --state-mode from --state-server), the SQLite file
+// that keeps the last state and the history, and the admin API. The request
+// path (the data plane) only sees the SelectionState and HistorySink
+// interfaces.
 #pragma once
 #include <memory>
 #include <string>
@@ -27,7 +28,6 @@ struct StateOptions {
     lbkit::Millis state_interval{1000};      // --state-interval: periodic push interval
     lbkit::Millis suspect_for{5000};         // --suspect-time
     int64_t history_max_rows = 100000;       // --history-max-rows (0: no history)
-    // Added by the state side (source compatible: defaults keep old callers working).
     std::string admin_url;                   // --admin-url: where lbstated pushes (default http://ADMIN/v1/state)
     lbkit::Millis state_timeout{1000};       // --state-timeout: every request to lbstated
     lbkit::Millis stale_after{30000};        // --stale-after: unconfirmed state -> servers unknown
@@ -44,12 +44,12 @@ void add_state_options(CLI::App& app, StateOptions& o);
 // the URLs normalized; throws Error(EX_USAGE). lbproxy -n runs it too.
 StateOptions check_state_options(StateOptions o);
 
-class StateSide {
+class ControlPlane {
 public:
     // state_dir and token come from the common daemon flags.
-    StateSide(lbkit::Loop& loop, lbkit::Metrics& metrics, const StateOptions& options,
+    ControlPlane(lbkit::Loop& loop, lbkit::Metrics& metrics, const StateOptions& options,
               const std::string& state_dir, const std::string& token);
-    ~StateSide();
+    ~ControlPlane();
     SelectionState& selection();
     HistorySink& history();
     // Binds the admin API, registers with the state servers; throws Error.

@@ -1,6 +1,6 @@
-// Wiring of the state side: the SQLite file, the book, the state servers,
+// Wiring of the control plane: the SQLite file, the book, the state servers,
 // the selection, the history writer and the admin API.
-#include "state_side.hpp"
+#include "control_plane.hpp"
 
 #include "output.hpp"
 
@@ -112,7 +112,7 @@ Passive passive(const StateOptions& o)
 
 }  // namespace
 
-struct StateSide::Impl {
+struct ControlPlane::Impl {
     Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o, const std::string& state_dir,
          const std::string& token);
 
@@ -144,7 +144,7 @@ struct StateSide::Impl {
     void add_metrics();
 };
 
-StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o, const std::string& state_dir,
+ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o, const std::string& state_dir,
                       const std::string& token)
     : loop(loop), metrics(metrics), opt(check_state_options(std::move(o))),
       db_path(lbkit::store::state_path(state_dir, proxy_store::file_name)),
@@ -191,7 +191,7 @@ StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o
     add_metrics();
 }
 
-void StateSide::Impl::add_metrics()
+void ControlPlane::Impl::add_metrics()
 {
     metrics.gauge_fn("lbproxy_state_version", "Version of the state in use",
                      [this] { return static_cast<double>(book.version()); });
@@ -208,7 +208,7 @@ void StateSide::Impl::add_metrics()
                      [this] { return static_cast<double>(history.queued()); });
 }
 
-void StateSide::Impl::restore()
+void ControlPlane::Impl::restore()
 {
     std::optional<proxy_store::SavedState> saved;
     try {
@@ -224,7 +224,7 @@ void StateSide::Impl::restore()
     }
 }
 
-StateBook::Outcome StateSide::Impl::receive(lbkit::api::StateView view, const std::string& source)
+StateBook::Outcome ControlPlane::Impl::receive(lbkit::api::StateView view, const std::string& source)
 {
     uint64_t version = view.version;
     lbkit::api::StateView before = book.view();
@@ -249,14 +249,14 @@ StateBook::Outcome StateSide::Impl::receive(lbkit::api::StateView view, const st
 
 // Confirmations are frequent (every periodic push, health check or pull),
 // so the time is written at most every few seconds, not each time.
-void StateSide::Impl::persist_confirmed()
+void ControlPlane::Impl::persist_confirmed()
 {
     if (book.confirmed_ms() == saved_confirmed_ms || book.version() == 0) return;
     saver.save_confirmed(book.confirmed_ms());
     saved_confirmed_ms = book.confirmed_ms();
 }
 
-std::string StateSide::Impl::push_url() const
+std::string ControlPlane::Impl::push_url() const
 {
     if (!opt.admin_url.empty()) return opt.admin_url;
     lbkit::HostPort hp;
@@ -270,28 +270,28 @@ std::string StateSide::Impl::push_url() const
     return "http://" + hp.str() + "/v1/state";
 }
 
-StateSide::StateSide(lbkit::Loop& loop, lbkit::Metrics& metrics, const StateOptions& options,
+ControlPlane::ControlPlane(lbkit::Loop& loop, lbkit::Metrics& metrics, const StateOptions& options,
                      const std::string& state_dir, const std::string& token)
     : impl_(std::make_unique<Impl>(loop, metrics, options, state_dir, token))
 {
 }
 
-StateSide::~StateSide()
+ControlPlane::~ControlPlane()
 {
     shutdown();
 }
 
-SelectionState& StateSide::selection()
+SelectionState& ControlPlane::selection()
 {
     return impl_->selection;
 }
 
-HistorySink& StateSide::history()
+HistorySink& ControlPlane::history()
 {
     return impl_->history;
 }
 
-void StateSide::start()
+void ControlPlane::start()
 {
     impl_->admin.listen(impl_->opt.admin);
     std::string url = impl_->push_url();
@@ -302,13 +302,13 @@ void StateSide::start()
     impl_->persist_timer.start(Millis{5000}, true);
 }
 
-void StateSide::reload()
+void ControlPlane::reload()
 {
     log::info("reload: registering again with the state servers");
     impl_->sources.reregister();
 }
 
-void StateSide::shutdown()
+void ControlPlane::shutdown()
 {
     if (!impl_ || impl_->stopped) return;
     impl_->stopped = true;
@@ -317,7 +317,7 @@ void StateSide::shutdown()
     impl_->sources.stop();
     impl_->sources.unsubscribe();
     impl_->persist_confirmed();
-    // The history writer runs on until the StateSide is destroyed, after the
+    // The history writer runs on until the ControlPlane is destroyed, after the
     // proxy: rows its teardown records are written too.
 }
 
