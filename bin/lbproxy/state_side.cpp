@@ -11,6 +11,7 @@
 #include "error.hpp"
 #include "history_store.hpp"
 #include "httpc.hpp"
+#include "httpd_flags.hpp"
 #include "log.hpp"
 #include "proxy_store.hpp"
 #include "selection_state_impl.hpp"
@@ -39,6 +40,7 @@ void add_state_options(CLI::App& app, StateOptions& o)
         ->capture_default_str();
     app.add_option("--admin-url", o.admin_url, "URL lbstated pushes the state to (default http://ADMIN/v1/state)")
         ->type_name("URL");
+    lbkit::httpd::add_limit_flags(app, o.admin_limits, "admin-", "the admin API");
     lbkit::cli::add_duration(app, "--state-interval", o.state_interval,
                              "Periodic push interval; health check of lbstated; pause after a failed pull");
     lbkit::cli::add_duration(app, "--state-timeout", o.state_timeout, "Time allowed for each request to lbstated");
@@ -89,6 +91,7 @@ StateOptions check_state_options(StateOptions o)
     at_least(o.suspect_for, Millis{0}, "--suspect-time");
     at_least(o.slow_start, Millis{0}, "--slow-start");
     at_least(o.ejection_time, Millis{100}, "--ejection-time");
+    lbkit::httpd::check_limits(o.admin_limits);
     if (o.client_id.empty()) o.client_id = host_name();
     return o;
 }
@@ -157,7 +160,7 @@ StateSide::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o
       deps{book, sources, db, history, metrics, opt.state_mode, opt.policy,
            [this](lbkit::api::StateView v, const std::string& s) { return receive(std::move(v), s); }},
       admin(loop, metrics,
-            lbkit::httpd::Options{token, 2 * lbkit::table::max_bytes + 65536, Millis{10000}, "lbproxy"}),
+            lbkit::httpd::Options{token, 2 * lbkit::table::max_bytes + 65536, opt.admin_limits, "lbproxy"}),
       persist_timer(loop, [this] { persist_confirmed(); })
 {
     restore();

@@ -6,6 +6,7 @@
 
 #include "addr.hpp"
 #include "error.hpp"
+#include "httpd_flags.hpp"
 
 namespace lbsniff {
 
@@ -100,6 +101,7 @@ void add_options(CLI::App& app, Options& o)
     app.add_option("-Z,--user", o.user, "Drop privileges to USER once the capture is open")->type_name("USER");
     app.add_option("--listen", o.listen, "Serve /metrics and /v1/health on ADDR:PORT (default: off)")
         ->type_name("ADDR:PORT");
+    lbkit::httpd::add_limit_flags(app, o.listen_limits, "", "the --listen endpoint");
     app.add_flag("--syslog", o.use_syslog, "Log to syslog instead of standard error");
     app.add_option("--max-flows", o.max_flows, "Connections tracked at once")->capture_default_str()
         ->check(CLI::Range(16, 1 << 24))->type_name("N");
@@ -120,6 +122,7 @@ void validate(Options& o)
         throw usage("--syn-timeout must be more than 0");
     if (o.probe_interval.count() <= 0)
         throw usage("--probe-interval must be more than 0");
+    lbkit::httpd::check_limits(o.listen_limits);
     try {
         o.buffer_bytes = parse_size(o.buffer);
         // A live capture probes by default: a server that gets no traffic

@@ -8,6 +8,7 @@
 
 #include "cli.hpp"
 #include "engine.hpp"
+#include "httpd.hpp"
 
 namespace lbsniff {
 
@@ -40,6 +41,7 @@ struct Options : lbkit::cli::Common {
     lbkit::Millis probe_interval{5000};
     std::string user;                  // -Z
     std::string listen;                // --listen; empty: no HTTP endpoint
+    lbkit::httpd::Limits listen_limits;  // --header-timeout, --idle-timeout, --max-connections
     std::size_t max_flows = 1 << 16;
     bool check_only = false;           // -n
     bool print_filter = false;

@@ -156,6 +156,7 @@ void Sniffer::start_http()
     lbkit::httpd::Options opts;
     opts.token = token_;
     opts.service = "lbsniff";
+    opts.limits = o_.listen_limits;
     api_ = std::make_unique<lbkit::httpd::Server>(loop_, metrics_, opts);
     api_->on_health([this] {
         lbkit::httpd::Json servers = lbkit::httpd::Json::array();
