@@ -83,11 +83,11 @@ int Sniffer::run()
         throw *read_error_;
     if (capture_ && !capture_->live() && !reporters_.empty()) {
         for (const auto& r : reporters_) {
+            if (r->refused())
+                throw Error(EX_PROTOCOL, "report to " + r->url() + ": refused: " + r->last_refusal());
             if (!r->delivered())
                 throw Error(EX_TEMPFAIL, "report to " + r->url() + ": not delivered before the end: " +
                                              r->last_failure());
-            if (r->refused())
-                throw Error(EX_PROTOCOL, "report to " + r->url() + ": refused: " + r->last_refusal());
         }
     }
     return 0;
@@ -163,10 +163,22 @@ void Sniffer::start_http()
         for (std::size_t i = 0; i < engine_.servers(); ++i)
             servers.push_back({{"name", engine_.name(i)}, {"state", to_string(engine_.state(i))},
                                {"load", engine_.last_load(i)}});
-        if (!capture_)
-            return lbkit::httpd::Json{{"capture", nullptr}, {"servers", servers}};
-        return lbkit::httpd::Json{{"capture", capture_->name()}, {"link", link_name(dlt_)},
-                                  {"live", capture_->live()}, {"servers", servers}};
+        lbkit::httpd::Json j = {{"servers", servers}, {"reports", lbkit::httpd::Json::array()}};
+        if (capture_)
+            j.update({{"capture", capture_->name()}, {"link", link_name(dlt_)}, {"live", capture_->live()}});
+        else
+            j["capture"] = nullptr;
+        // Not ok while the last reports to an lbstated were refused or
+        // failed: the sniffer runs, but the state manager does not hear it.
+        std::string reasons;
+        for (const auto& r : reporters_) {
+            j["reports"].push_back(r->health());
+            if (std::string t = r->trouble(); !t.empty())
+                reasons += (reasons.empty() ? "" : "; ") + t;
+        }
+        if (!reasons.empty())
+            j.update({{"status", "reports failing"}, {"reason", reasons}});
+        return j;
     });
     api_->listen(o_.listen);
     log::info("serving /metrics and /v1/health on ", o_.listen,
@@ -321,6 +333,7 @@ void Sniffer::finished_reporting()
 
 void Sniffer::reload()
 {
+    reload_token();
     try {
         auto entries = load_watch_list(o_.watch, o_.watch_file);
         if (entries.empty())
@@ -336,6 +349,23 @@ void Sniffer::reload()
         log::info("reload: ", specs_.size(), " server(s) watched", expr.empty() ? "" : ", filter: " + expr);
     } catch (const std::exception& e) {
         log::error("reload: ", e.what(), ": keeping the watch list in force");
+    }
+}
+
+// A token refused by lbstated is fixed in the token file, then SIGHUP:
+// the reports kept meanwhile go at once with the new one.
+void Sniffer::reload_token()
+{
+    try {
+        std::string token = lbkit::auth::load_token(o_.token_file);
+        if (token == token_)
+            return;
+        token_ = std::move(token);
+        for (auto& r : reporters_)
+            r->set_token(token_);
+        log::info("reload: token read again");
+    } catch (const std::exception& e) {
+        log::error("reload: ", e.what(), ": keeping the token in force");
     }
 }
 

@@ -42,6 +42,7 @@ private:
     void finish_input();
     void finished_reporting();
     void reload();
+    void reload_token();
     void stop();
     void log_capture_stats(bool final);
     static void packet_cb(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
