@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli.hpp"
+#include "addr.hpp"
 #include "engine.hpp"
 #include "httpd.hpp"
 
@@ -22,6 +23,10 @@ struct Options : lbkit::cli::Common {
     std::string read_file;             // -r ("-" = stdin)
     std::vector<std::string> watch;    // --watch HOST:PORT
     std::string watch_file;
+    std::string watch_from;            // --watch-from URL: lbstated's groups table
+    std::vector<std::string> watch_net;  // --watch-net CIDR (repeatable)
+    std::string watch_from_base;       // checked: http://host:port
+    std::vector<lbkit::Cidr> watch_nets;
     std::string filter;                // --filter EXPR, and-ed with the watch list
     int snaplen = 256;
     std::string buffer = "4M";         // kernel capture buffer

@@ -74,6 +74,14 @@ int Sniffer::run()
         prober_ = std::make_unique<Prober>(loop_, *http_, engine_, o_.probe, o_.probe_interval);
         prober_->set_targets(specs_);
     }
+    if (!o_.watch_from.empty()) {
+        follower_ = std::make_unique<GroupsFollower>(
+            loop_, *http_, o_.watch_from_base, group_servers_, [this](const std::vector<std::string>& servers) {
+                group_servers_ = servers;
+                apply_watch_list("--watch-from " + o_.watch_from_base + ": groups changed");
+            });
+        follower_->start();
+    }
     loop_.on_reload([this] { reload(); });
     loop_.on_stop([this] { stop(); });
     start_reading();
@@ -95,10 +103,29 @@ int Sniffer::run()
 
 void Sniffer::load_watch()
 {
-    watch_ = load_watch_list(o_.watch, o_.watch_file);
-    if (watch_.empty())
-        throw Error(EX_CONFIG, "watch file " + o_.watch_file + ": no server in it");
+    if (!o_.watch_from.empty())
+        group_servers_ = fetch_group_servers(o_.watch_from_base);
+    watch_ = watch_list();
     specs_ = resolve_watch_list(watch_);
+}
+
+// --watch and --watch-file, and the servers of the groups table last read
+// that --watch-net lets in (a name in both counts once).
+std::vector<WatchEntry> Sniffer::watch_list() const
+{
+    auto entries = load_watch_list(o_.watch, o_.watch_file);
+    if (!o_.watch_from.empty()) {
+        auto more = watch_entries_from_groups(group_servers_, o_.watch_nets, entries, o_.watch_from_base);
+        entries.insert(entries.end(), more.begin(), more.end());
+    }
+    if (entries.empty()) {
+        if (!o_.watch_from.empty())
+            throw Error(EX_CONFIG, "--watch-from " + o_.watch_from_base + ": no server of the groups table" +
+                                       (o_.watch_nets.empty() ? "" : " is in --watch-net") +
+                                       (o_.watch_file.empty() ? "" : ", and none in " + o_.watch_file));
+        throw Error(EX_CONFIG, "watch file " + o_.watch_file + ": no server in it");
+    }
+    return entries;
 }
 
 Capture Sniffer::open_source() const
@@ -334,10 +361,13 @@ void Sniffer::finished_reporting()
 void Sniffer::reload()
 {
     reload_token();
+    apply_watch_list("reload");
+}
+
+void Sniffer::apply_watch_list(const std::string& why)
+{
     try {
-        auto entries = load_watch_list(o_.watch, o_.watch_file);
-        if (entries.empty())
-            throw Error(EX_CONFIG, "watch file " + o_.watch_file + ": no server in it");
+        auto entries = watch_list();
         auto specs = resolve_watch_list(entries);
         std::string expr = capture_ ? capture_->set_filter(filter_candidates(specs, o_.filter), o_.filter) : "";
         watch_ = std::move(entries);
@@ -346,9 +376,9 @@ void Sniffer::reload()
         outputs_.set_servers(specs_);
         if (prober_)
             prober_->set_targets(specs_);
-        log::info("reload: ", specs_.size(), " server(s) watched", expr.empty() ? "" : ", filter: " + expr);
+        log::info(why, ": ", specs_.size(), " server(s) watched", expr.empty() ? "" : ", filter: " + expr);
     } catch (const std::exception& e) {
-        log::error("reload: ", e.what(), ": keeping the watch list in force");
+        log::error(why, ": ", e.what(), ": keeping the watch list in force");
     }
 }
 
