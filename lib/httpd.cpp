@@ -1,4 +1,5 @@
 #include "httpd.hpp"
+#include "httpd_records.hpp"
 
 #include <event2/keyvalq_struct.h>
 #include <sys/socket.h>
@@ -160,17 +161,6 @@ Response Response::later(Deferred d)
     return r;
 }
 
-// One deferred request. Its deadline and the watch on the client socket
-// call back with the Waiter as argument, and the connection's close
-// callback too, so all three are undone before the Waiter goes.
-struct Server::Waiter {
-    Server* server = nullptr;
-    evhttp_request* req = nullptr;
-    evhttp_connection* conn = nullptr;
-    std::shared_ptr<Deferred> deferred;
-    ev::EventPtr deadline;
-    ev::EventPtr hangup;
-};
 
 Server::Server(Loop& loop, Metrics& metrics, Options options)
     : loop_(loop), metrics_(metrics), options_(std::move(options)), http_(evhttp_new(loop.base()))
@@ -184,7 +174,7 @@ Server::Server(Loop& loop, Metrics& metrics, Options options)
     // cap reach dispatch() and get the JSON 413.
     evhttp_set_max_body_size(http_.get(), static_cast<ev_ssize_t>(options_.max_body * 4 + 65536));
     evhttp_set_max_headers_size(http_.get(), 32 * 1024);
-    evhttp_set_timeout(http_.get(), static_cast<int>(std::max<int64_t>(1, options_.timeout.count() / 1000)));
+    init_limits();
     evhttp_set_gencb(http_.get(), &Server::dispatch_cb, this);
     requests_total_ = &metrics_.counter("lbkit_api_requests_total", "Control API requests answered");
     rejected_total_ = &metrics_.counter("lbkit_api_rejected_total", "Control API requests answered with 4xx");
@@ -207,9 +197,8 @@ Server::~Server()
 {
     // evhttp_free (http_, destroyed after this body) frees the waiting
     // requests with their connections; their close callbacks must not find
-    // a Waiter that is gone.
-    for (auto& [w, owned] : waiters_)
-        evhttp_connection_set_closecb(w->conn, nullptr, nullptr);
+    // a Waiter or a connection record that is gone.
+    forget_connections();
     waiters_.clear();
 }
 
@@ -231,6 +220,7 @@ void Server::listen(const std::string& addr)
     evhttp_bound_socket* sock = evhttp_bind_socket_with_handle(http_.get(), hp.host.c_str(), hp.port);
     if (!sock)
         throw Error(EX_UNAVAILABLE, "listen " + addr + ": cannot bind (address in use or not available)");
+    listeners_.push_back(evhttp_bound_socket_get_listener(sock));
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     getsockname(evhttp_bound_socket_get_fd(sock), reinterpret_cast<sockaddr*>(&ss), &len);
@@ -245,6 +235,7 @@ void Server::dispatch_cb(evhttp_request* req, void* arg)
 
 void Server::dispatch(evhttp_request* raw)
 {
+    handling(raw);
     Request req;
     req.raw = raw;
     req.method = method_name(evhttp_request_get_command(raw));
@@ -324,7 +315,8 @@ Response Server::route(Request& req)
 void Server::park(evhttp_request* req, std::shared_ptr<Deferred> deferred)
 {
     evhttp_connection* conn = evhttp_request_get_connection(req);
-    if (waiters_.size() >= options_.max_waiting || !conn) {
+    Conn* record = conn_of(req);
+    if (waiters_.size() >= options_.max_waiting || !conn || !record) {
         Response busy = Response::error(503, "too many requests waiting for a change (" +
                                                  std::to_string(options_.max_waiting) + "); try again later");
         busy.headers.emplace_back("Retry-After", "1");
@@ -335,6 +327,7 @@ void Server::park(evhttp_request* req, std::shared_ptr<Deferred> deferred)
     w->server = this;
     w->req = req;
     w->conn = conn;
+    w->record = record;
     w->deferred = std::move(deferred);
     w->deadline.reset(evtimer_new(loop_.base(), &Server::timeout_cb, w.get()));
     // evhttp reads nothing more from the connection until the answer is
@@ -351,8 +344,8 @@ void Server::park(evhttp_request* req, std::shared_ptr<Deferred> deferred)
     evtimer_add(w->deadline.get(), &tv);
     event_add(w->hangup.get(), nullptr);
     // evhttp frees the connection with the request when it fails or the
-    // server goes: forget the request then.
-    evhttp_connection_set_closecb(conn, &Server::closed_cb, w.get());
+    // server goes: closed() forgets the request then.
+    record->waiter = w.get();
     Waiter* key = w.get();
     waiters_.emplace(key, std::move(w));
     waiting_->set(static_cast<double>(waiters_.size()));
@@ -365,8 +358,14 @@ std::unique_ptr<Server::Waiter> Server::unpark(Waiter* w)
         return nullptr;
     auto owned = std::move(it->second);
     waiters_.erase(it);
+    owned->record->waiter = nullptr;
     waiting_->set(static_cast<double>(waiters_.size()));
     return owned;
+}
+
+void Server::forget(Waiter* w)
+{
+    unpark(w);
 }
 
 void Server::answer(Waiter* w)
@@ -374,9 +373,6 @@ void Server::answer(Waiter* w)
     auto owned = unpark(w);
     if (!owned)
         return;
-    // The connection outlives this answer (keep-alive): it must not call
-    // back into the Waiter freed at the end of this function.
-    evhttp_connection_set_closecb(owned->conn, nullptr, nullptr);
     owned->deadline.reset();
     owned->hangup.reset();
     Response resp;
@@ -421,14 +417,7 @@ void Server::hangup_cb(evutil_socket_t fd, short, void* arg)
     auto owned = w->server->unpark(w);
     if (!owned)
         return;
-    evhttp_connection_set_closecb(owned->conn, nullptr, nullptr);
     evhttp_connection_free(owned->conn);
-}
-
-void Server::closed_cb(evhttp_connection*, void* arg)
-{
-    auto* w = static_cast<Waiter*>(arg);
-    w->server->unpark(w);
 }
 
 void Server::send(evhttp_request* req, Response&& resp)
@@ -443,6 +432,7 @@ void Server::send(evhttp_request* req, Response&& resp)
         evhttp_add_header(out, k.c_str(), v.c_str());
     ev::BufferPtr body(evbuffer_new());
     add_body(body.get(), std::move(resp.body));
+    evhttp_request_set_on_complete_cb(req, &Server::answered_cb, this);
     evhttp_send_reply(req, resp.status, nullptr, body.get());
 }
 

@@ -76,10 +76,25 @@ struct Route {
     Handler handler;
 };
 
+// What one listener grants its clients, so that slow or idle ones cannot
+// hold it (the flags: httpd_flags.hpp; lbstated(8), lbproxy(8) --admin-*).
+struct Limits {
+    // A request, head and body, from its first byte (or the accept) to its
+    // last: the API's bodies are small, one deadline covers both.
+    Millis header_timeout{10000};
+    // A keep-alive connection with no request; also the longest an answer
+    // may stay unread.
+    Millis idle_timeout{60000};
+    // Open connections; at the limit the server stops accepting (new ones
+    // wait in the kernel's queue) until one closes, as haproxy's maxconn.
+    std::size_t max_connections = 512;
+    std::string flag_prefix = "--";  // names the flags in log lines ("--admin-")
+};
+
 struct Options {
     std::string token;              // empty: no token configured
     std::size_t max_body = 1 << 20;
-    Millis timeout{10000};
+    Limits limits;
     std::string service = "lbkit";  // used in /v1/health and metric names
     std::size_t max_waiting = 1024;  // deferred requests at once; beyond, 503
 };
@@ -102,19 +117,39 @@ public:
     // calls it after each change a deferred request may wait for.
     void notify();
     std::size_t waiting() const { return waiters_.size(); }
+    // Connections open now (those the limits apply to).
+    std::size_t connections() const { return conns_.size(); }
 
 private:
     struct Waiter;
+    struct Conn;
+    // The life of a connection under the limits (httpd_conns.cpp).
+    static bufferevent* accepted_cb(event_base* base, void* arg);
+    static void adopt_cb(evutil_socket_t, short, void* arg);
+    static void input_cb(evbuffer* buf, const evbuffer_cb_info* info, void* arg);
+    static void deadline_cb(evutil_socket_t, short, void* arg);
+    static void answered_cb(evhttp_request* req, void* arg);
+    static void conn_closed_cb(evhttp_connection* conn, void* arg);
+    void init_limits();
+    void forget_connections();
+    Conn* conn_of(evhttp_request* req);
+    void expect_request(Conn& c, Millis within);
+    void handling(evhttp_request* req);
+    void answered(evhttp_request* req);
+    void expire(Conn& c);
+    void closed(Conn& c);
+    void pause_accepting();
+    void resume_accepting();
     static void dispatch_cb(evhttp_request* req, void* arg);
     static void timeout_cb(evutil_socket_t, short, void* arg);
     static void hangup_cb(evutil_socket_t fd, short, void* arg);
-    static void closed_cb(evhttp_connection* conn, void* arg);
     void dispatch(evhttp_request* req);
     Response handle(Request& req);
     Response route(Request& req);
     void send(evhttp_request* req, Response&& resp);
     void park(evhttp_request* req, std::shared_ptr<Deferred> deferred);
     std::unique_ptr<Waiter> unpark(Waiter* w);
+    void forget(Waiter* w);  // its connection closed
     void answer(Waiter* w);
 
     Loop& loop_;
@@ -128,6 +163,20 @@ private:
     Series* rejected_total_ = nullptr;
     Series* waiting_ = nullptr;
     std::map<Waiter*, std::unique_ptr<Waiter>> waiters_;
+    std::map<Conn*, std::unique_ptr<Conn>> conns_;
+    std::map<evhttp_connection*, Conn*> by_evhttp_;
+    std::vector<Conn*> unadopted_;  // accepted; evhttp's connection not made yet
+    ev::EventPtr adopt_;
+    std::vector<evconnlistener*> listeners_;  // owned by http_
+    bool paused_ = false;
+    int64_t paused_since_ms_ = 0;
+    int64_t limit_logged_ms_ = 0;
+    uint64_t pauses_unlogged_ = 0;
+    int64_t timeouts_logged_ms_ = 0;
+    uint64_t timeouts_unlogged_ = 0;
+    Series* connections_ = nullptr;
+    Series* limit_reached_total_ = nullptr;
+    Series* header_timeouts_total_ = nullptr;
 };
 
 // GET of a versioned document with ?since=N&wait=D (long polling, as lbctl

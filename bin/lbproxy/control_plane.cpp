@@ -14,6 +14,7 @@
 #include "history_query.hpp"
 #include "history_store.hpp"
 #include "httpc.hpp"
+#include "httpd_flags.hpp"
 #include "log.hpp"
 #include "output.hpp"
 #include "proxy_store.hpp"
@@ -44,6 +45,7 @@ void add_state_options(CLI::App& app, StateOptions& o)
         ->capture_default_str();
     app.add_option("--admin-url", o.admin_url, "URL lbstated pushes the state to (default http://ADMIN/v1/state)")
         ->type_name("URL");
+    lbkit::httpd::add_limit_flags(app, o.admin_limits, "admin-", "the admin API");
     lbkit::cli::add_duration(app, "--state-interval", o.state_interval,
                              "Periodic push interval; health check of lbstated; pause after a failed pull");
     lbkit::cli::add_duration(app, "--state-timeout", o.state_timeout, "Time allowed for each request to lbstated");
@@ -94,6 +96,7 @@ StateOptions check_state_options(StateOptions o)
     at_least(o.suspect_for, Millis{0}, "--suspect-time");
     at_least(o.slow_start, Millis{0}, "--slow-start");
     at_least(o.ejection_time, Millis{100}, "--ejection-time");
+    lbkit::httpd::check_limits(o.admin_limits);
     if (o.client_id.empty()) o.client_id = host_name();
     return o;
 }
@@ -166,7 +169,7 @@ ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOption
       deps{book, sources, db, history, history_queries, metrics, opt.state_mode, opt.policy,
            [this](lbkit::api::StateView v, const std::string& s) { return receive(std::move(v), s); }},
       admin(loop, metrics,
-            lbkit::httpd::Options{token, 2 * lbkit::table::max_bytes + 65536, Millis{10000}, "lbproxy"}),
+            lbkit::httpd::Options{token, 2 * lbkit::table::max_bytes + 65536, opt.admin_limits, "lbproxy"}),
       persist_timer(loop, [this] { persist_confirmed(); })
 {
     restore();

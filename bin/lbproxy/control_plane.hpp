@@ -36,6 +36,7 @@ struct StateOptions {
     int eject_after = 5;                     // --eject-after: consecutive failures (0: no ejection)
     int max_ejection_percent = 50;           // --max-ejection-percent: of a group's servers
     lbkit::Millis ejection_time{30000};      // --ejection-time: times the server's ejection count
+    lbkit::httpd::Limits admin_limits;       // --admin-header-timeout, --admin-idle-timeout, --admin-max-connections
 };
 
 // Adds the flags above to the proxy's command line.

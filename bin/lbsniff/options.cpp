@@ -7,6 +7,7 @@
 #include "addr.hpp"
 #include "cli.hpp"
 #include "error.hpp"
+#include "httpd_flags.hpp"
 
 namespace lbsniff {
 
@@ -69,6 +70,12 @@ void add_options(CLI::App& app, Options& o)
     app.add_option("--watch", o.watch, "Watch server HOST:PORT (repeatable)")->type_name("HOST:PORT");
     app.add_option("--watch-file", o.watch_file, "Table of watched servers: 'server host:port' rows")
         ->type_name("FILE");
+    app.add_option("--watch-from", o.watch_from,
+                   "Also watch the servers of lbstated's groups table at URL, followed as it changes")
+        ->type_name("URL");
+    app.add_option("--watch-net", o.watch_net,
+                   "With --watch-from, only the servers whose address is in CIDR (repeatable; default all)")
+        ->type_name("CIDR");
     app.add_option("--filter", o.filter, "Extra BPF expression, and-ed with the watch list")->type_name("EXPR");
     app.add_option("--snaplen", o.snaplen, "Bytes captured per packet")->capture_default_str()
         ->check(CLI::Range(68, 262144))->type_name("BYTES");
@@ -100,6 +107,7 @@ void add_options(CLI::App& app, Options& o)
     app.add_option("-Z,--user", o.user, "Drop privileges to USER once the capture is open")->type_name("USER");
     app.add_option("--listen", o.listen, "Serve /metrics and /v1/health on ADDR:PORT (default: off)")
         ->type_name("ADDR:PORT");
+    lbkit::httpd::add_limit_flags(app, o.listen_limits, "", "the --listen endpoint");
     app.add_flag("--syslog", o.use_syslog, "Log to syslog instead of standard error");
     app.add_option("--max-flows", o.max_flows, "Connections tracked at once")->capture_default_str()
         ->check(CLI::Range(16, 1 << 24))->type_name("N");
@@ -112,14 +120,30 @@ void validate(Options& o)
     auto usage = [](const std::string& what) { return Error(EX_USAGE, what); };
     if (o.interface.empty() && o.read_file.empty() && (o.probe_text.empty() || o.probe_text == "none"))
         throw usage("give -i IFACE to capture, -r FILE to read a capture file, or --probe KIND to probe only");
-    if (o.watch.empty() && o.watch_file.empty())
-        throw usage("no server to watch: give --watch HOST:PORT or --watch-file FILE");
+    if (o.watch.empty() && o.watch_file.empty() && o.watch_from.empty())
+        throw usage("no server to watch: give --watch HOST:PORT, --watch-file FILE or --watch-from URL");
+    if (!o.watch_net.empty() && o.watch_from.empty())
+        throw usage("--watch-net needs --watch-from: it chooses among the servers of the groups table");
+    try {
+        if (!o.watch_from.empty())
+            o.watch_from_base = lbkit::http_base_url(o.watch_from);
+    } catch (const BadInput& e) {
+        throw usage(std::string("--watch-from ") + e.what());
+    }
+    for (const auto& n : o.watch_net) {
+        try {
+            o.watch_nets.push_back(lbkit::Cidr::parse(n));
+        } catch (const BadInput& e) {
+            throw usage(std::string("--watch-net: ") + e.what());
+        }
+    }
     if (o.interval.count() <= 0)
         throw usage("--interval must be more than 0");
     if (o.syn_timeout.count() <= 0)
         throw usage("--syn-timeout must be more than 0");
     if (o.probe_interval.count() <= 0)
         throw usage("--probe-interval must be more than 0");
+    lbkit::httpd::check_limits(o.listen_limits);
     try {
         o.buffer_bytes = parse_size(o.buffer);
         // A live capture probes by default: a server that gets no traffic

@@ -7,7 +7,9 @@
 #include <CLI/CLI.hpp>
 
 #include "cli.hpp"
+#include "addr.hpp"
 #include "engine.hpp"
+#include "httpd.hpp"
 
 namespace lbsniff {
 
@@ -21,6 +23,10 @@ struct Options : lbkit::cli::Common {
     std::string read_file;             // -r ("-" = stdin)
     std::vector<std::string> watch;    // --watch HOST:PORT
     std::string watch_file;
+    std::string watch_from;            // --watch-from URL: lbstated's groups table
+    std::vector<std::string> watch_net;  // --watch-net CIDR (repeatable)
+    std::string watch_from_base;       // checked: http://host:port
+    std::vector<lbkit::Cidr> watch_nets;
     std::string filter;                // --filter EXPR, and-ed with the watch list
     int snaplen = 256;
     std::string buffer = "4M";         // kernel capture buffer
@@ -40,6 +46,7 @@ struct Options : lbkit::cli::Common {
     lbkit::Millis probe_interval{5000};
     std::string user;                  // -Z
     std::string listen;                // --listen; empty: no HTTP endpoint
+    lbkit::httpd::Limits listen_limits;  // --header-timeout, --idle-timeout, --max-connections
     std::size_t max_flows = 1 << 16;
     bool check_only = false;           // -n
     bool print_filter = false;

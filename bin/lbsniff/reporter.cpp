@@ -1,6 +1,7 @@
 #include "reporter.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "addr.hpp"
 #include "log.hpp"
@@ -73,37 +74,87 @@ void Reporter::post()
 void Reporter::finished(std::vector<api::ServerReport> batch, const lbkit::httpc::Result& r)
 {
     in_flight_ = false;
-    // A 4xx other than timeout and rate limit will be refused again: drop
-    // it, say why, and go on with newer reports.
-    bool refused = r.error.empty() && r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429;
+    const bool answered = r.error.empty() && r.status >= 400;
+    // The token (401, 403) is fixed by an administrator, a 5xx, timeout or
+    // rate limit passes: keep the figures and resend. Any other 4xx says the
+    // report itself is wrong and would be refused again: drop it, say why,
+    // and go on with newer reports.
+    const bool refused = answered && (r.status == 401 || r.status == 403);
+    const bool malformed = answered && r.status < 500 && !refused && r.status != 408 && r.status != 429;
     if (r.ok()) {
         ok_.inc();
-        if (failing_)
+        if (failing_ || refused_)
             lbkit::log::info("report to ", url_, ": delivered again");
         failing_ = refused_ = false;
+        last_result_ = "ok";
+        consecutive_failures_ = 0;
+        last_ok_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch()).count();
         backoff_ = Millis{0};
         post();
-    } else if (refused) {
+    } else if (malformed) {
         failed_.inc();
-        if (!refused_)
-            lbkit::log::error("report to ", url_, ": refused: ", r.describe(), ": report dropped");
+        lbkit::log::error("report to ", url_, ": refused as malformed: ", r.describe(), ": report dropped");
+        last_result_ = "dropped";
         refused_ = true;
+        ++consecutive_failures_;
         last_refusal_ = r.describe();
         post();
     } else {
         failed_.inc();
         outbox_.restore(batch);
-        if (!failing_)
+        if (refused && !refused_)
+            lbkit::log::error("report to ", url_, ": refused: ", r.describe(),
+                              ": keeping the latest state of each server to resend (check --token-file, then SIGHUP)");
+        else if (!refused && !failing_)
             lbkit::log::warn("report to ", url_, ": ", r.describe(),
                              ": keeping the latest state of each server until it can be sent");
-        failing_ = true;
-        last_failure_ = r.describe();
+        (refused ? refused_ : failing_) = true;
+        (refused ? last_refusal_ : last_failure_) = r.describe();
+        last_result_ = refused ? "refused" : "failed";
+        ++consecutive_failures_;
         backoff_ = std::min(max_backoff, backoff_.count() ? backoff_ * 2 : first_backoff);
         retry_.start(backoff_);
     }
     waiting_.set(double(outbox_.size()));
     if (done_)
         done_();
+}
+
+void Reporter::set_token(std::string token)
+{
+    if (token == token_)
+        return;
+    token_ = std::move(token);
+    backoff_ = Millis{0};
+    if (retry_.pending())
+        flush_now();
+}
+
+nlohmann::json Reporter::health() const
+{
+    const std::string& error = last_result_ == "failed" ? last_failure_ : last_refusal_;
+    return {{"url", url_},
+            {"last_result", last_result_},
+            {"consecutive_failures", consecutive_failures_},
+            {"last_error", last_result_ == "ok" || last_result_ == "none" ? "" : error},
+            {"last_ok_ms", last_ok_ms_},
+            {"waiting", outbox_.size()}};
+}
+
+std::string Reporter::trouble() const
+{
+    if (last_result_ == "ok" || last_result_ == "none")
+        return "";
+    const std::string n = std::to_string(consecutive_failures_);
+    if (last_result_ == "dropped")
+        return "report to " + url_ + ": refused as malformed (" + last_refusal_ + "), " + n +
+               " in a row dropped";
+    if (last_result_ == "refused")
+        return "report to " + url_ + ": " + n + " in a row refused (" + last_refusal_ +
+               "); the latest figures are kept to resend";
+    return "report to " + url_ + ": " + n + " in a row failed (" + last_failure_ +
+           "); the latest figures are kept to resend";
 }
 
 }  // namespace lbsniff

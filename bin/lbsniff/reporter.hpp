@@ -1,11 +1,16 @@
 // Sends reports to one lbstated (POST /v1/reports, Bearer token). One
 // request in flight at a time; what arrives meanwhile waits in an Outbox
-// (latest per server). While lbstated is unreachable, retries back off from
-// 1 s to 10 s and the outbox keeps only the newest state of each server.
+// (latest per server). While lbstated is unreachable, answers 5xx, or
+// refuses the token (401, 403), retries back off from 1 s to 10 s and the
+// outbox keeps only the newest state of each server; a report lbstated
+// calls malformed (another 4xx) would be refused again and is dropped.
+// health() says how the last reports went (lbsniff(8), GET /v1/health).
 #pragma once
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "httpc.hpp"
 #include "loop.hpp"
@@ -29,6 +34,14 @@ public:
     const std::string& last_refusal() const { return last_refusal_; }
     const std::string& last_failure() const { return last_failure_; }
     const std::string& url() const { return url_; }
+    // A token read again (SIGHUP): the next attempt, at once, carries it.
+    void set_token(std::string token);
+    // {"url","last_result":"ok"|"refused"|"failed"|"dropped"|"none","consecutive_failures",
+    //  "last_error","last_ok_ms"}
+    nlohmann::json health() const;
+    // Empty when the last report went through (or none was sent yet), else
+    // a sentence: "report to URL: N in a row refused: 401 ...; kept to resend".
+    std::string trouble() const;
     // Called whenever a request finishes.
     void on_done(std::function<void()> fn) { done_ = std::move(fn); }
 
@@ -49,6 +62,9 @@ private:
     bool failing_ = false;
     bool refused_ = false;
     std::string last_refusal_, last_failure_;
+    std::string last_result_ = "none";
+    int consecutive_failures_ = 0;
+    int64_t last_ok_ms_ = 0;
     lbkit::Series& ok_;
     lbkit::Series& failed_;
     lbkit::Series& waiting_;

@@ -74,6 +74,14 @@ int Sniffer::run()
         prober_ = std::make_unique<Prober>(loop_, *http_, engine_, o_.probe, o_.probe_interval);
         prober_->set_targets(specs_);
     }
+    if (!o_.watch_from.empty()) {
+        follower_ = std::make_unique<GroupsFollower>(
+            loop_, *http_, o_.watch_from_base, group_servers_, [this](const std::vector<std::string>& servers) {
+                group_servers_ = servers;
+                apply_watch_list("--watch-from " + o_.watch_from_base + ": groups changed");
+            });
+        follower_->start();
+    }
     loop_.on_reload([this] { reload(); });
     loop_.on_stop([this] { stop(); });
     start_reading();
@@ -83,11 +91,11 @@ int Sniffer::run()
         throw *read_error_;
     if (capture_ && !capture_->live() && !reporters_.empty()) {
         for (const auto& r : reporters_) {
+            if (r->refused())
+                throw Error(EX_PROTOCOL, "report to " + r->url() + ": refused: " + r->last_refusal());
             if (!r->delivered())
                 throw Error(EX_TEMPFAIL, "report to " + r->url() + ": not delivered before the end: " +
                                              r->last_failure());
-            if (r->refused())
-                throw Error(EX_PROTOCOL, "report to " + r->url() + ": refused: " + r->last_refusal());
         }
     }
     return 0;
@@ -95,10 +103,29 @@ int Sniffer::run()
 
 void Sniffer::load_watch()
 {
-    watch_ = load_watch_list(o_.watch, o_.watch_file);
-    if (watch_.empty())
-        throw Error(EX_CONFIG, "watch file " + o_.watch_file + ": no server in it");
+    if (!o_.watch_from.empty())
+        group_servers_ = fetch_group_servers(o_.watch_from_base);
+    watch_ = watch_list();
     specs_ = resolve_watch_list(watch_);
+}
+
+// --watch and --watch-file, and the servers of the groups table last read
+// that --watch-net lets in (a name in both counts once).
+std::vector<WatchEntry> Sniffer::watch_list() const
+{
+    auto entries = load_watch_list(o_.watch, o_.watch_file);
+    if (!o_.watch_from.empty()) {
+        auto more = watch_entries_from_groups(group_servers_, o_.watch_nets, entries, o_.watch_from_base);
+        entries.insert(entries.end(), more.begin(), more.end());
+    }
+    if (entries.empty()) {
+        if (!o_.watch_from.empty())
+            throw Error(EX_CONFIG, "--watch-from " + o_.watch_from_base + ": no server of the groups table" +
+                                       (o_.watch_nets.empty() ? "" : " is in --watch-net") +
+                                       (o_.watch_file.empty() ? "" : ", and none in " + o_.watch_file));
+        throw Error(EX_CONFIG, "watch file " + o_.watch_file + ": no server in it");
+    }
+    return entries;
 }
 
 Capture Sniffer::open_source() const
@@ -156,16 +183,29 @@ void Sniffer::start_http()
     lbkit::httpd::Options opts;
     opts.token = token_;
     opts.service = "lbsniff";
+    opts.limits = o_.listen_limits;
     api_ = std::make_unique<lbkit::httpd::Server>(loop_, metrics_, opts);
     api_->on_health([this] {
         lbkit::httpd::Json servers = lbkit::httpd::Json::array();
         for (std::size_t i = 0; i < engine_.servers(); ++i)
             servers.push_back({{"name", engine_.name(i)}, {"state", to_string(engine_.state(i))},
                                {"load", engine_.last_load(i)}});
-        if (!capture_)
-            return lbkit::httpd::Json{{"capture", nullptr}, {"servers", servers}};
-        return lbkit::httpd::Json{{"capture", capture_->name()}, {"link", link_name(dlt_)},
-                                  {"live", capture_->live()}, {"servers", servers}};
+        lbkit::httpd::Json j = {{"servers", servers}, {"reports", lbkit::httpd::Json::array()}};
+        if (capture_)
+            j.update({{"capture", capture_->name()}, {"link", link_name(dlt_)}, {"live", capture_->live()}});
+        else
+            j["capture"] = nullptr;
+        // Not ok while the last reports to an lbstated were refused or
+        // failed: the sniffer runs, but the state manager does not hear it.
+        std::string reasons;
+        for (const auto& r : reporters_) {
+            j["reports"].push_back(r->health());
+            if (std::string t = r->trouble(); !t.empty())
+                reasons += (reasons.empty() ? "" : "; ") + t;
+        }
+        if (!reasons.empty())
+            j.update({{"status", "reports failing"}, {"reason", reasons}});
+        return j;
     });
     api_->listen(o_.listen);
     log::info("serving /metrics and /v1/health on ", o_.listen,
@@ -320,10 +360,14 @@ void Sniffer::finished_reporting()
 
 void Sniffer::reload()
 {
+    reload_token();
+    apply_watch_list("reload");
+}
+
+void Sniffer::apply_watch_list(const std::string& why)
+{
     try {
-        auto entries = load_watch_list(o_.watch, o_.watch_file);
-        if (entries.empty())
-            throw Error(EX_CONFIG, "watch file " + o_.watch_file + ": no server in it");
+        auto entries = watch_list();
         auto specs = resolve_watch_list(entries);
         std::string expr = capture_ ? capture_->set_filter(filter_candidates(specs, o_.filter), o_.filter) : "";
         watch_ = std::move(entries);
@@ -332,9 +376,26 @@ void Sniffer::reload()
         outputs_.set_servers(specs_);
         if (prober_)
             prober_->set_targets(specs_);
-        log::info("reload: ", specs_.size(), " server(s) watched", expr.empty() ? "" : ", filter: " + expr);
+        log::info(why, ": ", specs_.size(), " server(s) watched", expr.empty() ? "" : ", filter: " + expr);
     } catch (const std::exception& e) {
-        log::error("reload: ", e.what(), ": keeping the watch list in force");
+        log::error(why, ": ", e.what(), ": keeping the watch list in force");
+    }
+}
+
+// A token refused by lbstated is fixed in the token file, then SIGHUP:
+// the reports kept meanwhile go at once with the new one.
+void Sniffer::reload_token()
+{
+    try {
+        std::string token = lbkit::auth::load_token(o_.token_file);
+        if (token == token_)
+            return;
+        token_ = std::move(token);
+        for (auto& r : reporters_)
+            r->set_token(token_);
+        log::info("reload: token read again");
+    } catch (const std::exception& e) {
+        log::error("reload: ", e.what(), ": keeping the token in force");
     }
 }
 

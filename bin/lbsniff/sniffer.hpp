@@ -20,6 +20,7 @@
 #include "probe.hpp"
 #include "reporter.hpp"
 #include "watch.hpp"
+#include "watch_from.hpp"
 
 namespace lbsniff {
 
@@ -42,6 +43,9 @@ private:
     void finish_input();
     void finished_reporting();
     void reload();
+    void reload_token();
+    std::vector<WatchEntry> watch_list() const;
+    void apply_watch_list(const std::string& why);
     void stop();
     void log_capture_stats(bool final);
     static void packet_cb(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
@@ -64,6 +68,8 @@ private:
     std::vector<WatchEntry> watch_;
     std::vector<ServerSpec> specs_;
     std::string token_;
+    std::vector<std::string> group_servers_;  // --watch-from: the servers of the table last read
+    std::unique_ptr<GroupsFollower> follower_;
     uint64_t frames_ = 0, undecoded_ = 0;
     Micros last_ts_ = 0, last_wall_ = 0;  // newest packet stamp; when it was read
     pcap_stat last_stats_{};

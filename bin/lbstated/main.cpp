@@ -6,6 +6,7 @@
 #include "auth.hpp"
 #include "cli.hpp"
 #include "httpd.hpp"
+#include "httpd_flags.hpp"
 #include "log.hpp"
 #include "routes.hpp"
 #include "stated.hpp"
@@ -35,11 +36,14 @@ int main(int argc, char** argv)
     CLI::App app{"lbstated: lbkit state manager", "lbstated"};
     lbkit::cli::Daemon common;
     lbstated::Options options;
+    lbkit::httpd::Limits limits;
     lbkit::cli::add_daemon(app, common, "127.0.0.1:7400");
     add_options(app, options);
+    lbkit::httpd::add_limit_flags(app, limits, "", "the API");
     return lbkit::cli::run(app, argc, argv, [&] {
         lbkit::log::init("lbstated", common.verbosity(), common.use_syslog);
         std::string token = lbkit::auth::load_token(common.token_file);
+        lbkit::httpd::check_limits(limits);
         if (common.check_only) {
             if (!options.groups_file.empty())
                 lbstated::parse_groups(lbkit::table::read_file(options.groups_file), options.groups_file);
@@ -49,7 +53,7 @@ int main(int argc, char** argv)
         lbkit::Loop loop;
         lbkit::Metrics metrics;
         lbstated::Stated daemon(loop, metrics, options, common.state_dir, token);
-        lbkit::httpd::Server api(loop, metrics, {token, options.max_body, lbkit::Millis(10000), "lbstated"});
+        lbkit::httpd::Server api(loop, metrics, {token, options.max_body, limits, "lbstated"});
         api.add(lbstated::routes(daemon));
         api.on_health([&] { return lbkit::httpd::Json{{"state_version", daemon.model().version()}}; });
         daemon.on_changed([&api] { api.notify(); });

@@ -23,7 +23,7 @@ int main(int argc, char** argv)
     return lbkit::cli::run(app, argc, argv, [&] {
         lbkit::Loop loop;
         lbkit::Metrics metrics;
-        lbkit::httpd::Server server(loop, metrics, {token, 1 << 20, lbkit::Millis(5000), "receiver"});
+        lbkit::httpd::Server server(loop, metrics, {token, 1 << 20, lbkit::httpd::Limits{}, "receiver"});
         server.add({"POST", "/v1/state", true, [&](lbkit::httpd::Request& req) {
                         struct stat st;
                         if (!fail_flag.empty() && stat(fail_flag.c_str(), &st) == 0)

@@ -1,5 +1,6 @@
-// lbsniff watch.cpp, filter.cpp, outbox.cpp, outputs.cpp (line format) and
-// options.cpp: the watch list and its errors, the BPF expression, the
+// lbsniff watch.cpp, watch_from.cpp, filter.cpp, outbox.cpp, outputs.cpp
+// (line format) and options.cpp: the watch list and its errors, the list
+// taken from a groups table, the BPF expression, the
 // latest-only report queue, and the --stdout line.
 #define BOOST_TEST_MODULE lbsniff_watch
 #define BOOST_TEST_DYN_LINK
@@ -18,6 +19,7 @@
 #include "outbox.hpp"
 #include "outputs.hpp"
 #include "reporter.hpp"
+#include "watch_from.hpp"
 #include "watch.hpp"
 
 using namespace lbsniff;
@@ -189,4 +191,32 @@ BOOST_AUTO_TEST_CASE(option_values)
     BOOST_TEST(Reporter::endpoint("http://127.0.0.1:7400") == "http://127.0.0.1:7400/v1/reports");
     BOOST_TEST(Reporter::endpoint("http://127.0.0.1:7400/") == "http://127.0.0.1:7400/v1/reports");
     BOOST_TEST(Reporter::endpoint("http://h:7400/custom/reports") == "http://h:7400/custom/reports");
+}
+
+BOOST_AUTO_TEST_CASE(group_servers_each_once_in_table_order)
+{
+    auto doc = nlohmann::json::parse(R"({"groups":[{"name":"a","servers":[{"server":"10.0.0.2:80","ratio":1},
+        {"server":"10.0.0.1:80","ratio":2}]},{"name":"b","servers":[{"server":"10.0.0.1:80","ratio":1},
+        {"server":"192.168.1.5:8080","ratio":1}]}]})");
+    auto servers = lbsniff::group_servers(doc);
+    BOOST_TEST(servers == (std::vector<std::string>{"10.0.0.2:80", "10.0.0.1:80", "192.168.1.5:8080"}),
+               boost::test_tools::per_element());
+    BOOST_CHECK_THROW(lbsniff::group_servers(nlohmann::json::parse(R"({"error":"x"})")), lbkit::BadInput);
+    BOOST_CHECK_THROW(lbsniff::group_servers(nlohmann::json::parse(R"({"groups":[{"name":"a"}]})")),
+                      lbkit::BadInput);
+}
+
+BOOST_AUTO_TEST_CASE(watch_from_groups_keeps_the_servers_of_the_networks_and_leaves_out_those_present)
+{
+    std::vector<std::string> servers{"10.0.0.2:80", "10.0.0.1:80", "192.168.1.5:8080"};
+    std::vector<lbsniff::WatchEntry> present{{"10.0.0.1:80", lbkit::parse_host_port("10.0.0.1:80", 80), "--watch"}};
+    auto all = lbsniff::watch_entries_from_groups(servers, {}, {}, "http://s:7400");
+    BOOST_TEST(all.size() == 3u);
+    BOOST_TEST(all[0].where == "--watch-from http://s:7400");
+    auto lan = lbsniff::watch_entries_from_groups(servers, {lbkit::Cidr::parse("10.0.0.0/24")}, present, "u");
+    BOOST_REQUIRE(lan.size() == 1u);
+    BOOST_TEST(lan[0].name == "10.0.0.2:80");
+    auto none = lbsniff::watch_entries_from_groups(servers, {lbkit::Cidr::parse("172.16.0.0/12")}, {}, "u");
+    BOOST_TEST(none.empty());
+    BOOST_CHECK_THROW(lbsniff::watch_entries_from_groups({"no-such-host.invalid:80"}, {}, {}, "u"), lbkit::Error);
 }
