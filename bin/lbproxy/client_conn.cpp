@@ -17,7 +17,11 @@ constexpr timeval linger_tv{2, 0};
 }  // namespace
 
 void ClientRegistry::add(ClientConn* c) { conns_.insert(c); }
-void ClientRegistry::remove(ClientConn* c) { conns_.erase(c); }
+void ClientRegistry::remove(ClientConn* c)
+{
+    conns_.erase(c);
+    if (on_remove_) on_remove_();
+}
 
 void ClientRegistry::close_all()
 {

@@ -6,6 +6,7 @@
 // closes it gracefully after an error answer (lingering close, so the
 // client reads the answer rather than a reset).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -71,16 +72,19 @@ private:
     std::unique_ptr<Tunnel> tunnel_;
 };
 
-// The open client connections, so a stopping proxy can close them.
+// The open client connections, so a stopping proxy can close them and the
+// listener can wait for one to close at --max-connections.
 class ClientRegistry {
 public:
     void add(ClientConn* c);
     void remove(ClientConn* c);
     void close_all();
     std::size_t size() const { return conns_.size(); }
+    void on_remove(std::function<void()> fn) { on_remove_ = std::move(fn); }
 
 private:
     std::unordered_set<ClientConn*> conns_;
+    std::function<void()> on_remove_;
 };
 
 }  // namespace lbproxy

@@ -35,6 +35,18 @@ void Listener::close()
     event_del(resume_.get());
 }
 
+void Listener::hold()
+{
+    held_ = true;
+    if (listener_) evconnlistener_disable(listener_.get());
+}
+
+void Listener::release()
+{
+    held_ = false;
+    if (listener_ && !evtimer_pending(resume_.get(), nullptr)) evconnlistener_enable(listener_.get());
+}
+
 void Listener::accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, void* arg)
 {
     static_cast<Listener*>(arg)->accept_(fd, peer);
@@ -59,7 +71,7 @@ void Listener::error_cb(evconnlistener* l, void* arg)
 void Listener::resume_cb(evutil_socket_t, short, void* arg)
 {
     auto* self = static_cast<Listener*>(arg);
-    if (self->listener_)
+    if (self->listener_ && !self->held_)
         evconnlistener_enable(self->listener_.get());
 }
 

@@ -1,6 +1,8 @@
 // The proxy port: accepts clients, checks them against --allow (others get
 // a 403 and nothing else), and pauses accepting for a second when the
-// process runs out of descriptors instead of spinning on accept().
+// process runs out of descriptors instead of spinning on accept(). At
+// --max-connections the owner holds it: new clients wait in the kernel's
+// queue, as with HAProxy's maxconn, until one closes.
 #pragma once
 #include <functional>
 
@@ -16,6 +18,8 @@ public:
     // Throws lbkit::Error(EX_UNAVAILABLE) when the address cannot be bound.
     void bind(const lbkit::HostPort& addr);
     void close();
+    void hold();
+    void release();
 
 private:
     static void accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int len, void* arg);
@@ -26,6 +30,7 @@ private:
     Accept accept_;
     lbkit::ev::ListenerPtr listener_;
     lbkit::ev::EventPtr resume_;
+    bool held_ = false;
 };
 
 }  // namespace lbproxy

@@ -1,5 +1,8 @@
 #include "proxy.hpp"
 
+#include "clock.hpp"
+#include "log.hpp"
+
 namespace lbproxy {
 
 namespace {
@@ -26,9 +29,31 @@ Proxy::Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& conf
            http::common_timeout(loop.base(), config.header_timeout)},
       listener_(loop.base(), [this](evutil_socket_t fd, const sockaddr* peer) {
           ClientConn::open(ctx_, clients_, fd, peer, config_.allowed(peer));
+          accepted();
       })
 {
     http::set_max_header(config.max_header);
+    clients_.on_remove([this] {
+        if (at_limit_ && clients_.size() < config_.max_connections) {
+            at_limit_ = false;
+            listener_.release();
+        }
+    });
+}
+
+// At --max-connections the listener is held until a client goes: the
+// clients beyond wait in the kernel's queue, those in wait for nothing.
+void Proxy::accepted()
+{
+    if (clients_.size() < config_.max_connections || at_limit_) return;
+    at_limit_ = true;
+    listener_.hold();
+    metrics_.connection_limit_reached.inc();
+    int64_t now = lbkit::monotonic_ms();
+    if (now - limit_logged_ms_ >= 60'000) {  // once a minute at most: a full proxy is a state
+        limit_logged_ms_ = now;
+        lbkit::log::warn("--max-connections ", config_.max_connections, " reached: new clients wait until one closes");
+    }
 }
 
 Proxy::~Proxy()

@@ -33,6 +33,10 @@ private:
     Context ctx_;
     ClientRegistry clients_;
     Listener listener_;
+    bool at_limit_ = false;
+    int64_t limit_logged_ms_ = 0;
+
+    void accepted();
 };
 
 }  // namespace lbproxy

@@ -41,6 +41,10 @@ void add_proxy_options(CLI::App& app, ProxyOptions& o)
     lbkit::cli::add_duration(app, "--server-timeout", o.server_timeout,
                         "Time a server may stay silent while a response is awaited (then 504)");
     app.add_option("--pool-size", o.pool_size, "Idle keep-alive connections kept per server")->capture_default_str();
+    app.add_option("--max-connections", o.max_connections,
+                   "Client connections open at once; beyond it new ones wait in the kernel's queue")
+        ->check(lbkit::cli::positive)
+        ->capture_default_str();
 }
 
 ProxyConfig make_config(const ProxyOptions& o, const std::string& listen)
@@ -78,6 +82,7 @@ ProxyConfig make_config(const ProxyOptions& o, const std::string& listen)
     c.idle_timeout = o.idle_timeout;
     c.server_timeout = o.server_timeout;
     c.pool_size = o.pool_size;
+    c.max_connections = o.max_connections;
     c.host_of_server = o.host_header == "server";
     return c;
 }

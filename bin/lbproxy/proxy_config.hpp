@@ -1,5 +1,6 @@
 // The data path's command-line options (--allow, --connect-ports,
-// --host-header, --max-header and the timeouts) and their checked form.
+// --host-header, --max-header, --max-connections and the timeouts) and their
+// checked form.
 #pragma once
 #include <sys/socket.h>
 
@@ -26,6 +27,7 @@ struct ProxyOptions {
     lbkit::Millis idle_timeout{60000};     // --idle-timeout
     lbkit::Millis server_timeout{60000};   // --server-timeout
     std::size_t pool_size = 128;           // --pool-size: idle connections kept per server
+    std::size_t max_connections = 16384;   // --max-connections: open client connections
 };
 
 void add_proxy_options(CLI::App& app, ProxyOptions& o);
@@ -37,6 +39,7 @@ struct ProxyConfig {
     std::size_t max_header = 64 * 1024;
     lbkit::Millis connect_timeout{5000}, header_timeout{10000}, idle_timeout{60000}, server_timeout{60000};
     std::size_t pool_size = 128;
+    std::size_t max_connections = 16384;
     // --host-header server: a chosen server gets its own name as Host, not
     // the representative name the client asked for.
     bool host_of_server = false;

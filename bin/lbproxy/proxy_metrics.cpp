@@ -13,6 +13,8 @@ ProxyMetrics::ProxyMetrics(lbkit::Metrics& m)
       client_connections(m.gauge("lbproxy_client_connections", "Open client connections")),
       upstream_connects(m.counter("lbproxy_upstream_connects_total", "New connections opened to servers")),
       tunnels(m.counter("lbproxy_tunnels_total", "CONNECT tunnels opened")),
+      connection_limit_reached(m.counter("lbproxy_connection_limit_reached_total",
+                                         "Times --max-connections held new clients in the kernel's queue")),
       registry_(m)
 {
     const char* kinds[] = {"connect", "timeout", "reset", "bad_response"};

@@ -16,6 +16,7 @@ struct ProxyMetrics {
     lbkit::Series& client_connections;  // lbproxy_client_connections (gauge)
     lbkit::Series& upstream_connects;   // lbproxy_upstream_connects_total
     lbkit::Series& tunnels;             // lbproxy_tunnels_total
+    lbkit::Series& connection_limit_reached;  // lbproxy_connection_limit_reached_total
 
     void upstream_error(UpstreamError kind);
     void refused(int status);   // lbproxy_refused_requests_total{status}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Limits: out of file descriptors, lbproxy pauses accepting instead of
 # spinning and serves again once descriptors are free; idle keep-alive
-# connections are closed after --idle-timeout.
+# connections are closed after --idle-timeout; at --max-connections new
+# clients wait until one closes.
 . "$(dirname "$0")/lib.sh"
 
 BP=$(free_port); start backend "$BACKEND" --listen 127.0.0.1:$BP --name b1
@@ -40,4 +41,25 @@ sleep 1
 cpu2=$(awk '{ print $14 + $15 }' "/proc/$PROXY_PID/stat")
 if [ $((cpu2 - cpu)) -le 20 ]; then ok "no busy loop afterwards ($((cpu2 - cpu)) ticks in 1 s)"
 else not_ok "busy loop: $((cpu2 - cpu)) ticks in 1 s"; fi
+
+# --max-connections: at the limit new clients wait in the kernel's queue
+# and are served once a connection closes.
+CP=$(free_port); CA=$(free_port)
+start capped "$LBPROXY" --listen 127.0.0.1:$CP --admin 127.0.0.1:$CA --state-dir "$T/capped" \
+    --state-server http://127.0.0.1:$SP --max-connections 2
+wait_port $CP || not_ok "capped proxy started"
+exec 4<>"/dev/tcp/127.0.0.1/$CP" 5<>"/dev/tcp/127.0.0.1/$CP"
+wait_for 5 grep -q "max-connections 2 reached" "$T/capped.log"
+like "at --max-connections: said in the log" "$(cat "$T/capped.log")" "--max-connections 2 reached: new clients wait"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -x http://127.0.0.1:$CP $B/)
+is "a third client waits (no answer within 1 s)" "$code" "000"
+# (without the two connections: a child holding them would keep them open)
+curl -s -o "$T/waited" -w '%{http_code}' --max-time 10 -x http://127.0.0.1:$CP $B/ >"$T/waited.code" 4<&- 5<&- &
+waiter=$!
+sleep 0.5
+exec 4<&-
+wait "$waiter"
+is "once a client closes, the waiting one is served" "$(cat "$T/waited.code")" 200
+like "the limit is counted" "$(curl -s "http://127.0.0.1:$CA/metrics")" 'lbproxy_connection_limit_reached_total [1-9]'
+exec 5<&-
 done_testing
