@@ -24,16 +24,16 @@ void ExchangeRecord::in_flight(const Dialer& route)
     reached_ = true;
     if (!route.is_group())
         return;
-    in_flight_to_ = route.server();
+    in_flight_to_ = route.server_id();
     ctx_.selection.request_started(in_flight_to_);
 }
 
 void ExchangeRecord::landed()
 {
-    if (in_flight_to_.empty())
+    if (in_flight_to_ == no_server)
         return;
     ctx_.selection.request_finished(in_flight_to_);
-    in_flight_to_.clear();
+    in_flight_to_ = no_server;
 }
 
 void ExchangeRecord::close(const Dialer& route, const std::string& client, bool delivered)

@@ -68,7 +68,7 @@ private:
     Context& ctx_;
     bool open_ = false;
     std::string method_, url_;
-    std::string in_flight_to_;  // the server counted in flight, empty when none
+    ServerId in_flight_to_ = no_server;  // the server counted in flight
     bool reached_ = false;
     int status_ = 0;
     int64_t start_ms_ = 0, bytes_in_ = 0, bytes_out_ = 0;
