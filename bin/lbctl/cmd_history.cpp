@@ -91,13 +91,20 @@ std::string or_dash(const std::string& s)
     return s.empty() ? "-" : s;
 }
 
+// Whether a server was reached for the row. A proxy older than the
+// "reached" field is judged by whether it names a server.
+bool reached(const Json& r)
+{
+    return r.value("reached", !r.value("server", "").empty());
+}
+
 // Squid's result code: TAG_NONE when no server was reached (a CONNECT
 // too), TCP_TUNNEL for CONNECT, _ABORTED when the client did not get the
 // whole response.
 std::string squid_code(const Json& r)
 {
     std::string method = r.value("method", "");
-    std::string code = r.value("server", "").empty() ? "TAG_NONE" : method == "CONNECT" ? "TCP_TUNNEL" : "TCP_MISS";
+    std::string code = !reached(r) ? "TAG_NONE" : method == "CONNECT" ? "TCP_TUNNEL" : "TCP_MISS";
     if (!r.value("delivered", false) && r.value("status", 0) != 0 && method != "CONNECT") code += "_ABORTED";
     return code;
 }

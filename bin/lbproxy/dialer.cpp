@@ -34,6 +34,7 @@ void Dialer::reset()
     cancel();
     group_.clear();
     server_.clear();
+    id_ = no_server;
     tried_.clear();
     failures_.clear();
     last_timeout_ = false;
@@ -75,6 +76,7 @@ void Dialer::on_choice(Choice c)
         // Every server that could be chosen failed to connect.
         return user_.dial_failed(last_timeout_ ? 504 : 502, unreachable());
     }
+    id_ = c.id;
     server_ = std::move(c.server);
     target_ = std::move(c.target);
     connect();
@@ -105,9 +107,9 @@ void Dialer::upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind
     lbkit::log::debug("connect ", server_, (group_.empty() ? "" : " (group " + group_ + ")"), ": ", why);
     if (group_.empty())
         return user_.dial_failed(last_timeout_ ? 504 : 502, "cannot connect to " + failures_);
-    ctx_.selection.mark_suspect(server_);
-    ctx_.selection.server_failed(server_);
-    tried_.insert(server_);
+    ctx_.selection.mark_suspect(id_);
+    ctx_.selection.server_failed(id_);
+    tried_.push_back(id_);
     if (tried_.size() >= max_attempts)
         return user_.dial_failed(last_timeout_ ? 504 : 502, unreachable());
     choose();
@@ -123,7 +125,7 @@ bool Dialer::redial_other(const std::string& why)
 {
     if (group_.empty() || tried_.size() >= max_attempts)
         return false;
-    tried_.insert(server_);
+    tried_.push_back(id_);
     note_failure(why);
     choose();
     return true;

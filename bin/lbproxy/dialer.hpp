@@ -5,7 +5,6 @@
 // host is connected to as it is (DIRECT). Pooled keep-alive connections are
 // used when the caller allows.
 #pragma once
-#include <set>
 #include <string>
 #include <string_view>
 
@@ -49,6 +48,7 @@ public:
     bool is_group() const { return !group_.empty(); }
     const std::string& group() const { return group_; }
     const std::string& server() const { return server_; }  // chosen server or "host:port"
+    ServerId server_id() const { return id_; }              // no_server when the host is no group
     const lbkit::HostPort& target() const { return target_; }
     const std::string& upstream_proxy() const { return hop_.name; }
     void reset();
@@ -67,7 +67,8 @@ private:
     std::string group_, server_;
     lbkit::HostPort target_;
     UpstreamHop hop_;
-    std::set<std::string> tried_;
+    ServerId id_ = no_server;
+    ServerIds tried_;
     std::string failures_;  // "server: why" of each server tried, "; " between
     bool last_timeout_ = false;
     bool pooled_ = true;

@@ -10,6 +10,7 @@ void ExchangeRecord::open(std::string_view method, std::string_view url, int64_t
     open_ = true;
     method_.assign(method);
     url_.assign(url);
+    reached_ = false;
     status_ = 0;
     start_ms_ = ctx_.now_ms();
     bytes_in_ = bytes_in;
@@ -20,18 +21,19 @@ void ExchangeRecord::open(std::string_view method, std::string_view url, int64_t
 void ExchangeRecord::in_flight(const Dialer& route)
 {
     landed();
+    reached_ = true;
     if (!route.is_group())
         return;
-    in_flight_to_ = route.server();
+    in_flight_to_ = route.server_id();
     ctx_.selection.request_started(in_flight_to_);
 }
 
 void ExchangeRecord::landed()
 {
-    if (in_flight_to_.empty())
+    if (in_flight_to_ == no_server)
         return;
     ctx_.selection.request_finished(in_flight_to_);
-    in_flight_to_.clear();
+    in_flight_to_ = no_server;
 }
 
 void ExchangeRecord::close(const Dialer& route, const std::string& client, bool delivered)
@@ -53,6 +55,7 @@ void ExchangeRecord::close(const Dialer& route, const std::string& client, bool 
     e.bytes_out = bytes_out_;
     e.duration_ms = ctx_.now_ms() - start_ms_;
     e.delivered = delivered;
+    e.reached = reached_;
     e.error = std::move(error_);
     ctx_.history.record(std::move(e));
 }

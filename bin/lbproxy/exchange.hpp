@@ -44,8 +44,9 @@ public:
     void open(std::string_view method, std::string_view url, int64_t bytes_in);
     bool is_open() const { return open_; }
 
-    // The request went to route's server (of a group): in flight until
-    // landed() or close().
+    // The request went to route's server: the server was reached, and,
+    // for a server of a group, the request is in flight until landed() or
+    // close().
     void in_flight(const Dialer& route);
     void landed();
 
@@ -67,7 +68,8 @@ private:
     Context& ctx_;
     bool open_ = false;
     std::string method_, url_;
-    std::string in_flight_to_;  // the server counted in flight, empty when none
+    ServerId in_flight_to_ = no_server;  // the server counted in flight
+    bool reached_ = false;
     int status_ = 0;
     int64_t start_ms_ = 0, bytes_in_ = 0, bytes_out_ = 0;
     std::string error_;

@@ -20,6 +20,7 @@ struct Exchange {
     int64_t bytes_out = 0;      // response bytes written to the client
     int64_t duration_ms = 0;
     bool delivered = false;     // the last response byte reached the client socket
+    bool reached = false;       // a connection to server was open for this request
     std::string session;
     std::string error;          // empty on success
 };

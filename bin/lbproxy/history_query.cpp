@@ -23,6 +23,7 @@ nlohmann::json row_json(const proxy_store::HistoryRow& r)
             {"server", e.server},  {"upstream_proxy", e.upstream_proxy},
             {"status", e.status},  {"bytes_in", e.bytes_in},     {"bytes_out", e.bytes_out},
             {"duration_ms", e.duration_ms}, {"delivered", e.delivered},
+            {"reached", e.reached},
             {"session", e.session}, {"error", e.error}};
 }
 

@@ -43,11 +43,16 @@ const std::vector<std::string> migrations = {
     // Every history insert paid for this index; a --since query scans
     // from the newest row instead (the table is bounded by max_rows).
     "DROP INDEX history_time;",
+    // Whether a server was reached, so that a log can tell a request no
+    // server answered for from one a server failed. Older rows are judged
+    // as lbctl judged them before: reached when a server is named.
+    R"(ALTER TABLE history ADD COLUMN reached INTEGER NOT NULL DEFAULT 0;
+       UPDATE history SET reached = (server != '');)",
 };
 
 const char* history_columns =
     "id, time_ms, client, method, url, grp, server, upstream_proxy, status, "
-    "bytes_in, bytes_out, duration_ms, delivered, session, error";
+    "bytes_in, bytes_out, duration_ms, delivered, session, error, reached";
 
 HistoryRow read_history_row(const Stmt& s)
 {
@@ -68,6 +73,7 @@ HistoryRow read_history_row(const Stmt& s)
     e.delivered = s.i64(12) != 0;
     e.session = s.text(13);
     e.error = s.text(14);
+    e.reached = s.i64(15) != 0;
     return r;
 }
 
@@ -109,14 +115,14 @@ void save_confirmed(Db& db, int64_t confirmed_ms)
 namespace {
 
 constexpr std::size_t rows_per_insert = 16;
-constexpr int history_insert_columns = 14;
+constexpr int history_insert_columns = 15;
 
 std::string history_insert(std::size_t rows)
 {
     std::string sql = "INSERT INTO history (time_ms, client, method, url, grp, server, upstream_proxy, status, "
-                      "bytes_in, bytes_out, duration_ms, delivered, session, error) VALUES ";
+                      "bytes_in, bytes_out, duration_ms, delivered, session, error, reached) VALUES ";
     for (std::size_t i = 0; i < rows; ++i)
-        sql += i ? ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        sql += i ? ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     return sql;
 }
 
@@ -131,7 +137,7 @@ void insert_rows(Stmt& s, const Exchange* rows, std::size_t n)
         s.bind_view(i + 5, e.group).bind_view(i + 6, e.server).bind_view(i + 7, e.upstream_proxy);
         s.bind(i + 8, e.status).bind(i + 9, e.bytes_in).bind(i + 10, e.bytes_out);
         s.bind(i + 11, e.duration_ms).bind(i + 12, e.delivered ? 1 : 0);
-        s.bind_view(i + 13, e.session).bind_view(i + 14, e.error);
+        s.bind_view(i + 13, e.session).bind_view(i + 14, e.error).bind(i + 15, e.reached ? 1 : 0);
     }
     s.run();
 }

@@ -12,15 +12,26 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
+#include <vector>
 
 #include "addr.hpp"
 
 namespace lbproxy {
 
+// A server as the request path holds it: its index in the StateBook's table
+// of server names. A name gets its id when a state first names it and keeps
+// it for the process's life, so an id held across a state change still
+// means the same server (one the new state dropped is simply not chosen).
+// Names are for the edges: API, history, logs.
+using ServerId = uint32_t;
+constexpr ServerId no_server = ~ServerId{0};
+// The servers already tried for one request: a handful at most.
+using ServerIds = std::vector<ServerId>;
+
 struct Choice {
     std::string group;    // representative name, empty when the host is not one
+    ServerId id = no_server;
     std::string server;   // server name as the groups table writes it ("web1:8080")
     lbkit::HostPort target;   // where to connect (the server name's host and port)
     std::string error;    // set when no server can be chosen: the 503 sentence
@@ -59,19 +70,19 @@ public:
     // done is called exactly once, on the loop, unless the handle is
     // cancelled first.
     // handle is set before done can run (done may run inside choose).
-    virtual void choose(const std::string& group, const std::set<std::string>& exclude, ChoiceHandle& handle,
+    virtual void choose(const std::string& group, const ServerIds& exclude, ChoiceHandle& handle,
                         ChoiceHandle::Done done) = 0;
 
     // A connect to server failed: avoid it locally for a short while.
-    virtual void mark_suspect(const std::string& server) = 0;
+    virtual void mark_suspect(ServerId server) = 0;
     // Requests sent to server and not yet answered (p2c's local estimate).
-    virtual void request_started(const std::string& server) = 0;
-    virtual void request_finished(const std::string& server) = 0;
+    virtual void request_started(ServerId server) = 0;
+    virtual void request_finished(ServerId server) = 0;
     // How a request to a server of a group ended, for passive ejection:
     // ok is an answer with a status below 500; failed is a failed connect,
     // a 5xx answer, or no answer (closed, timed out or garbled before one).
-    virtual void server_ok(const std::string& server) = 0;
-    virtual void server_failed(const std::string& server) = 0;
+    virtual void server_ok(ServerId server) = 0;
+    virtual void server_failed(ServerId server) = 0;
 };
 
 }  // namespace lbproxy

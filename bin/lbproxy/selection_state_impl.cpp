@@ -1,5 +1,7 @@
 #include "selection_state_impl.hpp"
 
+#include <algorithm>
+
 #include "error.hpp"
 #include "log.hpp"
 
@@ -24,7 +26,7 @@ bool SelectionStateImpl::is_group(const std::string& host) const
     return false;
 }
 
-void SelectionStateImpl::choose(const std::string& group, const std::set<std::string>& exclude,
+void SelectionStateImpl::choose(const std::string& group, const ServerIds& exclude,
                                 ChoiceHandle& handle, ChoiceHandle::Done done)
 {
     auto waiting = std::make_shared<ChoiceHandle::Done>(std::move(done));
@@ -36,18 +38,18 @@ void SelectionStateImpl::choose(const std::string& group, const std::set<std::st
     });
 }
 
-void SelectionStateImpl::decide(const std::string& group, const std::set<std::string>& exclude, Waiting done)
+void SelectionStateImpl::decide(const std::string& group, const ServerIds& exclude, Waiting done)
 {
     if (policy_ == sel::Policy::central && book_.is_group(group)) return central(group, exclude, std::move(done));
     finish(local(group, exclude), done);
 }
 
-Choice SelectionStateImpl::local(const std::string& group, const std::set<std::string>& exclude)
+Choice SelectionStateImpl::local(const std::string& group, const ServerIds& exclude)
 {
     return book_.choose(policy_, group, exclude, unix_ms(), rng_);
 }
 
-void SelectionStateImpl::central(const std::string& group, const std::set<std::string>& exclude, Waiting done)
+void SelectionStateImpl::central(const std::string& group, const ServerIds& exclude, Waiting done)
 {
     sources_.select(group, client_id_, [this, group, exclude, done = std::move(done)](CentralAnswer a) {
         if (!*done) return;  // cancelled meanwhile
@@ -65,7 +67,9 @@ void SelectionStateImpl::central(const std::string& group, const std::set<std::s
         // The manager does not know what this request already tried or what
         // failed locally a moment ago (suspect, ejected): choose locally then.
         int64_t now = unix_ms();
-        if (exclude.count(a.server) || book_.suspect(a.server, now) || book_.ejected(a.server, now))
+        ServerId id = book_.find_server(a.server);
+        bool tried = std::find(exclude.begin(), exclude.end(), id) != exclude.end();
+        if (id == no_server || tried || book_.suspect(a.server, now) || book_.ejected(a.server, now))
             return finish(local(group, exclude), done);
         try {
             c.target = lbkit::server_address(a.server);
@@ -73,6 +77,7 @@ void SelectionStateImpl::central(const std::string& group, const std::set<std::s
             lbkit::log::warn("central selection for ", group, ": bad server name: ", e.what());
             return finish(local(group, exclude), done);
         }
+        c.id = id;
         c.server = a.server;
         finish(std::move(c), done);
     });
@@ -101,8 +106,9 @@ void SelectionStateImpl::finish(Choice c, const Waiting& done)
     answer(std::move(c));
 }
 
-void SelectionStateImpl::mark_suspect(const std::string& server)
+void SelectionStateImpl::mark_suspect(ServerId id)
 {
+    const std::string& server = book_.server_name(id);
     if (!book_.suspect(server, unix_ms()))
         lbkit::log::info("server ", server, ": connect failed; suspect for ", suspect_for_.count(), " ms");
     book_.mark_suspect(server, unix_ms() + suspect_for_.count());
@@ -110,24 +116,24 @@ void SelectionStateImpl::mark_suspect(const std::string& server)
                      {{"server", server}}).inc();
 }
 
-void SelectionStateImpl::request_started(const std::string& server)
+void SelectionStateImpl::request_started(ServerId server)
 {
     book_.request_started(server);
 }
 
-void SelectionStateImpl::request_finished(const std::string& server)
+void SelectionStateImpl::request_finished(ServerId server)
 {
     book_.request_finished(server);
 }
 
-void SelectionStateImpl::server_ok(const std::string& server)
+void SelectionStateImpl::server_ok(ServerId server)
 {
-    ejections_.ok(server);
+    ejections_.ok(book_.server_name(server));
 }
 
-void SelectionStateImpl::server_failed(const std::string& server)
+void SelectionStateImpl::server_failed(ServerId server)
 {
-    ejections_.failed(server);
+    ejections_.failed(book_.server_name(server));
 }
 
 }  // namespace lbproxy

@@ -28,21 +28,21 @@ public:
                        Ejections& ejections);
 
     bool is_group(const std::string& host) const override;
-    void choose(const std::string& group, const std::set<std::string>& exclude, ChoiceHandle& handle,
+    void choose(const std::string& group, const ServerIds& exclude, ChoiceHandle& handle,
                 ChoiceHandle::Done done) override;
-    void mark_suspect(const std::string& server) override;
-    void request_started(const std::string& server) override;
-    void request_finished(const std::string& server) override;
-    void server_ok(const std::string& server) override;
-    void server_failed(const std::string& server) override;
+    void mark_suspect(ServerId server) override;
+    void request_started(ServerId server) override;
+    void request_finished(ServerId server) override;
+    void server_ok(ServerId server) override;
+    void server_failed(ServerId server) override;
 
     lbkit::select::Policy policy() const { return policy_; }
 
 private:
     using Waiting = std::shared_ptr<ChoiceHandle::Done>;  // empty function: cancelled
-    void decide(const std::string& group, const std::set<std::string>& exclude, Waiting done);
-    void central(const std::string& group, const std::set<std::string>& exclude, Waiting done);
-    Choice local(const std::string& group, const std::set<std::string>& exclude);
+    void decide(const std::string& group, const ServerIds& exclude, Waiting done);
+    void central(const std::string& group, const ServerIds& exclude, Waiting done);
+    Choice local(const std::string& group, const ServerIds& exclude);
     void finish(Choice c, const Waiting& done);
 
     lbkit::Metrics& metrics_;

@@ -154,9 +154,16 @@ void StateBook::adopt(api::StateView view, std::vector<std::vector<lbkit::HostPo
     view_ = std::move(view);
     targets_ = std::move(targets);
     shares_ = std::move(shares);
-    sent_.clear();  // the new figures include what was sent before
+    std::fill(sent_.begin(), sent_.end(), 0);  // the new figures include what was sent before
     groups_.clear();
-    for (std::size_t i = 0; i < view_.groups.size(); ++i) groups_[lower(view_.groups[i].name)] = i;
+    members_.clear();
+    members_.reserve(view_.groups.size());
+    for (std::size_t i = 0; i < view_.groups.size(); ++i) {
+        groups_[lower(view_.groups[i].name)] = i;
+        auto& ids = members_.emplace_back();
+        ids.reserve(view_.groups[i].servers.size());
+        for (const auto& s : view_.groups[i].servers) ids.push_back(intern(s.name));
+    }
 }
 
 // The adaptive policy's share factors for a new state: those learned so far
@@ -226,29 +233,44 @@ bool StateBook::suspect(const std::string& server, int64_t now_ms) const
     return it != suspect_until_.end() && now_ms < it->second;
 }
 
-void StateBook::request_started(const std::string& server)
+ServerId StateBook::intern(const std::string& server)
 {
+    auto [it, added] = ids_.try_emplace(server, ServerId(names_.size()));
+    if (added) {
+        names_.push_back(server);
+        inflight_.push_back(0);
+        sent_.push_back(0);
+    }
+    return it->second;
+}
+
+ServerId StateBook::find_server(const std::string& server) const
+{
+    auto it = ids_.find(server);
+    return it == ids_.end() ? no_server : it->second;
+}
+
+void StateBook::request_started(ServerId server)
+{
+    if (server >= inflight_.size()) return;
     ++inflight_[server];
     ++sent_[server];
 }
 
-void StateBook::request_finished(const std::string& server)
+void StateBook::request_finished(ServerId server)
 {
-    auto it = inflight_.find(server);
-    if (it == inflight_.end()) return;
-    if (--it->second <= 0) inflight_.erase(it);
+    // An extra finish never goes negative.
+    if (server < inflight_.size() && inflight_[server] > 0) --inflight_[server];
 }
 
-int64_t StateBook::inflight(const std::string& server) const
+int64_t StateBook::inflight(ServerId server) const
 {
-    auto it = inflight_.find(server);
-    return it == inflight_.end() ? 0 : it->second;
+    return server < inflight_.size() ? inflight_[server] : 0;
 }
 
-int64_t StateBook::sent_since_figure(const std::string& server) const
+int64_t StateBook::sent_since_figure(ServerId server) const
 {
-    auto it = sent_.find(server);
-    return it == sent_.end() ? 0 : it->second;
+    return server < sent_.size() ? sent_[server] : 0;
 }
 
 // Slow start -----------------------------------------------------------------
@@ -405,9 +427,12 @@ std::vector<sel::Candidate> StateBook::candidates(const api::GroupView& g, int64
 {
     std::vector<sel::Candidate> out;
     bool aged = stale(now_ms);
-    const auto& shares = shares_[static_cast<std::size_t>(&g - view_.groups.data())];
+    auto gi = static_cast<std::size_t>(&g - view_.groups.data());
+    const auto& shares = shares_[gi];
+    const auto& ids = members_[gi];
     out.reserve(g.servers.size());
     for (const auto& s : g.servers) {
+        ServerId id = ids[out.size()];
         sel::Candidate c;
         c.share = shares[out.size()];
         c.name = s.name;
@@ -417,8 +442,8 @@ std::vector<sel::Candidate> StateBook::candidates(const api::GroupView& g, int64
         c.pinned = s.pinned;
         c.draining = s.draining;
         c.suspect = suspect(s.name, now_ms);
-        c.inflight = static_cast<double>(inflight(s.name));
-        c.sent_since_figure = static_cast<double>(sent_since_figure(s.name));
+        c.inflight = static_cast<double>(inflight(id));
+        c.sent_since_figure = static_cast<double>(sent_since_figure(id));
         c.ramp = ramp(s.name, now_ms);
         c.ejected = ejected(s.name, now_ms);
         out.push_back(std::move(c));
@@ -426,8 +451,8 @@ std::vector<sel::Candidate> StateBook::candidates(const api::GroupView& g, int64
     return out;
 }
 
-Choice StateBook::choose(sel::Policy policy, const std::string& host, const std::set<std::string>& exclude,
-                         int64_t now_ms, std::mt19937_64& rng) const
+Choice StateBook::choose(sel::Policy policy, const std::string& host, const ServerIds& exclude, int64_t now_ms,
+                         std::mt19937_64& rng) const
 {
     Choice choice;
     std::size_t gi = find(host);
@@ -438,6 +463,8 @@ Choice StateBook::choose(sel::Policy policy, const std::string& host, const std:
     const api::GroupView& g = view_.groups[gi];
     choice.group = g.name;
     std::vector<sel::Candidate> all = candidates(g, now_ms);
+    const auto& ids = members_[gi];
+    auto tried = [&](std::size_t j) { return std::find(exclude.begin(), exclude.end(), ids[j]) != exclude.end(); };
     // The servers not tried yet for this request, and where each sits in the group.
     std::vector<sel::Candidate> pool;
     std::vector<std::size_t> at;
@@ -445,7 +472,7 @@ Choice StateBook::choose(sel::Policy policy, const std::string& host, const std:
     at.reserve(all.size());
     bool any_suspect = false;
     for (std::size_t j = 0; j < all.size(); ++j) {
-        if (exclude.count(all[j].name)) continue;
+        if (tried(j)) continue;
         any_suspect = any_suspect || all[j].suspect;
         pool.push_back(all[j]);
         at.push_back(j);
@@ -459,12 +486,13 @@ Choice StateBook::choose(sel::Policy policy, const std::string& host, const std:
     }
     if (i < 0) {
         // Servers already tried for this request count as suspect in the sentence.
-        for (auto& c : all)
-            if (exclude.count(c.name)) c.suspect = true;
+        for (std::size_t j = 0; j < all.size(); ++j)
+            if (tried(j)) all[j].suspect = true;
         choice.error = sel::explain_none(g.name, all);
         return choice;
     }
     std::size_t j = at[static_cast<std::size_t>(i)];
+    choice.id = ids[j];
     choice.server = g.servers[j].name;
     choice.target = targets_[gi][j];
     return choice;
@@ -476,14 +504,16 @@ nlohmann::json StateBook::to_json(int64_t now_ms) const
     nlohmann::json groups = nlohmann::json::array();
     for (const auto& g : view_.groups) {
         nlohmann::json servers = nlohmann::json::array();
+        const auto& ids = members_[static_cast<std::size_t>(&g - view_.groups.data())];
         for (const auto& s : g.servers) {
+            ServerId id = ids[servers.size()];
             nlohmann::json j = api::to_json(s);
             j["state"] = api::to_string(aged && !s.pinned ? api::State::unknown : s.state);
             j["reported_state"] = api::to_string(s.state);
             j["suspect"] = suspect(s.name, now_ms);
-            j["inflight"] = inflight(s.name);
+            j["inflight"] = inflight(id);
             j["share"] = shares_[static_cast<std::size_t>(&g - view_.groups.data())][servers.size()];
-            j["sent_since_state"] = sent_since_figure(s.name);
+            j["sent_since_state"] = sent_since_figure(id);
             bool out = ejected(s.name, now_ms);
             j["ejected"] = out;
             auto h = health_.find(s.name);

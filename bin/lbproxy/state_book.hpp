@@ -22,6 +22,7 @@
 // slow start (Passive below).
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <random>
 #include <set>
 #include <string>
@@ -92,14 +93,21 @@ public:
     int64_t confirmed_ms() const { return confirmed_ms_; }
     const lbkit::api::StateView& view() const { return view_; }
 
+    // Server ids (selection_state.hpp): every name a state carries gets one
+    // as the state is applied. intern also gives one to a name no state
+    // carried yet (a central answer); find_server does not (no_server).
+    ServerId intern(const std::string& server);
+    ServerId find_server(const std::string& server) const;
+    const std::string& server_name(ServerId id) const { return names_.at(id); }
+
     // Local facts.
     void mark_suspect(const std::string& server, int64_t until_ms);
     bool suspect(const std::string& server, int64_t now_ms) const;
-    void request_started(const std::string& server);
-    void request_finished(const std::string& server);
-    int64_t inflight(const std::string& server) const;
+    void request_started(ServerId server);
+    void request_finished(ServerId server);
+    int64_t inflight(ServerId server) const;
     // Requests started since the held state was applied.
-    int64_t sent_since_figure(const std::string& server) const;
+    int64_t sent_since_figure(ServerId server) const;
 
     // Passive ejection. Outcomes of a server already ejected are ignored
     // (requests that were in flight when it went out).
@@ -127,8 +135,8 @@ public:
     // Local choice (central is served by p2c here: it is the fallback when
     // lbstated cannot be asked). Suspect servers are avoided while another
     // server is eligible; servers in exclude never.
-    Choice choose(lbkit::select::Policy policy, const std::string& host,
-                  const std::set<std::string>& exclude, int64_t now_ms, std::mt19937_64& rng) const;
+    Choice choose(lbkit::select::Policy policy, const std::string& host, const ServerIds& exclude,
+                  int64_t now_ms, std::mt19937_64& rng) const;
 
     // GET /v1/state of the admin API: the state as the selection sees it.
     nlohmann::json to_json(int64_t now_ms) const;
@@ -157,14 +165,17 @@ private:
     bool live_ = false;             // the held state was received, not restored
     lbkit::api::StateView view_;
     std::vector<std::vector<lbkit::HostPort>> targets_;    // parallel to view_'s groups and servers
+    std::vector<std::vector<ServerId>> members_;           // parallel too
     std::vector<std::vector<double>> shares_;              // adaptive's share factors, parallel too
     std::string source_;
     int64_t confirmed_ms_ = 0;
     std::unordered_map<std::string, std::size_t> groups_;  // lower-case name -> index
     std::set<std::string> restarted_;                      // sources whose next state is taken
     std::unordered_map<std::string, int64_t> suspect_until_;
-    std::unordered_map<std::string, int64_t> inflight_;
-    std::unordered_map<std::string, int64_t> sent_;
+    std::deque<std::string> names_;                        // by ServerId; a deque keeps references stable
+    std::unordered_map<std::string, ServerId> ids_;
+    std::vector<int64_t> inflight_;                        // by ServerId
+    std::vector<int64_t> sent_;                            // by ServerId
     std::unordered_map<std::string, Health> health_;
     std::unordered_map<std::string, int64_t> ramp_from_;    // slow start began (may be in the future)
 };

@@ -16,7 +16,7 @@ check "lbproxy listens" wait_port "$A"
 wait_port "$L"
 wait_port "$B1"
 http_status POST "$AD/v1/state" \
-    "{\"version\":1,\"groups\":[{\"name\":\"web.test\",\"servers\":[{\"name\":\"127.0.0.1:$B1\",\"load\":0,\"ratio\":1,\"state\":\"up\",\"pinned\":false,\"draining\":false}]},{\"name\":\"down.test\",\"servers\":[{\"name\":\"127.0.0.1:$DEAD\",\"load\":0,\"ratio\":1,\"state\":\"down\",\"pinned\":false,\"draining\":false}]}]}" \
+    "{\"version\":1,\"groups\":[{\"name\":\"web.test\",\"servers\":[{\"name\":\"127.0.0.1:$B1\",\"load\":0,\"ratio\":1,\"state\":\"up\",\"pinned\":false,\"draining\":false}]},{\"name\":\"down.test\",\"servers\":[{\"name\":\"127.0.0.1:$DEAD\",\"load\":0,\"ratio\":1,\"state\":\"down\",\"pinned\":false,\"draining\":false}]},{\"name\":\"gone.test\",\"servers\":[{\"name\":\"127.0.0.1:$DEAD\",\"load\":0,\"ratio\":1,\"state\":\"up\",\"pinned\":false,\"draining\":false}]}]}" \
     >/dev/null
 H() { LBKIT_PROXY=$AD "$LBCTL" history "$@"; }
 px() { curl -s -m 5 -x "127.0.0.1:$L" "$@"; }
@@ -61,4 +61,14 @@ for o in json tsv; do
         "lbctl: usage: --format squid: prints Squid's access.log lines, not -o $o: give one or the other"
     is "... and prints nothing" "$(cat "$T/out")" ""
 done
+
+# A server up in the state whose connect fails: chosen, named, not reached.
+is "a group whose only server refuses: 502" "$(px -o /dev/null -w '%{http_code}' http://gone.test/)" 502
+check "its row is written" wait_for 5 \
+    sh -c "LBKIT_PROXY=$AD '$LBCTL' history --group gone.test -o tsv | grep -q gone"
+like "json: the row says the server was not reached" "$(H --group gone.test -o json)" \
+    '"reached": false,[^}]*"server": "127\.0\.0\.1:'"$DEAD"'"'
+like "json: a row through a server says it was reached" "$(H --group web.test -o json)" '"reached": true'
+like "squid: a failed connect is TAG_NONE, naming the server tried" "$(H --format squid --group gone.test)" \
+    " TAG_NONE/502 [0-9]+ GET http://gone\.test/ - HIER_DIRECT/127\.0\.0\.1:$DEAD -$"
 done_testing

@@ -14,8 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -35,14 +35,14 @@ struct FakeChooser final : SelectionState {
     std::vector<std::string> servers;
     bool hold = false;
     struct Waiting {
-        std::set<std::string> exclude;
+        ServerIds exclude;
         std::shared_ptr<ChoiceHandle::Done> done;
     };
     std::vector<Waiting> waiting;
     int in_flight = 0;
 
     bool is_group(const std::string& host) const override { return host == group; }
-    void choose(const std::string&, const std::set<std::string>& exclude, ChoiceHandle& handle,
+    void choose(const std::string&, const ServerIds& exclude, ChoiceHandle& handle,
                 ChoiceHandle::Done done) override
     {
         auto w = std::make_shared<ChoiceHandle::Done>(std::move(done));
@@ -60,10 +60,11 @@ struct FakeChooser final : SelectionState {
         Choice c;
         c.group = group;
         c.error = "no server left";
-        for (const auto& s : servers)
-            if (!w.exclude.count(s)) {
-                c.server = s;
-                c.target = lbkit::parse_host_port(s, 80);
+        for (std::size_t i = 0; i < servers.size(); ++i)
+            if (std::find(w.exclude.begin(), w.exclude.end(), ServerId(i)) == w.exclude.end()) {
+                c.id = ServerId(i);  // a server's id is its place in servers
+                c.server = servers[i];
+                c.target = lbkit::parse_host_port(servers[i], 80);
                 c.error.clear();
                 break;
             }
@@ -72,11 +73,11 @@ struct FakeChooser final : SelectionState {
         d(std::move(c));
         return true;
     }
-    void mark_suspect(const std::string&) override {}
-    void request_started(const std::string&) override { ++in_flight; }
-    void request_finished(const std::string&) override { --in_flight; }
-    void server_ok(const std::string&) override {}
-    void server_failed(const std::string&) override {}
+    void mark_suspect(ServerId) override {}
+    void request_started(ServerId) override { ++in_flight; }
+    void request_finished(ServerId) override { --in_flight; }
+    void server_ok(ServerId) override {}
+    void server_failed(ServerId) override {}
 };
 
 struct Rows final : HistorySink {

@@ -34,14 +34,22 @@ api::StateView state(uint64_t version, std::vector<api::ServerView> servers, con
     return v;
 }
 
+// The ids of the named servers, as a request that tried them holds them.
+ServerIds ids(const StateBook& b, const std::vector<std::string>& names)
+{
+    ServerIds out;
+    for (const auto& n : names) out.push_back(b.find_server(n));
+    return out;
+}
+
 // How often each server is chosen in n tries.
 std::map<std::string, int> tally(const StateBook& b, Policy p, int64_t now, int n = 300,
-                                 const std::set<std::string>& exclude = {})
+                                 const std::vector<std::string>& exclude = {})
 {
     std::mt19937_64 rng(42);
     std::map<std::string, int> out;
     for (int i = 0; i < n; ++i) {
-        Choice c = b.choose(p, "host1.a.co.jp", exclude, now, rng);
+        Choice c = b.choose(p, "host1.a.co.jp", ids(b, exclude), now, rng);
         out[c.ok() ? c.server : "ERROR: " + c.error]++;
     }
     return out;
@@ -170,7 +178,7 @@ BOOST_AUTO_TEST_CASE(target_belongs_to_the_chosen_server_past_excluded_ones)
             "s", t0);
     std::mt19937_64 rng(7);
     for (int i = 0; i < 50; ++i) {
-        Choice c = b.choose(Policy::p2c, "host1.a.co.jp", {"w1:8001"}, t0, rng);
+        Choice c = b.choose(Policy::p2c, "host1.a.co.jp", ids(b, {"w1:8001"}), t0, rng);
         BOOST_TEST_REQUIRE(c.ok());
         BOOST_TEST(c.server != "w1:8001");
         BOOST_TEST(c.server == c.target.host + ":" + std::to_string(c.target.port));
@@ -225,7 +233,7 @@ BOOST_AUTO_TEST_CASE(excluded_servers_are_never_chosen)
     auto t = tally(b, Policy::least, t0, 100, {"a:80"});
     BOOST_TEST(t["b:80"] == 100);
     std::mt19937_64 rng(3);
-    Choice c = b.choose(Policy::p2c, "host1.a.co.jp", {"a:80", "b:80"}, t0, rng);
+    Choice c = b.choose(Policy::p2c, "host1.a.co.jp", ids(b, {"a:80", "b:80"}), t0, rng);
     BOOST_TEST(!c.ok());
     BOOST_TEST(c.error.find("host1.a.co.jp") != std::string::npos);
     BOOST_TEST(c.group == "host1.a.co.jp");
@@ -256,16 +264,54 @@ BOOST_AUTO_TEST_CASE(least_follows_load_over_ratio_and_central_falls_back_to_p2c
 BOOST_AUTO_TEST_CASE(inflight_counts_started_minus_finished)
 {
     StateBook b(Millis{30000});
-    b.request_started("a:80");
-    b.request_started("a:80");
-    b.request_finished("a:80");
-    BOOST_TEST(b.inflight("a:80") == 1);
-    b.request_finished("a:80");
-    b.request_finished("a:80");  // an extra finish never goes negative
-    BOOST_TEST(b.inflight("a:80") == 0);
+    b.request_started(b.intern("a:80"));
+    b.request_started(b.intern("a:80"));
+    b.request_finished(b.intern("a:80"));
+    BOOST_TEST(b.inflight(b.find_server("a:80")) == 1);
+    b.request_finished(b.intern("a:80"));
+    b.request_finished(b.intern("a:80"));  // an extra finish never goes negative
+    BOOST_TEST(b.inflight(b.find_server("a:80")) == 0);
     b.apply(state(1, {server("a:80", api::State::up)}), "s", t0);
-    b.request_started("a:80");
+    b.request_started(b.intern("a:80"));
     BOOST_TEST(b.candidates("host1.a.co.jp", t0)[0].inflight == 1.0);
+}
+
+// A request holds its server's id across a state change: the new state may
+// drop the server, put another where it was, or bring it back elsewhere,
+// and the id still names the same server and finishes the right request.
+BOOST_AUTO_TEST_CASE(a_state_change_between_choice_and_finish_keeps_the_server)
+{
+    StateBook b(Millis{30000});
+    b.apply(state(1, {server("a:80", api::State::up)}), "s", t0);
+    std::mt19937_64 rng(1);
+    Choice c = b.choose(Policy::p2c, "host1.a.co.jp", {}, t0, rng);
+    BOOST_TEST_REQUIRE(c.ok());
+    BOOST_TEST(b.server_name(c.id) == "a:80");
+    b.request_started(c.id);
+    // Version 2 drops a:80 and puts n:80 where it was.
+    b.apply(state(2, {server("n:80", api::State::up)}), "s", t0 + 1);
+    BOOST_TEST(b.server_name(c.id) == "a:80");
+    BOOST_TEST(b.inflight(c.id) == 1);
+    BOOST_TEST(b.candidates("host1.a.co.jp", t0 + 1)[0].inflight == 0.0);
+    Choice next = b.choose(Policy::p2c, "host1.a.co.jp", {c.id}, t0 + 1, rng);
+    BOOST_TEST_REQUIRE(next.ok());
+    BOOST_TEST(next.server == "n:80");
+    BOOST_TEST(next.id != c.id);
+    b.request_finished(c.id);
+    BOOST_TEST(b.inflight(c.id) == 0);
+    BOOST_TEST(b.inflight(next.id) == 0);
+    // Version 3 brings a:80 back behind n:80: the same id, in flight again,
+    // and still excluded for a request that tried it.
+    b.request_started(c.id);
+    b.apply(state(3, {server("n:80", api::State::up), server("a:80", api::State::up)}), "s", t0 + 2);
+    BOOST_TEST(b.find_server("a:80") == c.id);
+    BOOST_TEST(b.candidates("host1.a.co.jp", t0 + 2)[1].inflight == 1.0);
+    for (int i = 0; i < 20; ++i)
+        BOOST_TEST(b.choose(Policy::p2c, "host1.a.co.jp", {c.id}, t0 + 2, rng).server == "n:80");
+    // An id no state gave is ignored.
+    b.request_started(no_server);
+    b.request_finished(no_server);
+    BOOST_TEST(b.inflight(no_server) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(json_shows_effective_state_and_local_facts)
@@ -273,7 +319,7 @@ BOOST_AUTO_TEST_CASE(json_shows_effective_state_and_local_facts)
     StateBook b(Millis{1000});
     b.apply(state(7, {server("a:80", api::State::up)}), "s1:7400", t0);
     b.mark_suspect("a:80", t0 + 10000);
-    b.request_started("a:80");
+    b.request_started(b.intern("a:80"));
     auto j = b.to_json(t0 + 500);
     BOOST_TEST(j["version"].get<uint64_t>() == 7u);
     BOOST_TEST(j["source"].get<std::string>() == "s1:7400");
@@ -346,9 +392,9 @@ BOOST_AUTO_TEST_CASE(sent_since_figure_counts_until_a_new_state_is_applied)
 {
     StateBook b(Millis{30000});
     b.apply(state(1, up3()), "s1:7400", t0);
-    for (int i = 0; i < 3; ++i) b.request_started("a:80");
-    b.request_started("b:80");
-    b.request_finished("a:80");  // answered, but still not in the figure
+    for (int i = 0; i < 3; ++i) b.request_started(b.intern("a:80"));
+    b.request_started(b.intern("b:80"));
+    b.request_finished(b.intern("a:80"));  // answered, but still not in the figure
     BOOST_TEST(cand(b, "a:80", t0).sent_since_figure == 3.0);
     BOOST_TEST(cand(b, "b:80", t0).sent_since_figure == 1.0);
     BOOST_TEST(cand(b, "c:80", t0).sent_since_figure == 0.0);

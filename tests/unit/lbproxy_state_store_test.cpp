@@ -159,6 +159,7 @@ BOOST_AUTO_TEST_CASE(appender_keeps_every_field_of_every_row)
         e.bytes_out = 2000 + i;
         e.duration_ms = 3000 + i;
         e.session = i % 4 ? "" : "c" + std::to_string(i) + ".s";
+        e.reached = i % 3 != 1;
         batch.push_back(e);
     }
     proxy_store::HistoryAppender appender(db);
@@ -186,6 +187,7 @@ BOOST_AUTO_TEST_CASE(appender_keeps_every_field_of_every_row)
             BOOST_TEST(got.delivered == want.delivered);
             BOOST_TEST(got.session == want.session);
             BOOST_TEST(got.error == want.error);
+            BOOST_TEST(got.reached == want.reached);
         }
     }
     // A second batch over the bound keeps the newest max_rows.
@@ -194,6 +196,33 @@ BOOST_AUTO_TEST_CASE(appender_keeps_every_field_of_every_row)
     BOOST_REQUIRE(rows.size() == 40u);
     BOOST_TEST(rows.front().e.time_ms == 34);
     BOOST_TEST(rows.back().e.time_ms == 36);
+}
+
+// A file written before rows said whether a server was reached: its rows
+// are judged reached when they name a server.
+BOOST_AUTO_TEST_CASE(rows_from_before_reached_are_judged_by_their_server)
+{
+    TempDir dir;
+    {
+        // The history table as the first two migrations left it.
+        lbkit::store::Db old(dir.db(), {R"(CREATE TABLE history (
+               id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, client TEXT NOT NULL,
+               method TEXT NOT NULL, url TEXT NOT NULL, grp TEXT NOT NULL, server TEXT NOT NULL,
+               upstream_proxy TEXT NOT NULL, status INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+               bytes_out INTEGER NOT NULL, duration_ms INTEGER NOT NULL, delivered INTEGER NOT NULL,
+               session TEXT NOT NULL, error TEXT NOT NULL);
+               CREATE INDEX history_time ON history (time_ms);)",
+                                           "DROP INDEX history_time;"});
+        old.exec("INSERT INTO history (time_ms, client, method, url, grp, server, upstream_proxy, status, "
+                 "bytes_in, bytes_out, duration_ms, delivered, session, error) VALUES "
+                 "(1, 'c', 'GET', 'u', 'g', 's1:80', 'DIRECT', 200, 1, 2, 3, 1, '', ''), "
+                 "(2, 'c', 'GET', 'u', 'g', '', 'DIRECT', 503, 1, 2, 3, 1, '', 'none up')");
+    }
+    auto db = proxy_store::open(dir.db());
+    auto rows = proxy_store::query_history(db, {});
+    BOOST_REQUIRE(rows.size() == 2u);
+    BOOST_TEST(rows[0].e.reached);
+    BOOST_TEST(!rows[1].e.reached);
 }
 
 BOOST_AUTO_TEST_CASE(stop_flushes_what_is_queued)
