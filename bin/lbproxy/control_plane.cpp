@@ -178,16 +178,15 @@ ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOption
     admin.on_health([this] {
         int64_t now = unix_ms();
         nlohmann::json j{{"state_version", book.version()},
-                              {"state_age_ms", book.confirmed_ms() ? now - book.confirmed_ms() : -1},
-                              {"state_stale", book.stale(now)},
-                              {"state_mode", opt.state_mode},
-                              {"policy", opt.policy}};
-        // Until a first state arrives (none received, none kept in the state
-        // directory), representative names are relayed as plain host names:
-        // not a proxy a health check should send clients to.
-        if (book.version() == 0 && book.confirmed_ms() == 0) {
+                         {"state_age_ms", book.confirmed_ms() ? now - book.confirmed_ms() : -1},
+                         {"state_stale", book.stale(now)},
+                         {"state_mode", opt.state_mode},
+                         {"policy", opt.policy}};
+        // Until a first state arrives, representative names are relayed as
+        // plain host names: not a proxy a health check should send clients to.
+        if (auto missing = selection.missing_state(); !missing.empty()) {
             j["status"] = "starting";
-            j["reason"] = "no state from " + lbkit::output::join(opt.state_servers, ", ") + " yet";
+            j["reason"] = missing;
         }
         return j;
     });

@@ -106,13 +106,20 @@ void Dialer::upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind
     last_timeout_ = kind == http::ConnectFailure::timeout;
     lbkit::log::debug("connect ", server_, (group_.empty() ? "" : " (group " + group_ + ")"), ": ", why);
     if (group_.empty())
-        return user_.dial_failed(last_timeout_ ? 504 : 502, "cannot connect to " + failures_);
+        return user_.dial_failed(last_timeout_ ? 504 : 502, "cannot connect to " + failures_ + unresolved_note(kind));
     ctx_.selection.mark_suspect(id_);
     ctx_.selection.server_failed(id_);
     tried_.push_back(id_);
     if (tried_.size() >= max_attempts)
         return user_.dial_failed(last_timeout_ ? 504 : 502, unreachable());
     choose();
+}
+
+std::string Dialer::unresolved_note(http::ConnectFailure kind) const
+{
+    if (kind != http::ConnectFailure::resolve) return "";
+    std::string missing = ctx_.selection.missing_state();
+    return missing.empty() ? "" : " (" + missing + ": representative names are not known)";
 }
 
 void Dialer::redial_same()

@@ -59,6 +59,9 @@ private:
     void connect();
     void note_failure(const std::string& why);
     std::string unreachable() const;
+    // For a name that did not resolve while no state has arrived: it may be
+    // a representative name that the proxy does not know yet.
+    std::string unresolved_note(http::ConnectFailure kind) const;
     void upstream_connected(http::UpstreamConn& conn) override;
     void upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind, const std::string& why) override;
 

@@ -5,8 +5,8 @@
 // in-flight requests, servers found suspect by a failed connect, and
 // servers ejected after consecutive failures.
 //
-// Interface shared by the request path (listener/client side) and the state
-// side (subscription, admin API). Owner of the implementation: the state side.
+// The interface the request path chooses through; selection_state_impl.cpp
+// implements it on the control plane's state book.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -64,6 +64,9 @@ public:
 
     // True when host (no port) is a representative name in the current state.
     virtual bool is_group(const std::string& host) const = 0;
+    // Empty once a state has arrived (or was kept from an earlier run);
+    // before, "no state from URL yet": every host is then relayed as is.
+    virtual std::string missing_state() const = 0;
 
     // Picks a real server of group, never one in exclude (servers already
     // tried for this request). May complete later (pull mode, central policy);

@@ -4,6 +4,7 @@
 
 #include "error.hpp"
 #include "log.hpp"
+#include "output.hpp"
 
 namespace lbproxy {
 
@@ -15,6 +16,12 @@ SelectionStateImpl::SelectionStateImpl(lbkit::Metrics& metrics, StateBook& book,
     : metrics_(metrics), book_(book), sources_(sources), policy_(policy), suspect_for_(suspect_for),
       client_id_(std::move(client_id)), ejections_(ejections), rng_(std::random_device{}())
 {
+}
+
+std::string SelectionStateImpl::missing_state() const
+{
+    if (book_.version() != 0 || book_.confirmed_ms() != 0) return "";
+    return "no state from " + lbkit::output::join(sources_.urls()) + " yet";
 }
 
 bool SelectionStateImpl::is_group(const std::string& host) const

@@ -28,6 +28,7 @@ public:
                        Ejections& ejections);
 
     bool is_group(const std::string& host) const override;
+    std::string missing_state() const override;
     void choose(const std::string& group, const ServerIds& exclude, ChoiceHandle& handle,
                 ChoiceHandle::Done done) override;
     void mark_suspect(ServerId server) override;

@@ -87,6 +87,7 @@ public:
 
     nlohmann::json to_json() const;
     bool pull_mode() const { return config_.mode == "pull"; }
+    const std::vector<std::string>& urls() const { return config_.urls; }
 
     struct Source;
 private:

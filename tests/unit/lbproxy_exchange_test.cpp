@@ -42,6 +42,7 @@ struct FakeChooser final : SelectionState {
     int in_flight = 0;
 
     bool is_group(const std::string& host) const override { return host == group; }
+    std::string missing_state() const override { return ""; }
     void choose(const std::string&, const ServerIds& exclude, ChoiceHandle& handle,
                 ChoiceHandle::Done done) override
     {
