@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "context.hpp"
 #include "exchange.hpp"
@@ -67,20 +68,29 @@ private:
     std::size_t scanned_ = 0;
     http::Parser parser_{HTTP_REQUEST};
     http::Head head_;
-    Relay relay_;
+    // Made per exchange: an idle connection holds no Relay.
+    std::unique_ptr<Relay> relay_;
     std::unique_ptr<Tunnel> tunnel_;
 };
 
-// The open client connections, so a stopping proxy can close them.
+// The open client connections, so a stopping proxy can close them; and
+// the Relays of ended exchanges, freed once the loop is out of their code.
 class ClientRegistry {
 public:
     void add(ClientConn* c);
     void remove(ClientConn* c);
     void close_all();
     std::size_t size() const { return conns_.size(); }
+    // A Relay ends its exchange from inside its own functions (and the
+    // Dialer's): it is freed from the loop right after, not there.
+    void retire(event_base* base, std::unique_ptr<Relay> relay);
 
 private:
+    static void reap_cb(evutil_socket_t, short, void* arg);
+
     std::unordered_set<ClientConn*> conns_;
+    std::vector<std::unique_ptr<Relay>> retired_;
+    lbkit::ev::EventPtr reaper_;
 };
 
 }  // namespace lbproxy
