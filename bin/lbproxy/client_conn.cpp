@@ -250,6 +250,7 @@ void ClientConn::exchange_over(Ending how)
 void ClientConn::next_request()
 {
     state_ = State::head;
+    head_ = {};  // its header vector, freed rather than kept for a connection that may stay idle
     arm(ctx_.idle_tv);
     if (evbuffer_get_length(stream_->in()) != 0 || eof_)
         read_head();  // a pipelined request, answered in order
