@@ -23,6 +23,24 @@ void ClientRegistry::remove(ClientConn* c)
     if (on_remove_) on_remove_();
 }
 
+void ClientRegistry::retire(event_base* base, std::unique_ptr<Relay> relay)
+{
+    if (!reaper_)
+        reaper_.reset(event_new(base, -1, 0, &reap_cb, this));
+    retired_.push_back(std::move(relay));
+    if (reaper_)
+        event_active(reaper_.get(), EV_TIMEOUT, 0);
+}
+
+void ClientRegistry::reap_cb(evutil_socket_t, short, void* arg)
+{
+    auto* self = static_cast<ClientRegistry*>(arg);
+    // A Relay's destructor releases nothing more (its close() did), so
+    // clearing cannot retire another one meanwhile.
+    std::vector<std::unique_ptr<Relay>> dead;
+    dead.swap(self->retired_);
+}
+
 void ClientRegistry::close_all()
 {
     std::vector<ClientConn*> all(conns_.begin(), conns_.end());
@@ -48,8 +66,7 @@ ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t f
     : ctx_(ctx), registry_(registry),
       stream_(std::make_unique<http::Stream>(ctx.base, fd)),
       timer_(evtimer_new(ctx.base, &timer_cb, this)),
-      name_(lbkit::sockaddr_str(peer)),
-      relay_(ctx, *this, parser_)
+      name_(lbkit::sockaddr_str(peer))
 {
     registry_.add(this);
     ctx_.metrics.client_connections.inc();
@@ -79,7 +96,7 @@ void ClientConn::read_cb(http::Stream&, void* arg)
     auto* self = static_cast<ClientConn*>(arg);
     switch (self->state_) {
     case State::head: return self->read_head();
-    case State::relay: return self->relay_.client_readable();
+    case State::relay: return self->relay_->client_readable();
     case State::tunnel: return self->tunnel_->client_readable();
     case State::lingering: {
         evbuffer* in = self->stream_->in();
@@ -93,7 +110,7 @@ void ClientConn::write_cb(http::Stream&, void* arg)
 {
     auto* self = static_cast<ClientConn*>(arg);
     switch (self->state_) {
-    case State::relay: return self->relay_.client_drained();
+    case State::relay: return self->relay_->client_drained();
     case State::tunnel: return self->tunnel_->client_drained();
     case State::lingering: return self->linger();
     default: return;
@@ -106,7 +123,7 @@ void ClientConn::event_cb(http::Stream&, short what, void* arg)
     if (what & BEV_EVENT_EOF)
         self->eof_ = true;
     switch (self->state_) {
-    case State::relay: return self->relay_.client_event(what);
+    case State::relay: return self->relay_->client_event(what);
     case State::tunnel: return self->tunnel_->client_event(what);
     default: return self->destroy();
     }
@@ -185,7 +202,8 @@ void ClientConn::dispatch(const http::Head& req)
     if (t.port == ctx_.config.listen.port && lbkit::is_loopback(std::string(t.host)))
         return refuse(508, "the request is addressed to this proxy itself (loop)");
     state_ = State::relay;
-    relay_.begin(req, t);
+    relay_ = std::make_unique<Relay>(ctx_, *this, parser_);
+    relay_->begin(req, t);
 }
 
 // lbproxy answers by itself and closes: bad request, not allowed, timeout.
@@ -224,6 +242,8 @@ void ClientConn::exchange_over(Ending how)
 {
     if (closing_)
         return;
+    if (relay_)
+        registry_.retire(ctx_.base, std::move(relay_));
     switch (how) {
     case Ending::keep: return next_request();
     case Ending::linger: return linger();
@@ -234,6 +254,7 @@ void ClientConn::exchange_over(Ending how)
 void ClientConn::next_request()
 {
     state_ = State::head;
+    head_ = {};  // its header vector, freed rather than kept for a connection that may stay idle
     arm(ctx_.idle_tv);
     if (evbuffer_get_length(stream_->in()) != 0 || eof_)
         read_head();  // a pipelined request, answered in order
@@ -244,8 +265,8 @@ void ClientConn::next_request()
 void ClientConn::destroy()
 {
     closing_ = true;
-    if (state_ == State::relay)
-        relay_.close("client connection closed", Ending::drop);
+    if (state_ == State::relay && relay_)
+        relay_->close("client connection closed", Ending::drop);
     else if (state_ == State::tunnel && tunnel_)
         tunnel_->close("client connection closed", Ending::drop);
     delete this;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "context.hpp"
 #include "exchange.hpp"
@@ -68,12 +69,14 @@ private:
     std::size_t scanned_ = 0;
     http::Parser parser_{HTTP_REQUEST};
     http::Head head_;
-    Relay relay_;
+    // Made per exchange: an idle connection holds no Relay.
+    std::unique_ptr<Relay> relay_;
     std::unique_ptr<Tunnel> tunnel_;
 };
 
 // The open client connections, so a stopping proxy can close them and the
-// listener can wait for one to close at --max-connections.
+// listener can wait for one to close at --max-connections; and the Relays
+// of ended exchanges, freed once the loop is out of their code.
 class ClientRegistry {
 public:
     void add(ClientConn* c);
@@ -81,10 +84,17 @@ public:
     void close_all();
     std::size_t size() const { return conns_.size(); }
     void on_remove(std::function<void()> fn) { on_remove_ = std::move(fn); }
+    // A Relay ends its exchange from inside its own functions (and the
+    // Dialer's): it is freed from the loop right after, not there.
+    void retire(event_base* base, std::unique_ptr<Relay> relay);
 
 private:
+    static void reap_cb(evutil_socket_t, short, void* arg);
+
     std::unordered_set<ClientConn*> conns_;
     std::function<void()> on_remove_;
+    std::vector<std::unique_ptr<Relay>> retired_;
+    lbkit::ev::EventPtr reaper_;
 };
 
 }  // namespace lbproxy

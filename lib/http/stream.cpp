@@ -100,7 +100,6 @@ void Stream::watch_buffers()
 void Stream::make_events()
 {
     read_ev_.reset(event_new(base_, fd_, EV_READ | EV_PERSIST, &on_readable, this));
-    write_ev_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &on_writable, this));
 }
 
 void Stream::set_callbacks(DataCb read, DataCb drained, EventCb event, void* arg)
@@ -127,6 +126,10 @@ int Stream::connect(const sockaddr* sa, socklen_t len)
     else if (errno != EINPROGRESS && errno != EINTR)
         connect_error_ = errno;  // on loopback a refusal is known at once
     update_write();
+    if (!write_ev_) {
+        errno = ENOMEM;
+        return -1;
+    }
     if (connect_error_ >= 0)
         event_active(write_ev_.get(), EV_WRITE, 1);
     return 0;
@@ -194,14 +197,19 @@ void Stream::update_read()
 
 void Stream::update_write()
 {
-    bool want = write_ev_ && (connecting_ || (writing_ && evbuffer_get_length(out_.get()) != 0));
+    bool want = fd_ >= 0 && (connecting_ || (writing_ && evbuffer_get_length(out_.get()) != 0));
     if (want == write_armed_)
         return;
-    write_armed_ = want;
-    if (want)
-        event_add(write_ev_.get(), write_tv_ ? &*write_tv_ : nullptr);
-    else
-        event_del(write_ev_.get());
+    if (!want) {
+        write_armed_ = false;
+        write_ev_.reset();  // also from its own callback: libevent allows it
+        return;
+    }
+    write_ev_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &on_writable, this));
+    if (!write_ev_)
+        return;  // out of memory: the output waits for the next update
+    write_armed_ = true;
+    event_add(write_ev_.get(), write_tv_ ? &*write_tv_ : nullptr);
 }
 
 void Stream::on_readable(evutil_socket_t, short what, void* arg)

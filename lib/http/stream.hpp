@@ -34,7 +34,7 @@ public:
     Stream& operator=(const Stream&) = delete;
 
     // The buffers and events were made (false only when out of memory).
-    bool ok() const { return in_ && out_ && (fd_ < 0 || (read_ev_ && write_ev_)); }
+    bool ok() const { return in_ && out_ && (fd_ < 0 || read_ev_); }
 
     // read: bytes were added to in(). drained: out() became empty by a
     // write of the stream's own. event: BEV_EVENT_* flags.
@@ -92,7 +92,10 @@ private:
     event_base* base_;
     evutil_socket_t fd_ = -1;
     lbkit::ev::BufferPtr in_{evbuffer_new()}, out_{evbuffer_new()};
-    lbkit::ev::EventPtr read_ev_, write_ev_;
+    lbkit::ev::EventPtr read_ev_;
+    // Exists only while a write waits for the socket (or a connect does):
+    // most writes go out at once, and an idle connection holds none.
+    lbkit::ev::EventPtr write_ev_;
     evbuffer_cb_entry* input_watch_ = nullptr;
     DataCb read_cb_ = nullptr, drained_cb_ = nullptr;
     EventCb event_cb_ = nullptr;
