@@ -31,6 +31,9 @@ pversion() { state_version "$AD/v1/state"; }
 is "health before any state: 503" "$(http_status GET "$AD/v1/health")" 503
 like "says it is starting and from which server" "$(last_body)" \
     "\"reason\":\"no state from http://127.0.0.1:$DEAD yet\".*\"status\":\"starting\""
+body=$(curl -s -m 10 -x "127.0.0.1:$L" http://web.test/)
+like "a name that does not resolve before any state: the 502 says no state has arrived" "$body" \
+    "no state from http://127.0.0.1:$DEAD yet: representative names are not known"
 
 # Pushed state ---------------------------------------------------------------
 is "POST /v1/state without the token: 401" "$(http_status POST "$AD/v1/state" "$(state_json 10 "$B1")")" 401
