@@ -47,7 +47,8 @@ states() {
     echo "${out% }"
 }
 # Before any request: the probes alone show the quiet servers up.
-wait_for 30 test "$(states)" = "up up up"
+all_up() { test "$(states)" = "up up up"; }  # polled by wait_for
+wait_for 30 all_up
 is "quiet servers are up by lbsniff's probes alone" "$(states)" "up up up"
 
 # drive SECONDS: both proxies, 15 requests per second each, at the same

@@ -58,7 +58,8 @@ like "CONNECT without a port: 400" "$(timeout 5 head -n 1 <&3)" "^HTTP/1.1 400"
 exec 3<&-
 
 # Answered from what the writer has committed: wait (bounded) for the row.
-wait_for 10 sh -c "curl -s 'http://127.0.0.1:$AP/v1/history?limit=100' | grep -qF '\"method\":\"CONNECT\"'"
+# The failed CONNECT is the last: once its row is there, all are.
+wait_for 10 sh -c "curl -s 'http://127.0.0.1:$AP/v1/history?limit=100' | tr '{' '\n' | grep -F '\"method\":\"CONNECT\"' | grep -qF '\"status\":502'"
 hist=$(curl -s "http://127.0.0.1:$AP/v1/history?limit=100" | tr '{' '\n' | grep '"method":"CONNECT"')
 like "tunnel recorded in the history" "$hist" "\"url\":\"127.0.0.1:$BP\""
 like "a tunnel whose server ended it is delivered" "$hist" '"delivered":true'

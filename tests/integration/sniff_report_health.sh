@@ -43,7 +43,8 @@ check "the refusal is logged once" test "$(grep -c 'refused: 401' "$T/lbsniff.lo
 
 echo right-token >"$T/sniff.token"
 kill -HUP "$SNIFF"
-check "after SIGHUP with the right token the server is reported up" wait_for 10 test "$(server_state)" = up
+reported_up() { test "$(server_state)" = up; }  # polled by wait_for
+check "after SIGHUP with the right token the server is reported up" wait_for 10 reported_up
 check "health is ok again" wait_for 5 health_has '"status":"ok"'
 h=$(health)
 like "per URL: last result ok" "$h" '"last_result":"ok"'

@@ -45,12 +45,13 @@ server_state() {
 check "the table's server is watched" watched "$web1"
 check "... and --watch's too (union)" watched "$dead"
 check "web2, not in the table, is not" test "$(watched "$web2"; echo $?)" = 1
-check "web1 is reported up" wait_for 10 test "$(server_state "$web1")" = up
+state_is() { test "$(server_state "$1")" = "$2"; }  # polled by wait_for
+check "web1 is reported up" wait_for 10 state_is "$web1" up
 
 table=$(printf 'www 127.0.0.1:%s 1\\nwww 127.0.0.1:%s 1\\n' "$web1" "$web2")
 is "the groups table gets web2 through the API" "$(http_status PUT "$S/v1/groups" "{\"table\":\"$table\"}")" 200
 check "lbsniff watches web2 without a restart" wait_for 10 watched "$web2"
-check "... and reports it up" wait_for 10 test "$(server_state "$web2")" = up
+check "... and reports it up" wait_for 10 state_is "$web2" up
 check "the change is logged" grep -q 'groups changed: 3 server(s) watched' "$T/lbsniff.log"
 
 done_testing
