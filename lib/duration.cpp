@@ -58,6 +58,12 @@ Millis jitter(Millis base, double fraction)
     return Millis(std::max<int64_t>(1, base.count() + static_cast<int64_t>(d(rng))));
 }
 
+timeval to_timeval(Millis d)
+{
+    const int64_t ms = std::max<int64_t>(0, d.count());
+    return {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
 Millis Backoff::next()
 {
     current_ = current_.count() == 0 ? first_ : std::min(current_ * 2, max_);

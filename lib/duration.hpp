@@ -1,6 +1,8 @@
 // Durations on the command line and in APIs: "2" (seconds), "2s", "500ms",
 // "1m", "1h". Returned in milliseconds.
 #pragma once
+#include <sys/time.h>
+
 #include <chrono>
 #include <string>
 
@@ -16,6 +18,9 @@ std::string format_duration(Millis d);
 // processes started together (a thousand proxies after a power cut) must not
 // fire in step and hit their server at the same instant, every period.
 Millis jitter(Millis base, double fraction = 0.1);
+
+// For libevent's timers; a negative duration is zero.
+timeval to_timeval(Millis d);
 
 // Delays between the retries to a peer that fails: first, then doubled up to
 // max, until a success resets it. Callers jitter the delay they wait.

@@ -143,7 +143,7 @@ struct Client::Impl {
             evtimer_del(self->timer.get());
             return 0;
         }
-        timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        timeval tv = to_timeval(Millis(timeout_ms));
         evtimer_add(self->timer.get(), &tv);
         return 0;
     }

@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 
 #include "addr.hpp"
+#include "clock.hpp"
 #include "api.hpp"
 #include "auth.hpp"
 #include "config.h"
@@ -79,8 +79,7 @@ const char* method_name(evhttp_cmd_type cmd)
 
 int64_t now_ms()
 {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    return lbkit::unix_ms();
 }
 
 }  // namespace
@@ -339,8 +338,7 @@ void Server::park(evhttp_request* req, std::shared_ptr<Deferred> deferred)
         send(req, Response::error(503, "cannot wait: out of memory"));
         return;
     }
-    const auto ms = std::max<int64_t>(0, w->deferred->wait.count());
-    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    timeval tv = to_timeval(w->deferred->wait);
     evtimer_add(w->deadline.get(), &tv);
     event_add(w->hangup.get(), nullptr);
     // evhttp frees the connection with the request when it fails or the

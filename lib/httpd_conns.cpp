@@ -3,8 +3,8 @@
 // pause), one for a connection idle between requests, and the connection
 // cap. evhttp's own timeouts restart at every byte, so a client sending
 // one byte a second would hold a connection for ever; these do not.
-#include <chrono>
 
+#include "clock.hpp"
 #include "error.hpp"
 #include "httpd.hpp"
 #include "httpd_records.hpp"
@@ -15,14 +15,7 @@ namespace {
 
 int64_t now_ms()
 {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
-timeval to_timeval(Millis d)
-{
-    const auto ms = std::max<int64_t>(0, d.count());
-    return {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    return lbkit::monotonic_ms();
 }
 
 // Header timeouts and the connection limit come in bursts (a slow-client

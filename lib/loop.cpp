@@ -60,7 +60,7 @@ void Timer::start(Millis after, bool repeat)
 {
     event_del(ev_.get());
     event_assign(ev_.get(), event_get_base(ev_.get()), -1, repeat ? EV_PERSIST : 0, &Timer::fire, this);
-    timeval tv{static_cast<time_t>(after.count() / 1000), static_cast<suseconds_t>((after.count() % 1000) * 1000)};
+    timeval tv = to_timeval(after);
     event_add(ev_.get(), &tv);
 }
 

@@ -130,7 +130,7 @@ void Tunnel::idle_cb(evutil_socket_t, short, void* arg)
     if (quiet >= idle_ms)
         return self->close("tunnel idle for " + lbkit::format_duration(self->ctx_.config.idle_timeout),
                            Ending::drop);
-    timeval tv = http::to_timeval(lbkit::Millis(idle_ms - quiet));
+    timeval tv = lbkit::to_timeval(lbkit::Millis(idle_ms - quiet));
     event_add(self->idle_.get(), &tv);
 }
 

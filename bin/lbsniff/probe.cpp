@@ -3,21 +3,15 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <chrono>
 #include <cstring>
 
+#include "clock.hpp"
 #include "error.hpp"
 #include "log.hpp"
 
 namespace lbsniff {
 
 using lbkit::Millis;
-
-Micros now_micros()
-{
-    using namespace std::chrono;
-    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 struct Prober::TcpProbe {
     Prober* owner;
@@ -75,7 +69,7 @@ void Prober::set_targets(const std::vector<ServerSpec>& servers)
 
 void Prober::tick()
 {
-    Micros now = now_micros();
+    Micros now = lbkit::unix_us();
     Micros quiet = Micros(interval_.count()) * 1000;
     for (std::size_t i = 0; i < engine_.servers() && i < targets_.size(); ++i) {
         if (now - engine_.last_evidence(i) < quiet || in_flight_[targets_[i].name] > 0)
@@ -150,7 +144,7 @@ void Prober::result(const std::string& name, bool ok, const std::string& why)
         if (engine_.name(i) != name)
             continue;
         lbkit::log::debug("probe ", name, ": ", ok ? "ok" : why);
-        engine_.evidence(i, ok ? Evidence::probe_ok : Evidence::probe_failed, now_micros());
+        engine_.evidence(i, ok ? Evidence::probe_ok : Evidence::probe_failed, lbkit::unix_us());
         return;
     }
 }

@@ -42,6 +42,4 @@ private:
     lbkit::Timer timer_;
 };
 
-Micros now_micros();
-
 }  // namespace lbsniff

@@ -12,7 +12,6 @@ namespace api = lbkit::api;
 using lbkit::Millis;
 
 namespace {
-constexpr Millis first_backoff{1000}, max_backoff{10000};
 }
 
 std::string Reporter::endpoint(const std::string& url)
@@ -90,7 +89,7 @@ void Reporter::finished(std::vector<api::ServerReport> batch, const lbkit::httpc
         consecutive_failures_ = 0;
         last_ok_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::system_clock::now().time_since_epoch()).count();
-        backoff_ = Millis{0};
+        backoff_.reset();
         post();
     } else if (malformed) {
         failed_.inc();
@@ -113,8 +112,7 @@ void Reporter::finished(std::vector<api::ServerReport> batch, const lbkit::httpc
         (refused ? last_refusal_ : last_failure_) = r.describe();
         last_result_ = refused ? "refused" : "failed";
         ++consecutive_failures_;
-        backoff_ = std::min(max_backoff, backoff_.count() ? backoff_ * 2 : first_backoff);
-        retry_.start(backoff_);
+        retry_.start(backoff_.next());
     }
     waiting_.set(double(outbox_.size()));
     if (done_)
@@ -126,7 +124,7 @@ void Reporter::set_token(std::string token)
     if (token == token_)
         return;
     token_ = std::move(token);
-    backoff_ = Millis{0};
+    backoff_.reset();
     if (retry_.pending())
         flush_now();
 }

@@ -57,7 +57,7 @@ private:
     lbkit::Millis interval_;
     Outbox outbox_;
     lbkit::Timer retry_;
-    lbkit::Millis backoff_{0};
+    lbkit::Backoff backoff_{lbkit::Millis{1000}, lbkit::Millis{10000}};
     bool in_flight_ = false;
     bool failing_ = false;
     bool refused_ = false;

@@ -5,6 +5,7 @@
 
 #include "auth.hpp"
 #include "decode.hpp"
+#include "clock.hpp"
 #include "error.hpp"
 #include "filter.hpp"
 #include "log.hpp"
@@ -216,7 +217,7 @@ void Sniffer::start_http()
 void Sniffer::start_reading()
 {
     if (!capture_) {  // probes only: the clock drives the intervals
-        engine_.start(now_micros());
+        engine_.start(lbkit::unix_us());
         tick_.emplace(loop_, [this] { tick(); });
         tick_->start(live_tick, true);
         return;
@@ -225,7 +226,7 @@ void Sniffer::start_reading()
     short kind = fd >= 0 ? EV_READ | EV_PERSIST : 0;
     read_ev_.reset(event_new(loop_.base(), fd, kind, &Sniffer::read_cb, this));
     if (capture_->live()) {
-        engine_.start(now_micros());
+        engine_.start(lbkit::unix_us());
         tick_.emplace(loop_, [this] { tick(); });
         tick_->start(live_tick, true);
     } else if (fd >= 0) {
@@ -267,7 +268,7 @@ void Sniffer::read_some()
             return;
         }
         if (capture_->dispatch(file_batch, &Sniffer::packet_cb, user) > 0)
-            last_wall_ = now_micros();
+            last_wall_ = lbkit::unix_us();
     } catch (const Error& e) {
         // Never let an exception cross libevent: keep it for run() to throw.
         read_error_ = e;
@@ -290,7 +291,7 @@ void Sniffer::read_some()
 
 void Sniffer::tick()
 {
-    engine_.advance(now_micros());
+    engine_.advance(lbkit::unix_us());
     std::fflush(stdout);
     log_capture_stats(false);
 }
@@ -304,7 +305,7 @@ void Sniffer::quiet_pipe_tick()
 {
     if (!engine_.started() || capture_->at_end())
         return;
-    Micros idle = now_micros() - last_wall_;
+    Micros idle = lbkit::unix_us() - last_wall_;
     if (idle >= Micros(o_.interval.count()) * 1000) {
         engine_.advance(last_ts_ + idle);
         std::fflush(stdout);
@@ -402,7 +403,7 @@ void Sniffer::reload_token()
 void Sniffer::stop()
 {
     if (!capture_ || capture_->live()) {
-        engine_.advance(now_micros());
+        engine_.advance(lbkit::unix_us());
         log_capture_stats(true);
     }
     std::fflush(stdout);

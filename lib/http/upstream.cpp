@@ -12,11 +12,6 @@
 
 namespace lbkit::http {
 
-timeval to_timeval(Millis d)
-{
-    return timeval{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
-}
-
 timeval common_timeout(event_base* base, Millis d)
 {
     timeval tv = to_timeval(d);

@@ -127,7 +127,6 @@ private:
     std::unique_ptr<evdns_base, DnsDeleter> dns_;
 };
 
-timeval to_timeval(Millis d);
 // The same, as one of base's common timeouts: the many timers of one
 // duration sit in a queue instead of the timer heap, and restarting one
 // (every read of a connection) costs no heap operation.
