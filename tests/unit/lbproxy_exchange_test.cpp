@@ -285,15 +285,22 @@ BOOST_AUTO_TEST_CASE(client_gone_before_the_answer)
     BOOST_TEST(p.clients.size() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(client_gone_mid_body)
+// A GET whose answer has begun: the head and 1,000 of 100,000 body bytes
+// have reached the client.
+static void answer_in_part(Proxy& p, Server& s)
 {
-    Proxy p;
-    Server s;
     p.chooser.servers = {s.name()};
     p.send(get);
     BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
     s.send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(1000, 'x'));
     BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 1000; }));
+}
+
+BOOST_AUTO_TEST_CASE(client_gone_mid_body)
+{
+    Proxy p;
+    Server s;
+    answer_in_part(p, s);
     p.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
     const Exchange& e = p.only_row();
@@ -321,11 +328,7 @@ BOOST_AUTO_TEST_CASE(server_gone_mid_body)
 {
     Proxy p;
     Server s;
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
-    s.send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(1000, 'x'));
-    BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 1000; }));
+    answer_in_part(p, s);
     s.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
     const Exchange& e = p.only_row();
