@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 
 #include "addr.hpp"
-#include "clock.hpp"
 #include "api.hpp"
 #include "auth.hpp"
+#include "clock.hpp"
 #include "config.h"
 #include "error.hpp"
 #include "log.hpp"
@@ -111,6 +113,19 @@ std::optional<std::string> Request::arg(const std::string& name) const
     if (it == query.end())
         return std::nullopt;
     return it->second;
+}
+
+int64_t Request::int_arg(const std::string& name, int64_t dflt, int64_t min, int64_t max) const
+{
+    auto v = arg(name);
+    if (!v)
+        return dflt;
+    int64_t n = 0;
+    auto [end, err] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (v->empty() || err != std::errc() || end != v->data() + v->size() || n < min || n > max)
+        throw HttpError(400, "query parameter " + name + " '" + *v + "': not a whole number from " +
+                                 std::to_string(min) + " to " + std::to_string(max));
+    return n;
 }
 
 std::string Request::header(const char* name) const
@@ -444,10 +459,7 @@ Response versioned(const Request& req, std::function<uint64_t()> version, std::f
             throw HttpError(400, "query parameter wait needs since, the version you have");
         return answer();
     }
-    const std::string& s = *since_text;
-    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
-        throw HttpError(400, "query parameter since '" + s + "': not a version (a whole number of 0 or more)");
-    const uint64_t since = std::stoull(s);
+    const auto since = static_cast<uint64_t>(req.int_arg("since", 0, 0, INT64_MAX));
     Millis wait{0};
     if (wait_text) {
         try {

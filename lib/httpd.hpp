@@ -31,6 +31,9 @@ struct Request {
     bool authenticated = false;                 // a valid token was presented
 
     std::optional<std::string> arg(const std::string& name) const;
+    // A whole-number argument, dflt when absent; otherwise throws HttpError
+    // 400 ("query parameter limit '0': not a whole number from 1 to 100000").
+    int64_t int_arg(const std::string& name, int64_t dflt, int64_t min, int64_t max) const;
     std::string header(const char* name) const;
     // The body as a JSON object; throws BadInput("body is not JSON: ...").
     Json json_object() const;

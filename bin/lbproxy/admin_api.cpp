@@ -65,23 +65,6 @@ Response get_state(AdminDeps& d, Request& req)
                                    [&d, group] { return state_now(d, group); });
 }
 
-int64_t int_arg(const Request& req, const char* name, int64_t dflt, int64_t min, int64_t max)
-{
-    auto v = req.arg(name);
-    if (!v) return dflt;
-    std::size_t used = 0;
-    int64_t n = 0;
-    try {
-        n = std::stoll(*v, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used == 0 || used != v->size() || n < min || n > max)
-        throw HttpError(400, std::string(name) + ": '" + *v + "' is not a whole number from " +
-                                 std::to_string(min) + " to " + std::to_string(max));
-    return n;
-}
-
 bool bool_arg(const Request& req, const char* name)
 {
     auto v = req.arg(name);
@@ -118,7 +101,7 @@ Response get_history(AdminDeps& d, Request& req)
     f.server = req.arg("server");
     f.group = req.arg("group");
     f.failed_only = bool_arg(req, "failed");
-    f.limit = int_arg(req, "limit", 100, 1, 100000);
+    f.limit = req.int_arg("limit", 100, 1, 100000);
     auto q = d.queries.submit(std::move(f), d.history.enabled());
     if (!q) {
         Response busy = Response::error(503, "too many history queries at once; try again later");

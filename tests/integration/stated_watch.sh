@@ -91,9 +91,9 @@ bad() {  # bad QUERY REGEX
     is "$1: 400" "$(http_status GET "$S/v1/state?$1")" 400
     like "... says why" "$(last_body)" "$2"
 }
-bad "since=abc&wait=1s" "since 'abc': not a version"
-bad "since=-1&wait=1s" "since '-1': not a version"
-bad "since=99999999999999999999&wait=1s" "not a version"
+bad "since=abc&wait=1s" "since 'abc': not a whole number from 0 to"
+bad "since=-1&wait=1s" "since '-1': not a whole number from 0 to"
+bad "since=99999999999999999999&wait=1s" "not a whole number from 0 to"
 bad "since=1&wait=soon" "wait: bad duration 'soon'"
 bad "since=1&wait=2m" "wait '2m': longer than the limit of 1m"
 bad "wait=5s" "wait needs since"
