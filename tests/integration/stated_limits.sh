@@ -46,7 +46,9 @@ check "the daemon still runs" kill -0 "$LAST_PID"
 wait "$hold"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$S2/v1/health")
 is "once they close, requests are answered again" "$code" 200
-is "the limit is counted in /metrics" "$(metric "$S2" lbkit_api_connection_limit_reached_total)" 1
+# At least once: when the five close, the queued connections may fill it again.
+reached=$(metric "$S2" lbkit_api_connection_limit_reached_total)
+check "the limit is counted in /metrics ($reached)" test "${reached%.*}" -ge 1
 is "... with the limit itself" "$(metric "$S2" lbkit_api_max_connections)" 5
 
 # Bad limits ------------------------------------------------------------------
