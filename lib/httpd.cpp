@@ -79,11 +79,6 @@ const char* method_name(evhttp_cmd_type cmd)
     }
 }
 
-int64_t now_ms()
-{
-    return lbkit::unix_ms();
-}
-
 }  // namespace
 
 std::string url_decode(const std::string& s)
@@ -193,7 +188,7 @@ Server::Server(Loop& loop, Metrics& metrics, Options options)
     requests_total_ = &metrics_.counter("lbkit_api_requests_total", "Control API requests answered");
     rejected_total_ = &metrics_.counter("lbkit_api_rejected_total", "Control API requests answered with 4xx");
     waiting_ = &metrics_.gauge("lbkit_api_waiting_requests", "Control API requests waiting for a change (long polling)");
-    const int64_t started = now_ms();
+    const int64_t started = lbkit::unix_ms();
     add({"GET", "/metrics", false, [this](Request&) {
              return Response::text(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
          }});

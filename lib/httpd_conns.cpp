@@ -13,11 +13,6 @@
 namespace lbkit::httpd {
 namespace {
 
-int64_t now_ms()
-{
-    return lbkit::monotonic_ms();
-}
-
 // Header timeouts and the connection limit come in bursts (a slow-client
 // attack, a stuck script): the first is logged at once, the rest at most
 // once a minute, with their number.
@@ -153,7 +148,7 @@ void Server::expire(Conn& c)
     if (c.phase == Conn::Phase::request) {
         header_timeouts_total_->inc();
         ++timeouts_unlogged_;
-        const int64_t now = now_ms();
+        const int64_t now = lbkit::monotonic_ms();
         if (timeouts_logged_ms_ == 0 || now - timeouts_logged_ms_ >= log_every_ms) {
             log::warn(options_.service, " API: closed ", timeouts_unlogged_, " connection",
                       timeouts_unlogged_ == 1 ? "" : "s", " whose request did not arrive within ",
@@ -192,7 +187,7 @@ void Server::pause_accepting()
     for (evconnlistener* l : listeners_)
         evconnlistener_disable(l);
     paused_ = true;
-    paused_since_ms_ = now_ms();
+    paused_since_ms_ = lbkit::monotonic_ms();
     limit_reached_total_->inc();
     // At the limit under a steady load, every close lets one connection in
     // and the next accept pauses again: one line a minute says it all.
@@ -212,7 +207,7 @@ void Server::resume_accepting()
         evconnlistener_enable(l);
     paused_ = false;
     log::debug(options_.service, " API: accepting connections again after ",
-              format_duration(Millis(now_ms() - paused_since_ms_)), " at the limit");
+              format_duration(Millis(lbkit::monotonic_ms() - paused_since_ms_)), " at the limit");
 }
 
 // The server goes: evhttp frees the connections after this, and must not

@@ -1,7 +1,7 @@
 // The proxy port: accepts clients, checks them against --allow (others get
 // a 403 and nothing else), and pauses accepting for a second when the
 // process runs out of descriptors instead of spinning on accept(). At
-// --max-connections the owner holds it: new clients wait in the kernel's
+// --max-connections the Proxy holds it: new clients wait in the kernel's
 // queue, as with HAProxy's maxconn, until one closes.
 #pragma once
 #include <functional>

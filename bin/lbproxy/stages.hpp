@@ -1,10 +1,9 @@
-// The stages of an exchange that later features fill in, each a small
-// interface with today's one implementation (doc/architecture.md,
-// Request path):
-//   session   header lines that tie a request to its session: none yet;
+// The stages of an exchange, each a small interface with one
+// implementation in this release (doc/architecture.md, Request path):
+//   session   header lines that tie a request to its session: none;
 //   upstream  how the servers of a destination are reached: straight
-//             (DIRECT), or later through the upstream proxy the proxy map
-//             names for the destination.
+//             (DIRECT); the proxy map's upstream proxies are another
+//             implementation of the same interface.
 // The proxy sets them up once (Context::stages); the relay and the tunnel
 // call each at its point of the request path and know nothing of what it
 // does.
