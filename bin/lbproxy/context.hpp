@@ -11,7 +11,7 @@
 #include "http/upstream.hpp"
 #include "proxy_config.hpp"
 #include "proxy_metrics.hpp"
-#include "selection_state.hpp"
+#include "chooser.hpp"
 #include "stages.hpp"
 
 namespace lbproxy {
@@ -22,7 +22,7 @@ namespace http = lbkit::http;
 struct Context {
     event_base* base;
     const ProxyConfig& config;
-    SelectionState& selection;
+    Chooser& chooser;
     HistorySink& history;
     ProxyMetrics& metrics;
     http::UpstreamPool& pool;

@@ -18,7 +18,7 @@
 #include "log.hpp"
 #include "output.hpp"
 #include "proxy_store.hpp"
-#include "selection_state_impl.hpp"
+#include "state_chooser.hpp"
 #include "state_book.hpp"
 #include "state_saver.hpp"
 #include "state_source.hpp"
@@ -133,7 +133,7 @@ struct ControlPlane::Impl {
     StateSources sources;
     EjectionReports reports;
     Ejections ejections;
-    SelectionStateImpl selection;
+    StateChooser chooser;
     AdminDeps deps;
     lbkit::httpd::Server admin;
     lbkit::Timer persist_timer;
@@ -164,7 +164,7 @@ ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOption
               [this](const std::string&) { book.confirm(unix_ms()); }),
       reports(http, opt.state_servers, token, opt.state_timeout),
       ejections(loop, metrics, book, reports),
-      selection(metrics, book, sources, lbkit::select::policy_from_string(opt.policy), opt.suspect_for,
+      chooser(metrics, book, sources, lbkit::select::policy_from_string(opt.policy), opt.suspect_for,
                 opt.client_id, ejections),
       deps{book, sources, db, history, history_queries, metrics, opt.state_mode, opt.policy,
            [this](lbkit::api::StateView v, const std::string& s) { return receive(std::move(v), s); }},
@@ -184,7 +184,7 @@ ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOption
                          {"policy", opt.policy}};
         // Until a first state arrives, representative names are relayed as
         // plain host names: not a proxy a health check should send clients to.
-        if (auto missing = selection.missing_state(); !missing.empty()) {
+        if (auto missing = chooser.missing_state(); !missing.empty()) {
             j["status"] = "starting";
             j["reason"] = missing;
         }
@@ -283,9 +283,9 @@ ControlPlane::~ControlPlane()
     shutdown();
 }
 
-SelectionState& ControlPlane::selection()
+Chooser& ControlPlane::chooser()
 {
-    return impl_->selection;
+    return impl_->chooser;
 }
 
 HistorySink& ControlPlane::history()

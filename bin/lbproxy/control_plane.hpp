@@ -1,7 +1,7 @@
 // lbproxy's control plane, as main() sees it: the state that servers are
 // chosen by (received by --state-mode from --state-server), the SQLite file
 // that keeps the last state and the history, and the admin API. The request
-// path (the data plane) only sees the SelectionState and HistorySink
+// path (the data plane) only sees the Chooser and HistorySink
 // interfaces.
 #pragma once
 #include <memory>
@@ -16,7 +16,7 @@
 #include "loop.hpp"
 #include "metrics.hpp"
 #include "select.hpp"
-#include "selection_state.hpp"
+#include "chooser.hpp"
 
 namespace lbproxy {
 
@@ -51,7 +51,7 @@ public:
     ControlPlane(lbkit::Loop& loop, lbkit::Metrics& metrics, const StateOptions& options,
               const std::string& state_dir, const std::string& token);
     ~ControlPlane();
-    SelectionState& selection();
+    Chooser& chooser();
     HistorySink& history();
     // Binds the admin API, registers with the state servers; throws Error.
     void start();

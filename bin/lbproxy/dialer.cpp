@@ -50,7 +50,7 @@ void Dialer::start(std::string_view host, uint16_t port, bool pooled)
     for (char& ch : name)
         if (ch >= 'A' && ch <= 'Z')
             ch = char(ch + 32);
-    if (ctx_.selection.is_group(name)) {
+    if (ctx_.chooser.is_group(name)) {
         group_ = std::move(name);
         choose();
         return;
@@ -65,7 +65,7 @@ void Dialer::start(std::string_view host, uint16_t port, bool pooled)
 void Dialer::choose()
 {
     // done may run before choose() returns; choice_ is set before it does.
-    ctx_.selection.choose(group_, tried_, choice_, [this](Choice c) { on_choice(std::move(c)); });
+    ctx_.chooser.choose(group_, tried_, choice_, [this](Choice c) { on_choice(std::move(c)); });
 }
 
 void Dialer::on_choice(Choice c)
@@ -107,8 +107,8 @@ void Dialer::upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind
     lbkit::log::debug("connect ", server_, (group_.empty() ? "" : " (group " + group_ + ")"), ": ", why);
     if (group_.empty())
         return user_.dial_failed(last_timeout_ ? 504 : 502, "cannot connect to " + failures_ + unresolved_note(kind));
-    ctx_.selection.mark_suspect(id_);
-    ctx_.selection.server_failed(id_);
+    ctx_.chooser.mark_suspect(id_);
+    ctx_.chooser.server_failed(id_);
     tried_.push_back(id_);
     if (tried_.size() >= max_attempts)
         return user_.dial_failed(last_timeout_ ? 504 : 502, unreachable());
@@ -118,7 +118,7 @@ void Dialer::upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind
 std::string Dialer::unresolved_note(http::ConnectFailure kind) const
 {
     if (kind != http::ConnectFailure::resolve) return "";
-    std::string missing = ctx_.selection.missing_state();
+    std::string missing = ctx_.chooser.missing_state();
     return missing.empty() ? "" : " (" + missing + ": representative names are not known)";
 }
 

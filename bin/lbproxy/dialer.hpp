@@ -1,6 +1,6 @@
 // Step "resolve target, connect" of the request path, shared by relayed
 // requests and CONNECT tunnels. A representative name goes through
-// SelectionState::choose; a server whose connect fails is marked suspect and
+// Chooser::choose; a server whose connect fails is marked suspect and
 // another one is chosen, excluding every server already tried. Any other
 // host is connected to as it is (DIRECT). Pooled keep-alive connections are
 // used when the caller allows.

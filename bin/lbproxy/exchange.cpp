@@ -25,14 +25,14 @@ void ExchangeRecord::in_flight(const Dialer& route)
     if (!route.is_group())
         return;
     in_flight_to_ = route.server_id();
-    ctx_.selection.request_started(in_flight_to_);
+    ctx_.chooser.request_started(in_flight_to_);
 }
 
 void ExchangeRecord::landed()
 {
     if (in_flight_to_ == no_server)
         return;
-    ctx_.selection.request_finished(in_flight_to_);
+    ctx_.chooser.request_finished(in_flight_to_);
     in_flight_to_ = no_server;
 }
 

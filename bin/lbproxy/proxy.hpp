@@ -1,6 +1,6 @@
 // The data plane as main() sees it: the proxy port and everything behind it
 // (client connections, relays, tunnels, the server pool). It uses the state
-// side only through SelectionState and HistorySink.
+// side only through Chooser and HistorySink.
 #pragma once
 #include <memory>
 
@@ -13,7 +13,7 @@ namespace lbproxy {
 
 class Proxy {
 public:
-    Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& config, SelectionState& selection,
+    Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& config, Chooser& chooser,
           HistorySink& history);
     ~Proxy();
     Proxy(const Proxy&) = delete;

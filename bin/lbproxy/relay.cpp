@@ -179,7 +179,7 @@ bool Relay::read_response_head()
         if (st >= 500)
             server_failed();
         else if (dialer_.is_group())
-            ctx_.selection.server_ok(dialer_.server_id());
+            ctx_.chooser.server_ok(dialer_.server_id());
         resp_framing_ = resp_head_.framing;
         http::ResponsePlan plan;
         plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
@@ -295,7 +295,7 @@ void Relay::bad_response(const char* why)
 void Relay::server_failed()
 {
     if (dialer_.is_group())
-        ctx_.selection.server_failed(dialer_.server_id());
+        ctx_.chooser.server_failed(dialer_.server_id());
 }
 
 // lbproxy answers itself: the sentence goes to the client.

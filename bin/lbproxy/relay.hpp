@@ -1,6 +1,6 @@
 // One request/response exchange of a client connection, as clear steps:
 //   parse (done by ClientConn) -> resolve target (representative name?
-//   SelectionState::choose, a choice close() cancels; else DIRECT) ->
+//   Chooser::choose, a choice close() cancels; else DIRECT) ->
 //   upstream stage (DIRECT today) -> connect -> session stage (its header
 //   lines) -> relay -> [body filter, e.g. charset: later] -> record
 //   (ExchangeRecord) -> close(), the one way an exchange ends.

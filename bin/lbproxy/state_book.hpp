@@ -35,7 +35,7 @@
 #include "clock.hpp"
 #include "duration.hpp"
 #include "select.hpp"
-#include "selection_state.hpp"
+#include "chooser.hpp"
 
 namespace lbproxy {
 
@@ -93,7 +93,7 @@ public:
     int64_t confirmed_ms() const { return confirmed_ms_; }
     const lbkit::api::StateView& view() const { return view_; }
 
-    // Server ids (selection_state.hpp): every name a state carries gets one
+    // Server ids (chooser.hpp): every name a state carries gets one
     // as the state is applied. intern also gives one to a name no state
     // carried yet (a central answer); find_server does not (no_server).
     ServerId intern(const std::string& server);

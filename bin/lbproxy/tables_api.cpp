@@ -23,8 +23,8 @@ namespace {
 const std::string& table_name(const Request& req)
 {
     const std::string& name = req.params.at(0);
-    if (!client_tables::known(name))
-        throw HttpError(404, "no table '" + name + "' (tables: " + lbkit::output::join(client_tables::names()) + ")");
+    if (!lbkit::client_tables::known(name))
+        throw HttpError(404, "no table '" + name + "' (tables: " + lbkit::output::join(lbkit::client_tables::names()) + ")");
     return name;
 }
 
@@ -83,7 +83,7 @@ Response put(lbkit::store::Db& db, lbkit::Metrics& metrics, Request& req)
                               " is not newer than version " + std::to_string(stored->version) + " in force");
     std::size_t rows = 0;
     try {
-        rows = client_tables::validate(name, body.text);
+        rows = lbkit::client_tables::validate(name, body.text);
     } catch (const lbkit::BadInput& e) {
         throw refuse(400, e.what());
     }

@@ -52,7 +52,7 @@ void Tunnel::dialed(http::UpstreamConn* conn)
     conn->stream().set_timeouts(nullptr, nullptr);
     record_.in_flight(dialer_);
     if (dialer_.is_group())
-        ctx_.selection.server_ok(dialer_.server_id());  // a tunnel's only answer is the connect
+        ctx_.chooser.server_ok(dialer_.server_id());  // a tunnel's only answer is the connect
     record_.answered(200);
     open_ = true;
     evbuffer_add(owner_.client().out(), established, sizeof established - 1);

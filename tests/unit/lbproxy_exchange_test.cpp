@@ -31,7 +31,7 @@ constexpr char group[] = "web.test";
 
 // Chooses the listed servers in turn (never one excluded); with hold, a
 // choice waits until the test answers it.
-struct FakeChooser final : SelectionState {
+struct FakeChooser final : Chooser {
     std::vector<std::string> servers;
     bool hold = false;
     struct Waiting {

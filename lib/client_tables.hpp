@@ -1,6 +1,7 @@
-// The client tables lbpush sends to lbproxy (lbkit.conf(5), Client tables): proxymap,
-// charsets, sessions. Here they are checked line by line and kept with their
-// version in SQLite; this release does not use them yet (lbproxy(8)).
+// The client tables lbpush sends to lbproxy (lbkit.conf(5), Client tables):
+// proxymap, charsets, sessions. The checks live here because both sides run
+// them: lbproxy on every table it is sent, lbpush before it sends one, so a
+// bad table gets the same NAME:LINE reason from either and is never pushed.
 //   proxymap:  pattern  proxy[,proxy...]|DIRECT   (pattern: host, *.domain, *)
 //   charsets:  host  charset                      (a name iconv knows)
 //   sessions:  site  start-path  end-path  [master host:port]
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace lbproxy::client_tables {
+namespace lbkit::client_tables {
 
 const std::vector<std::string>& names();
 bool known(const std::string& name);
@@ -18,4 +19,4 @@ bool known(const std::string& name);
 // Throws BadInput("NAME:LINE: reason") and refuses the whole table.
 std::size_t validate(const std::string& name, const std::string& text);
 
-}  // namespace lbproxy::client_tables
+}  // namespace lbkit::client_tables

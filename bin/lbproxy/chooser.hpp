@@ -5,7 +5,7 @@
 // in-flight requests, servers found suspect by a failed connect, and
 // servers ejected after consecutive failures.
 //
-// The interface the request path chooses through; selection_state_impl.cpp
+// The interface the request path chooses through; state_chooser.cpp
 // implements it on the control plane's state book.
 #pragma once
 #include <cstdint>
@@ -58,9 +58,9 @@ private:
     std::shared_ptr<Done> waiting_;  // shared with the answer on its way; empty once answered
 };
 
-class SelectionState {
+class Chooser {
 public:
-    virtual ~SelectionState() = default;
+    virtual ~Chooser() = default;
 
     // True when host (no port) is a representative name in the current state.
     virtual bool is_group(const std::string& host) const = 0;

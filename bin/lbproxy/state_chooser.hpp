@@ -1,4 +1,4 @@
-// SelectionState as the request path uses it: the StateBook for local
+// Chooser as the request path uses it: the StateBook for local
 // policies, a coalesced pull before each choice in pull mode, and lbstated's
 // GET /v1/select for --policy central (local p2c when it cannot answer).
 //
@@ -15,15 +15,15 @@
 #include "loop.hpp"
 #include "metrics.hpp"
 #include "select.hpp"
-#include "selection_state.hpp"
+#include "chooser.hpp"
 #include "state_book.hpp"
 #include "state_source.hpp"
 
 namespace lbproxy {
 
-class SelectionStateImpl : public SelectionState {
+class StateChooser : public Chooser {
 public:
-    SelectionStateImpl(lbkit::Metrics& metrics, StateBook& book, StateSources& sources,
+    StateChooser(lbkit::Metrics& metrics, StateBook& book, StateSources& sources,
                        lbkit::select::Policy policy, lbkit::Millis suspect_for, std::string client_id,
                        Ejections& ejections);
 

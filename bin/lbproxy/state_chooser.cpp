@@ -1,4 +1,4 @@
-#include "selection_state_impl.hpp"
+#include "state_chooser.hpp"
 
 #include <algorithm>
 
@@ -10,7 +10,7 @@ namespace lbproxy {
 
 namespace sel = lbkit::select;
 
-SelectionStateImpl::SelectionStateImpl(lbkit::Metrics& metrics, StateBook& book, StateSources& sources,
+StateChooser::StateChooser(lbkit::Metrics& metrics, StateBook& book, StateSources& sources,
                                        sel::Policy policy, lbkit::Millis suspect_for, std::string client_id,
                                        Ejections& ejections)
     : metrics_(metrics), book_(book), sources_(sources), policy_(policy), suspect_for_(suspect_for),
@@ -18,13 +18,13 @@ SelectionStateImpl::SelectionStateImpl(lbkit::Metrics& metrics, StateBook& book,
 {
 }
 
-std::string SelectionStateImpl::missing_state() const
+std::string StateChooser::missing_state() const
 {
     if (book_.version() != 0 || book_.confirmed_ms() != 0) return "";
     return "no state from " + lbkit::output::join(sources_.urls()) + " yet";
 }
 
-bool SelectionStateImpl::is_group(const std::string& host) const
+bool StateChooser::is_group(const std::string& host) const
 {
     if (book_.is_group(host)) return true;
     // Pull mode learns new groups from the pulls; without a group there is
@@ -33,7 +33,7 @@ bool SelectionStateImpl::is_group(const std::string& host) const
     return false;
 }
 
-void SelectionStateImpl::choose(const std::string& group, const ServerIds& exclude,
+void StateChooser::choose(const std::string& group, const ServerIds& exclude,
                                 ChoiceHandle& handle, ChoiceHandle::Done done)
 {
     auto waiting = std::make_shared<ChoiceHandle::Done>(std::move(done));
@@ -45,18 +45,18 @@ void SelectionStateImpl::choose(const std::string& group, const ServerIds& exclu
     });
 }
 
-void SelectionStateImpl::decide(const std::string& group, const ServerIds& exclude, Waiting done)
+void StateChooser::decide(const std::string& group, const ServerIds& exclude, Waiting done)
 {
     if (policy_ == sel::Policy::central && book_.is_group(group)) return central(group, exclude, std::move(done));
     finish(local(group, exclude), done);
 }
 
-Choice SelectionStateImpl::local(const std::string& group, const ServerIds& exclude)
+Choice StateChooser::local(const std::string& group, const ServerIds& exclude)
 {
     return book_.choose(policy_, group, exclude, unix_ms(), rng_);
 }
 
-void SelectionStateImpl::central(const std::string& group, const ServerIds& exclude, Waiting done)
+void StateChooser::central(const std::string& group, const ServerIds& exclude, Waiting done)
 {
     sources_.select(group, client_id_, [this, group, exclude, done = std::move(done)](CentralAnswer a) {
         if (!*done) return;  // cancelled meanwhile
@@ -90,7 +90,7 @@ void SelectionStateImpl::central(const std::string& group, const ServerIds& excl
     });
 }
 
-void SelectionStateImpl::finish(Choice c, const Waiting& done)
+void StateChooser::finish(Choice c, const Waiting& done)
 {
     if (!*done) return;  // cancelled: no one is counted as sent there
     if (c.ok()) {
@@ -113,7 +113,7 @@ void SelectionStateImpl::finish(Choice c, const Waiting& done)
     answer(std::move(c));
 }
 
-void SelectionStateImpl::mark_suspect(ServerId id)
+void StateChooser::mark_suspect(ServerId id)
 {
     const std::string& server = book_.server_name(id);
     if (!book_.suspect(server, unix_ms()))
@@ -123,22 +123,22 @@ void SelectionStateImpl::mark_suspect(ServerId id)
                      {{"server", server}}).inc();
 }
 
-void SelectionStateImpl::request_started(ServerId server)
+void StateChooser::request_started(ServerId server)
 {
     book_.request_started(server);
 }
 
-void SelectionStateImpl::request_finished(ServerId server)
+void StateChooser::request_finished(ServerId server)
 {
     book_.request_finished(server);
 }
 
-void SelectionStateImpl::server_ok(ServerId server)
+void StateChooser::server_ok(ServerId server)
 {
     ejections_.ok(book_.server_name(server));
 }
 
-void SelectionStateImpl::server_failed(ServerId server)
+void StateChooser::server_failed(ServerId server)
 {
     ejections_.failed(book_.server_name(server));
 }

@@ -11,10 +11,10 @@
 #include "error.hpp"
 #include "table.hpp"
 
-namespace lbproxy::client_tables {
+namespace lbkit::client_tables {
 
-using lbkit::table::Row;
-using lbkit::table::Table;
+using table::Row;
+using table::Table;
 
 namespace {
 
@@ -36,36 +36,36 @@ bool valid_host(const std::string& h)
 void check_host_port(const Table& t, const Row& r, const std::string& what, const std::string& text,
                      uint16_t default_port)
 {
-    lbkit::HostPort hp;
+    HostPort hp;
     try {
-        hp = lbkit::parse_host_port(text, default_port);
-    } catch (const lbkit::BadInput& e) {
-        lbkit::table::fail(t, r, what + ": " + e.what());
+        hp = parse_host_port(text, default_port);
+    } catch (const BadInput& e) {
+        table::fail(t, r, what + ": " + e.what());
     }
     if (!valid_host(hp.host) && hp.host.find(':') == std::string::npos)
-        lbkit::table::fail(t, r, what + ": bad host '" + hp.host + "'");
+        table::fail(t, r, what + ": bad host '" + hp.host + "'");
 }
 
 void check_proxymap(const Table& t)
 {
     std::map<std::string, int> seen;
     for (const Row& r : t.rows) {
-        lbkit::table::expect_columns(t, r, 2, 2, "pattern proxy[,proxy...]|DIRECT");
+        table::expect_columns(t, r, 2, 2, "pattern proxy[,proxy...]|DIRECT");
         const std::string& pattern = r.fields[0];
         std::string host = pattern.rfind("*.", 0) == 0 ? pattern.substr(2) : pattern;
         if (pattern != "*" && !valid_host(host))
-            lbkit::table::fail(t, r, "bad pattern '" + pattern + "' (a host, *.domain or *)");
+            table::fail(t, r, "bad pattern '" + pattern + "' (a host, *.domain or *)");
         auto [it, fresh] = seen.emplace(pattern, r.line);
         if (!fresh)
-            lbkit::table::fail(t, r, "pattern '" + pattern + "' repeats line " + std::to_string(it->second));
+            table::fail(t, r, "pattern '" + pattern + "' repeats line " + std::to_string(it->second));
         const std::string& proxies = r.fields[1];
         if (proxies == "DIRECT") continue;
         std::size_t start = 0;
         for (;;) {
             std::size_t comma = proxies.find(',', start);
             std::string p = proxies.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-            if (p.empty()) lbkit::table::fail(t, r, "empty proxy in '" + proxies + "'");
-            if (p == "DIRECT") lbkit::table::fail(t, r, "DIRECT cannot be mixed with proxies");
+            if (p.empty()) table::fail(t, r, "empty proxy in '" + proxies + "'");
+            if (p == "DIRECT") table::fail(t, r, "DIRECT cannot be mixed with proxies");
             check_host_port(t, r, "proxy '" + p + "'", p, 3128);
             if (comma == std::string::npos) break;
             start = comma + 1;
@@ -88,13 +88,13 @@ void check_charsets(const Table& t)
 {
     std::map<std::string, int> seen;
     for (const Row& r : t.rows) {
-        lbkit::table::expect_columns(t, r, 2, 2, "host charset");
-        if (!valid_host(r.fields[0])) lbkit::table::fail(t, r, "bad host '" + r.fields[0] + "'");
+        table::expect_columns(t, r, 2, 2, "host charset");
+        if (!valid_host(r.fields[0])) table::fail(t, r, "bad host '" + r.fields[0] + "'");
         auto [it, fresh] = seen.emplace(r.fields[0], r.line);
         if (!fresh)
-            lbkit::table::fail(t, r, "host '" + r.fields[0] + "' repeats line " + std::to_string(it->second));
+            table::fail(t, r, "host '" + r.fields[0] + "' repeats line " + std::to_string(it->second));
         if (!iconv_knows(r.fields[1]))
-            lbkit::table::fail(t, r, "unknown charset '" + r.fields[1] + "' (iconv cannot convert it)");
+            table::fail(t, r, "unknown charset '" + r.fields[1] + "' (iconv cannot convert it)");
     }
 }
 
@@ -102,17 +102,17 @@ void check_sessions(const Table& t)
 {
     std::map<std::string, int> seen;
     for (const Row& r : t.rows) {
-        lbkit::table::expect_columns(t, r, 3, 4, "site start-path end-path [master]");
-        check_host_port(t, r, "site '" + r.fields[0] + "'", r.fields[0], lbkit::http_port);
+        table::expect_columns(t, r, 3, 4, "site start-path end-path [master]");
+        check_host_port(t, r, "site '" + r.fields[0] + "'", r.fields[0], http_port);
         for (int i : {1, 2})
             if (r.fields[i].empty() || r.fields[i][0] != '/')
-                lbkit::table::fail(t, r, "path '" + r.fields[i] + "' must start with /");
-        if (r.fields[1] == r.fields[2]) lbkit::table::fail(t, r, "start-path and end-path are the same");
-        if (r.fields.size() == 4) check_host_port(t, r, "master '" + r.fields[3] + "'", r.fields[3], lbkit::http_port);
+                table::fail(t, r, "path '" + r.fields[i] + "' must start with /");
+        if (r.fields[1] == r.fields[2]) table::fail(t, r, "start-path and end-path are the same");
+        if (r.fields.size() == 4) check_host_port(t, r, "master '" + r.fields[3] + "'", r.fields[3], http_port);
         std::string key = r.fields[0] + " " + r.fields[1];
         auto [it, fresh] = seen.emplace(key, r.line);
         if (!fresh)
-            lbkit::table::fail(t, r, "site and start-path '" + key + "' repeat line " + std::to_string(it->second));
+            table::fail(t, r, "site and start-path '" + key + "' repeat line " + std::to_string(it->second));
     }
 }
 
@@ -142,10 +142,10 @@ bool known(const std::string& name)
 std::size_t validate(const std::string& name, const std::string& text)
 {
     auto check = checks().find(name);
-    if (check == checks().end()) throw lbkit::BadInput("no table '" + name + "'");
-    Table t = lbkit::table::parse(text, name);
+    if (check == checks().end()) throw BadInput("no table '" + name + "'");
+    Table t = table::parse(text, name);
     check->second(t);
     return t.rows.size();
 }
 
-}  // namespace lbproxy::client_tables
+}  // namespace lbkit::client_tables

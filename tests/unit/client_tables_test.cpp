@@ -1,12 +1,12 @@
-// Client tables pushed to lbproxy: each kind's columns, errors as NAME:LINE.
-#define BOOST_TEST_MODULE lbproxy_state_tables
+// The client tables' checks (lib/client_tables): each kind's columns, errors as NAME:LINE.
+#define BOOST_TEST_MODULE client_tables
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
 #include "client_tables.hpp"
 #include "error.hpp"
 
-using namespace lbproxy;
+using namespace lbkit;
 
 namespace {
 
