@@ -23,6 +23,14 @@ bool host_char(char c)
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
 }
 
+// Host names compare in ASCII lower case (not the locale's).
+std::string lower(std::string s)
+{
+    for (char& c : s)
+        if (c >= 'A' && c <= 'Z') c = char(c + ('a' - 'A'));
+    return s;
+}
+
 // A DNS name or an IPv4 literal (no port): what a URL's host can be.
 bool valid_host(const std::string& h)
 {
@@ -33,8 +41,8 @@ bool valid_host(const std::string& h)
 }
 
 // host[:port] through the shared parser, with the host checked as above.
-void check_host_port(const Table& t, const Row& r, const std::string& what, const std::string& text,
-                     uint16_t default_port)
+HostPort check_host_port(const Table& t, const Row& r, const std::string& what, const std::string& text,
+                         uint16_t default_port)
 {
     HostPort hp;
     try {
@@ -44,33 +52,48 @@ void check_host_port(const Table& t, const Row& r, const std::string& what, cons
     }
     if (!valid_host(hp.host) && hp.host.find(':') == std::string::npos)
         table::fail(t, r, what + ": bad host '" + hp.host + "'");
+    return hp;
 }
 
-void check_proxymap(const Table& t)
+// Each row checked and turned into a rule; the rules in table order.
+std::vector<ProxyRule> proxymap_rules(const Table& t)
 {
+    std::vector<ProxyRule> rules;
     std::map<std::string, int> seen;
     for (const Row& r : t.rows) {
         table::expect_columns(t, r, 2, 2, "pattern proxy[,proxy...]|DIRECT");
-        const std::string& pattern = r.fields[0];
-        std::string host = pattern.rfind("*.", 0) == 0 ? pattern.substr(2) : pattern;
-        if (pattern != "*" && !valid_host(host))
-            table::fail(t, r, "bad pattern '" + pattern + "' (a host, *.domain or *)");
-        auto [it, fresh] = seen.emplace(pattern, r.line);
+        ProxyRule& rule = rules.emplace_back();
+        rule.line = r.line;
+        rule.pattern = lower(r.fields[0]);
+        std::string host = rule.pattern.rfind("*.", 0) == 0 ? rule.pattern.substr(2) : rule.pattern;
+        if (rule.pattern != "*" && !valid_host(host))
+            table::fail(t, r, "bad pattern '" + r.fields[0] + "' (a host, *.domain or *)");
+        auto [it, fresh] = seen.emplace(rule.pattern, r.line);
         if (!fresh)
-            table::fail(t, r, "pattern '" + pattern + "' repeats line " + std::to_string(it->second));
+            table::fail(t, r, "pattern '" + r.fields[0] + "' repeats line " + std::to_string(it->second));
         const std::string& proxies = r.fields[1];
-        if (proxies == "DIRECT") continue;
+        rule.direct = proxies == "DIRECT";
+        if (rule.direct) continue;
         std::size_t start = 0;
         for (;;) {
             std::size_t comma = proxies.find(',', start);
             std::string p = proxies.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
             if (p.empty()) table::fail(t, r, "empty proxy in '" + proxies + "'");
             if (p == "DIRECT") table::fail(t, r, "DIRECT cannot be mixed with proxies");
-            check_host_port(t, r, "proxy '" + p + "'", p, 3128);
+            ProxyEntry& e = rule.proxies.emplace_back();
+            e.address = check_host_port(t, r, "proxy '" + p + "'", p, default_proxy_port);
+            e.port_given = p.find(':') != std::string::npos;
+            e.text = p;
             if (comma == std::string::npos) break;
             start = comma + 1;
         }
     }
+    return rules;
+}
+
+void check_proxymap(const Table& t)
+{
+    proxymap_rules(t);
 }
 
 bool iconv_knows(const std::string& charset)
@@ -137,6 +160,11 @@ const std::vector<std::string>& names()
 bool known(const std::string& name)
 {
     return checks().count(name) != 0;
+}
+
+std::vector<ProxyRule> parse_proxymap(const std::string& text, const std::string& source)
+{
+    return proxymap_rules(table::parse(text, source));
 }
 
 std::size_t validate(const std::string& name, const std::string& text)
