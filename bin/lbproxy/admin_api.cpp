@@ -6,9 +6,11 @@
 #include "history_query.hpp"
 #include "history_store.hpp"
 #include "log.hpp"
+#include "proxy_map_source.hpp"
 #include "proxy_store.hpp"
 #include "state_source.hpp"
 #include "tables_api.hpp"
+#include "upstream_proxies.hpp"
 
 namespace lbproxy {
 
@@ -132,8 +134,11 @@ std::vector<lbkit::httpd::Route> admin_routes(AdminDeps& d)
         {"POST", "/v1/state", true, [&d](Request& r) { return post_state(d, r); }},
         {"GET", "/v1/state", false, [&d](Request& r) { return get_state(d, r); }},
         {"GET", "/v1/history", false, [&d](Request& r) { return get_history(d, r); }},
+        {"GET", "/v1/proxymap", false,
+         [&d](Request&) { return Response::json(proxymap_json(d.proxymap.current(), d.book, unix_ms())); }},
     };
-    for (auto& r : tables_routes(d.db, d.metrics)) routes.push_back(std::move(r));
+    TableUsers users = {{"proxymap", [&d](const proxy_store::StoredTable& t) { d.proxymap.pushed(t); }}};
+    for (auto& r : tables_routes(d.db, d.metrics, std::move(users))) routes.push_back(std::move(r));
     return routes;
 }
 

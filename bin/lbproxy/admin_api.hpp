@@ -5,7 +5,9 @@
 //   GET  /v1/history            ?since=UNIX_SECONDS&server=S&group=G&failed=1&limit=N
 //   GET  /v1/tables             the stored client tables and their versions
 //   GET  /v1/tables/NAME        one table's text
-//   PUT  /v1/tables/NAME        {"version":N,"table":"..."}: older or equal -> 409
+//   PUT  /v1/tables/NAME        {"version":N,"table":"..."}: older or equal -> 409;
+//                               a table this release does not use -> 501
+//   GET  /v1/proxymap           the proxy map in force, proxies in the order tried now
 // GET /metrics and /v1/health come with lbkit::httpd::Server.
 #pragma once
 #include <functional>
@@ -23,6 +25,7 @@ namespace lbproxy {
 
 class HistoryQueries;
 class HistoryStore;
+class ProxyMapSource;
 class StateSources;
 
 struct AdminDeps {
@@ -31,6 +34,7 @@ struct AdminDeps {
     lbkit::store::Db& db;
     HistoryStore& history;
     HistoryQueries& queries;  // GET /v1/history, off the loop
+    ProxyMapSource& proxymap;  // takes pushed proxy maps; GET /v1/proxymap
     lbkit::Metrics& metrics;
     std::string mode;     // --state-mode, for GET /v1/state
     std::string policy;   // --policy

@@ -17,12 +17,14 @@
 #include "httpd_flags.hpp"
 #include "log.hpp"
 #include "output.hpp"
+#include "proxy_map_source.hpp"
 #include "proxy_store.hpp"
 #include "state_chooser.hpp"
 #include "state_book.hpp"
 #include "state_saver.hpp"
 #include "state_source.hpp"
 #include "table.hpp"
+#include "upstream_proxies.hpp"
 
 namespace lbproxy {
 
@@ -69,6 +71,10 @@ void add_state_options(CLI::App& app, StateOptions& o)
         ->capture_default_str();
     lbkit::cli::add_duration(app, "--ejection-time", o.ejection_time,
                              "An ejection lasts this long times the server's ejections (at most 5 min, or this)");
+    app.add_option("--proxymap", o.proxymap_file,
+                   "Proxy map: pattern proxy[,proxy...]|DIRECT per line, re-read on SIGHUP "
+                   "(a newer pushed table wins)")
+        ->type_name("FILE");
 }
 
 namespace {
@@ -98,6 +104,7 @@ StateOptions check_state_options(StateOptions o)
     at_least(o.ejection_time, Millis{100}, "--ejection-time");
     lbkit::httpd::check_limits(o.admin_limits);
     if (o.client_id.empty()) o.client_id = host_name();
+    ProxyMapSource::check_file(o.proxymap_file);
     return o;
 }
 
@@ -134,6 +141,8 @@ struct ControlPlane::Impl {
     EjectionReports reports;
     Ejections ejections;
     StateChooser chooser;
+    ProxyMapSource proxymap;
+    UpstreamProxies upstream;
     AdminDeps deps;
     lbkit::httpd::Server admin;
     lbkit::Timer persist_timer;
@@ -166,13 +175,16 @@ ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOption
       ejections(loop, metrics, book, reports),
       chooser(metrics, book, sources, lbkit::select::policy_from_string(opt.policy), opt.suspect_for,
                 opt.client_id, ejections),
-      deps{book, sources, db, history, history_queries, metrics, opt.state_mode, opt.policy,
+      proxymap(db, opt.proxymap_file),
+      upstream(book, proxymap.current(), metrics, lbkit::select::policy_from_string(opt.policy), opt.suspect_for),
+      deps{book, sources, db, history, history_queries, proxymap, metrics, opt.state_mode, opt.policy,
            [this](lbkit::api::StateView v, const std::string& s) { return receive(std::move(v), s); }},
       admin(loop, metrics,
             lbkit::httpd::Options{token, 2 * lbkit::table::max_bytes + 65536, opt.admin_limits, "lbproxy"}),
       persist_timer(loop, [this] { persist_confirmed(); })
 {
     restore();
+    proxymap.start();
     sources.on_restart([this](const std::string& source) { book.source_restarted(source); });
     admin.add(admin_routes(deps));
     admin.on_health([this] {
@@ -293,6 +305,11 @@ HistorySink& ControlPlane::history()
     return impl_->history;
 }
 
+UpstreamProxies& ControlPlane::upstream()
+{
+    return impl_->upstream;
+}
+
 void ControlPlane::start()
 {
     impl_->admin.listen(impl_->opt.admin);
@@ -308,6 +325,7 @@ void ControlPlane::reload()
 {
     log::info("reload: registering again with the state servers");
     impl_->sources.reregister();
+    impl_->proxymap.reload();
 }
 
 void ControlPlane::shutdown()

@@ -37,13 +37,17 @@ struct StateOptions {
     int max_ejection_percent = 50;           // --max-ejection-percent: of a group's servers
     lbkit::Millis ejection_time{30000};      // --ejection-time: times the server's ejection count
     lbkit::httpd::Limits admin_limits;       // --admin-header-timeout, --admin-idle-timeout, --admin-max-connections
+    std::string proxymap_file;               // --proxymap FILE: upstream proxies per destination
 };
 
 // Adds the flags above to the proxy's command line.
 void add_state_options(CLI::App& app, StateOptions& o);
 // The options as a start checks them (state server URLs, durations), with
-// the URLs normalized; throws Error(EX_USAGE). lbproxy -n runs it too.
+// the URLs normalized; throws Error(EX_USAGE). lbproxy -n runs it too, and
+// reads the --proxymap file (BadInput "FILE:LINE: reason").
 StateOptions check_state_options(StateOptions o);
+
+class UpstreamProxies;
 
 class ControlPlane {
 public:
@@ -53,9 +57,12 @@ public:
     ~ControlPlane();
     Chooser& chooser();
     HistorySink& history();
+    // The proxy map's upstream stage for the request path.
+    UpstreamProxies& upstream();
     // Binds the admin API, registers with the state servers; throws Error.
     void start();
-    // SIGHUP: re-read what can be re-read; SIGTERM: flush history, unsubscribe.
+    // SIGHUP: re-read what can be re-read (the --proxymap file, the
+    // registrations); SIGTERM: flush history, unsubscribe.
     void reload();
     void shutdown();
 

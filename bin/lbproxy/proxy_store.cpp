@@ -48,6 +48,10 @@ const std::vector<std::string> migrations = {
     // as lbctl judged them before: reached when a server is named.
     R"(ALTER TABLE history ADD COLUMN reached INTEGER NOT NULL DEFAULT 0;
        UPDATE history SET reached = (server != '');)",
+    // Where the table in force came from: a push (and from whom) or the
+    // --proxymap file; the newest version wins, whichever it is.
+    R"(ALTER TABLE client_tables ADD COLUMN origin TEXT NOT NULL DEFAULT 'push';
+       ALTER TABLE client_tables ADD COLUMN source TEXT NOT NULL DEFAULT '';)",
 };
 
 const char* history_columns =
@@ -190,26 +194,29 @@ int64_t history_count(Db& db)
 
 std::optional<StoredTable> load_table(Db& db, const std::string& name)
 {
-    Stmt s = db.prepare("SELECT name, version, text, rows, updated_ms FROM client_tables WHERE name = ?");
+    Stmt s = db.prepare("SELECT name, version, text, rows, updated_ms, origin, source FROM client_tables "
+                        "WHERE name = ?");
     s.bind_all(name);
     if (!s.step()) return std::nullopt;
-    return StoredTable{s.text(0), s.i64(1), s.text(2), s.i64(3), s.i64(4)};
+    return StoredTable{s.text(0), s.i64(1), s.text(2), s.i64(3), s.i64(4), s.text(5), s.text(6)};
 }
 
 std::vector<StoredTable> list_tables(Db& db)
 {
-    Stmt s = db.prepare("SELECT name, version, '', rows, updated_ms FROM client_tables ORDER BY name");
+    Stmt s = db.prepare("SELECT name, version, '', rows, updated_ms, origin, source FROM client_tables ORDER BY name");
     std::vector<StoredTable> out;
-    while (s.step()) out.push_back({s.text(0), s.i64(1), s.text(2), s.i64(3), s.i64(4)});
+    while (s.step()) out.push_back({s.text(0), s.i64(1), s.text(2), s.i64(3), s.i64(4), s.text(5), s.text(6)});
     return out;
 }
 
 void save_table(Db& db, const StoredTable& t)
 {
-    db.prepare("INSERT INTO client_tables (name, version, text, rows, updated_ms) VALUES (?, ?, ?, ?, ?) "
+    db.prepare("INSERT INTO client_tables (name, version, text, rows, updated_ms, origin, source) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?) "
                "ON CONFLICT (name) DO UPDATE SET version = excluded.version, text = excluded.text, "
-               "rows = excluded.rows, updated_ms = excluded.updated_ms")
-        .bind_all(t.name, t.version, t.text, t.rows, t.updated_ms)
+               "rows = excluded.rows, updated_ms = excluded.updated_ms, origin = excluded.origin, "
+               "source = excluded.source")
+        .bind_all(t.name, t.version, t.text, t.rows, t.updated_ms, t.origin, t.source)
         .run();
 }
 

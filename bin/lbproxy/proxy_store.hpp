@@ -68,6 +68,8 @@ struct StoredTable {
     std::string text;
     int64_t rows = 0;
     int64_t updated_ms = 0;
+    std::string origin = "push";  // "push", or "file" (lbproxy --proxymap)
+    std::string source;           // the pushing peer, or the file
 };
 std::optional<StoredTable> load_table(lbkit::store::Db& db, const std::string& name);
 std::vector<StoredTable> list_tables(lbkit::store::Db& db);

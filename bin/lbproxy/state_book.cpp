@@ -156,13 +156,17 @@ void StateBook::adopt(api::StateView view, std::vector<std::vector<lbkit::HostPo
     shares_ = std::move(shares);
     std::fill(sent_.begin(), sent_.end(), 0);  // the new figures include what was sent before
     groups_.clear();
+    servers_.clear();
     members_.clear();
     members_.reserve(view_.groups.size());
     for (std::size_t i = 0; i < view_.groups.size(); ++i) {
         groups_[lower(view_.groups[i].name)] = i;
         auto& ids = members_.emplace_back();
         ids.reserve(view_.groups[i].servers.size());
-        for (const auto& s : view_.groups[i].servers) ids.push_back(intern(s.name));
+        for (const auto& s : view_.groups[i].servers) {
+            servers_.try_emplace(s.name, i, ids.size());
+            ids.push_back(intern(s.name));
+        }
     }
 }
 
@@ -428,27 +432,36 @@ std::vector<sel::Candidate> StateBook::candidates(const api::GroupView& g, int64
     std::vector<sel::Candidate> out;
     bool aged = stale(now_ms);
     auto gi = static_cast<std::size_t>(&g - view_.groups.data());
-    const auto& shares = shares_[gi];
-    const auto& ids = members_[gi];
     out.reserve(g.servers.size());
-    for (const auto& s : g.servers) {
-        ServerId id = ids[out.size()];
-        sel::Candidate c;
-        c.share = shares[out.size()];
-        c.name = s.name;
-        c.load = s.load;
-        c.ratio = s.ratio;
-        c.state = aged && !s.pinned ? api::State::unknown : s.state;
-        c.pinned = s.pinned;
-        c.draining = s.draining;
-        c.suspect = suspect(s.name, now_ms);
-        c.inflight = static_cast<double>(inflight(id));
-        c.sent_since_figure = static_cast<double>(sent_since_figure(id));
-        c.ramp = ramp(s.name, now_ms);
-        c.ejected = ejected(s.name, now_ms);
-        out.push_back(std::move(c));
-    }
+    for (std::size_t j = 0; j < g.servers.size(); ++j) out.push_back(candidate(gi, j, aged, now_ms));
     return out;
+}
+
+std::optional<sel::Candidate> StateBook::server_candidate(const std::string& server, int64_t now_ms) const
+{
+    auto it = servers_.find(server);
+    if (it == servers_.end()) return std::nullopt;
+    return candidate(it->second.first, it->second.second, stale(now_ms), now_ms);
+}
+
+sel::Candidate StateBook::candidate(std::size_t gi, std::size_t j, bool aged, int64_t now_ms) const
+{
+    const api::ServerView& s = view_.groups[gi].servers[j];
+    ServerId id = members_[gi][j];
+    sel::Candidate c;
+    c.share = shares_[gi][j];
+    c.name = s.name;
+    c.load = s.load;
+    c.ratio = s.ratio;
+    c.state = aged && !s.pinned ? api::State::unknown : s.state;
+    c.pinned = s.pinned;
+    c.draining = s.draining;
+    c.suspect = suspect(s.name, now_ms);
+    c.inflight = static_cast<double>(inflight(id));
+    c.sent_since_figure = static_cast<double>(sent_since_figure(id));
+    c.ramp = ramp(s.name, now_ms);
+    c.ejected = ejected(s.name, now_ms);
+    return c;
 }
 
 Choice StateBook::choose(sel::Policy policy, const std::string& host, const ServerIds& exclude, int64_t now_ms,

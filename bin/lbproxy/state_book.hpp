@@ -23,6 +23,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -131,6 +132,10 @@ public:
     // The group's servers as the selection sees them now (aged, suspect,
     // in-flight). Empty when host is not a group.
     std::vector<lbkit::select::Candidate> candidates(const std::string& host, int64_t now_ms) const;
+    // A server of any group as the selection sees it now (its first group's
+    // figures), or nothing when no group has it: an upstream proxy may be a
+    // watched server.
+    std::optional<lbkit::select::Candidate> server_candidate(const std::string& server, int64_t now_ms) const;
 
     // Local choice (central is served by p2c here: it is the fallback when
     // lbstated cannot be asked). Suspect servers are avoided while another
@@ -146,6 +151,7 @@ private:
     // Index of the group in view_, or no_group.
     std::size_t find(const std::string& host) const;
     std::vector<lbkit::select::Candidate> candidates(const lbkit::api::GroupView& g, int64_t now_ms) const;
+    lbkit::select::Candidate candidate(std::size_t group, std::size_t index, bool aged, int64_t now_ms) const;
     void adopt(lbkit::api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets, int64_t now_ms);
     std::vector<std::vector<double>> learn_shares(const lbkit::api::StateView& next, int64_t now_ms) const;
     void start_ramps(const lbkit::api::StateView& before, const lbkit::api::StateView& after, int64_t now_ms);
@@ -170,6 +176,7 @@ private:
     std::string source_;
     int64_t confirmed_ms_ = 0;
     std::unordered_map<std::string, std::size_t> groups_;  // lower-case name -> index
+    std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> servers_;  // name -> first (group, index)
     std::set<std::string> restarted_;                      // sources whose next state is taken
     std::unordered_map<std::string, int64_t> suspect_until_;
     std::deque<std::string> names_;                        // by ServerId; a deque keeps references stable

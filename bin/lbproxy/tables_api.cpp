@@ -67,9 +67,12 @@ PutBody put_body(const Request& req)
     }
 }
 
-Response put(lbkit::store::Db& db, lbkit::Metrics& metrics, Request& req)
+Response put(lbkit::store::Db& db, lbkit::Metrics& metrics, const TableUsers& users, Request& req)
 {
     const std::string& name = table_name(req);
+    auto user = users.find(name);
+    if (user == users.end())
+        throw HttpError(501, "table " + name + " is not used by this release of lbproxy");
     PutBody body = put_body(req);
     auto refuse = [&](int status, const std::string& why) {
         metrics.counter("lbproxy_table_updates_total", "Client table pushes, by table and outcome",
@@ -87,8 +90,9 @@ Response put(lbkit::store::Db& db, lbkit::Metrics& metrics, Request& req)
     } catch (const lbkit::BadInput& e) {
         throw refuse(400, e.what());
     }
-    proxy_store::StoredTable t{name, body.version, body.text, static_cast<int64_t>(rows), unix_ms()};
+    proxy_store::StoredTable t{name, body.version, body.text, static_cast<int64_t>(rows), unix_ms(), "push", req.peer};
     proxy_store::save_table(db, t);
+    user->second(t);
     metrics.counter("lbproxy_table_updates_total", "Client table pushes, by table and outcome",
                     {{"table", name}, {"outcome", "accepted"}}).inc();
     metrics.gauge("lbproxy_table_version", "Version of each stored client table", {{"table", name}})
@@ -99,12 +103,13 @@ Response put(lbkit::store::Db& db, lbkit::Metrics& metrics, Request& req)
 
 }  // namespace
 
-std::vector<lbkit::httpd::Route> tables_routes(lbkit::store::Db& db, lbkit::Metrics& metrics)
+std::vector<lbkit::httpd::Route> tables_routes(lbkit::store::Db& db, lbkit::Metrics& metrics, TableUsers users)
 {
     return {
         {"GET", "/v1/tables", false, [&db](Request&) { return list(db); }},
         {"GET", "/v1/tables/{}", false, [&db](Request& r) { return get(db, r); }},
-        {"PUT", "/v1/tables/{}", true, [&db, &metrics](Request& r) { return put(db, metrics, r); }},
+        {"PUT", "/v1/tables/{}", true,
+         [&db, &metrics, users = std::move(users)](Request& r) { return put(db, metrics, users, r); }},
     };
 }
 

@@ -71,23 +71,21 @@ is "an older version: 409" "$(put_table proxymap 2 '* DIRECT')" 409
 is "a bad line: 400" "$(put_table proxymap 4 '* DIRECT\nbad/host DIRECT\n')" 400
 like "400 names table and line" "$(last_body)" '"error":"proxymap:2: bad pattern'
 like "the old table stays" "$(curl -s "$AD/v1/tables/proxymap")" '"version":3'
-is "charsets with an unknown charset: 400" "$(put_table charsets 1 'old.example NO-SUCH-SET')" 400
-like "names the charset" "$(last_body)" 'charsets:1: unknown charset'
-is "charsets v1" "$(put_table charsets 1 'old.example EUC-JP\nsj.example SHIFT_JIS')" 200
-is "sessions with a bad path: 400" "$(put_table sessions 1 'shop.example login /logout')" 400
-is "sessions v1" "$(put_table sessions 1 'shop.example /login /logout 127.0.0.1:7402')" 200
-is "version 0: 400" "$(put_table sessions 0 '')" 400
-is "a version that is not a whole number: 400" "$(put_table sessions 5.5 '')" 400
+# A table this release does not use would have no effect: refused.
+is "charsets: 501" "$(put_table charsets 1 'old.example EUC-JP\nsj.example SHIFT_JIS')" 501
+like "501 says why" "$(last_body)" '"error":"table charsets is not used by this release of lbproxy"'
+is "sessions: 501" "$(put_table sessions 1 'shop.example /login /logout 127.0.0.1:7402')" 501
+is "version 0: 400" "$(put_table proxymap 0 '')" 400
+is "a version that is not a whole number: 400" "$(put_table proxymap 5.5 '')" 400
 is "unknown table: 404" "$(put_table groups 1 '')" 404
 is "never pushed table: 404" "$(http_status GET "$AD/v1/tables/nothing")" 404
-is "not JSON: 400" "$(http_status PUT "$AD/v1/tables/sessions" 'x' "$TOK")" 400
+is "not JSON: 400" "$(http_status PUT "$AD/v1/tables/proxymap" 'x' "$TOK")" 400
 # A byte that is not UTF-8 in the URL goes into the JSON sentence replaced,
 # instead of making the JSON writer throw and the daemon exit.
 is "table named with %ff: 404" "$(http_status GET "$AD/v1/tables/x%ff")" 404
 like "its sentence has U+FFFD for the byte" "$(last_body)" $'"error":"[^"]*x\xef\xbf\xbd'
 is "the admin API still answers after it" "$(http_status GET "$AD/v1/tables")" 200
-like "GET /v1/tables lists them" "$(curl -s "$AD/v1/tables")" \
-    '"name":"charsets".*"name":"proxymap".*"version":3.*"name":"sessions"'
+is "GET /v1/tables lists the table kept" "$(curl -s "$AD/v1/tables" | grep -o '"name":"[a-z]*"')" '"name":"proxymap"'
 
 # Everything received survives a restart.
 stop "$PROXY"

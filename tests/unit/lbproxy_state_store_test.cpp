@@ -204,14 +204,16 @@ BOOST_AUTO_TEST_CASE(rows_from_before_reached_are_judged_by_their_server)
 {
     TempDir dir;
     {
-        // The history table as the first two migrations left it.
+        // The history and client tables as the first two migrations left them.
         lbkit::store::Db old(dir.db(), {R"(CREATE TABLE history (
                id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, client TEXT NOT NULL,
                method TEXT NOT NULL, url TEXT NOT NULL, grp TEXT NOT NULL, server TEXT NOT NULL,
                upstream_proxy TEXT NOT NULL, status INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
                bytes_out INTEGER NOT NULL, duration_ms INTEGER NOT NULL, delivered INTEGER NOT NULL,
                session TEXT NOT NULL, error TEXT NOT NULL);
-               CREATE INDEX history_time ON history (time_ms);)",
+               CREATE INDEX history_time ON history (time_ms);
+               CREATE TABLE client_tables (name TEXT PRIMARY KEY, version INTEGER NOT NULL,
+               text TEXT NOT NULL, rows INTEGER NOT NULL, updated_ms INTEGER NOT NULL);)",
                                            "DROP INDEX history_time;"});
         old.exec("INSERT INTO history (time_ms, client, method, url, grp, server, upstream_proxy, status, "
                  "bytes_in, bytes_out, duration_ms, delivered, session, error) VALUES "
