@@ -36,6 +36,26 @@ void append_headers(const Head& h, std::string& out, bool skip_host, bool skip_t
 
 }  // namespace
 
+namespace {
+
+// "host[:port]" as a URL or a Host header writes it: the port is left out
+// when it is 80, an IPv6 literal is bracketed.
+void append_authority(std::string& out, std::string_view host, uint16_t port)
+{
+    bool v6 = host.find(':') != std::string_view::npos;
+    if (v6)
+        out.push_back('[');
+    out.append(host);
+    if (v6)
+        out.push_back(']');
+    if (port != 80) {
+        out.push_back(':');
+        append_uint(out, port);
+    }
+}
+
+}  // namespace
+
 void build_request_line(const Head& req, const Target& t, std::string& line)
 {
     line.assign(req.method_name);
@@ -49,6 +69,18 @@ void build_request_line(const Head& req, const Target& t, std::string& line)
     line.append(" HTTP/1.1\r\n");
 }
 
+void build_proxy_request_line(std::string_view origin_line, std::string_view host, uint16_t port, std::string& line)
+{
+    std::size_t space = origin_line.find(' ');
+    line.assign(origin_line.substr(0, space + 1));
+    line.append("http://");
+    append_authority(line, host, port);
+    std::string_view rest = origin_line.substr(space + 1);
+    if (rest.substr(0, 2) == "* ")
+        rest.remove_prefix(1);  // OPTIONS to the whole server: the authority alone
+    line.append(rest);
+}
+
 void build_request_rest(const Head& req, std::string& rest)
 {
     rest.clear();
@@ -59,16 +91,7 @@ void build_request_rest(const Head& req, std::string& rest)
 void append_host_line(std::string& out, std::string_view host, uint16_t port)
 {
     out.append("Host: ");
-    bool v6 = host.find(':') != std::string_view::npos;
-    if (v6)
-        out.push_back('[');
-    out.append(host);
-    if (v6)
-        out.push_back(']');
-    if (port != 80) {
-        out.push_back(':');
-        append_uint(out, port);
-    }
+    append_authority(out, host, port);
     out.append("\r\n");
 }
 

@@ -17,6 +17,11 @@ inline constexpr std::string_view via_value = "1.1 lbproxy";
 
 // "GET /path?q HTTP/1.1\r\n" into line.
 void build_request_line(const Head& req, const Target& t, std::string& line);
+// A line of build_request_line in absolute form for an upstream proxy,
+// with the authority of the server chosen:
+// "GET /path?q HTTP/1.1\r\n" -> "GET http://web1:8080/path?q HTTP/1.1\r\n".
+void build_proxy_request_line(std::string_view origin_line, std::string_view host, uint16_t port,
+                              std::string& line);
 
 // The headers sent on to the server, without Host (host_line adds it, so a
 // retry on another server changes only that line), ending with Via and the

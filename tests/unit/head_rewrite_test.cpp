@@ -66,6 +66,17 @@ BOOST_AUTO_TEST_CASE(request_line_without_path)
     BOOST_TEST(line == "GET /?x=1 HTTP/1.1\r\n");
 }
 
+BOOST_AUTO_TEST_CASE(request_line_for_an_upstream_proxy)
+{
+    std::string line;
+    build_proxy_request_line("GET /p?q=1 HTTP/1.1\r\n", "web1", 8080, line);
+    BOOST_TEST(line == "GET http://web1:8080/p?q=1 HTTP/1.1\r\n");
+    build_proxy_request_line("GET /p?q=1 HTTP/1.1\r\n", "::1", 80, line);
+    BOOST_TEST(line == "GET http://[::1]/p?q=1 HTTP/1.1\r\n");
+    build_proxy_request_line("OPTIONS * HTTP/1.1\r\n", "web1", 80, line);
+    BOOST_TEST(line == "OPTIONS http://web1 HTTP/1.1\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(host_line)
 {
     std::string s;
