@@ -197,9 +197,9 @@ void UpstreamProxies::started(const UpstreamHop& hop)
     if (hop.proxy != no_server) book_.request_started(hop.proxy);
 }
 
-void UpstreamProxies::finished(const UpstreamHop& hop)
+void UpstreamProxies::finished(ServerId proxy)
 {
-    if (hop.proxy != no_server) book_.request_finished(hop.proxy);
+    if (proxy != no_server) book_.request_finished(proxy);
 }
 
 void UpstreamProxies::failed(const UpstreamHop& hop, const char* kind)

@@ -70,10 +70,10 @@ public:
     // The connect to hop's proxy failed (why: "refused", "timed out", ...):
     // it is avoided for --suspect-time.
     void connect_failed(const UpstreamHop& hop, const std::string& why);
-    // hop carries a request (counted per proxy), until finished: the
-    // proxy's requests in flight, which p2c and adaptive weigh.
+    // hop carries a request (counted per proxy), until finished with its
+    // proxy: the proxy's requests in flight, which p2c and adaptive weigh.
     void started(const UpstreamHop& hop);
-    void finished(const UpstreamHop& hop);
+    void finished(ServerId proxy);
     // The proxy failed the exchange after the connect (a CONNECT refused,
     // a reset): counted per proxy and kind.
     void failed(const UpstreamHop& hop, const char* kind);

@@ -165,7 +165,7 @@ BOOST_FIXTURE_TEST_CASE(in_flight_requests_count_for_the_proxy, Fixture)
     UpstreamHop h = up.hop("x.test", {});
     up.started(h);
     BOOST_TEST(book.inflight(h.proxy) == 1);
-    up.finished(h);
+    up.finished(h.proxy);
     BOOST_TEST(book.inflight(h.proxy) == 0);
     up.failed(h, "refused");
     std::string text = metrics.render();
