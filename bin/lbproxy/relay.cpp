@@ -26,7 +26,7 @@ bool idempotent(int method)
 }  // namespace
 
 Relay::Relay(Context& ctx, ExchangeOwner& owner, http::Parser& request_parser)
-    : ctx_(ctx), owner_(owner), record_(ctx), req_parser_(request_parser), dialer_(ctx, *this)
+    : ctx_(ctx), owner_(owner), record_(ctx), req_parser_(request_parser), route_(ctx.make_route(ctx, *this))
 {
 }
 
@@ -64,7 +64,7 @@ void Relay::begin(const http::Head& req, const http::Target& t)
     // Resolve the target (a representative name is chosen among its
     // servers), through the upstream stage (DIRECT today), then connect;
     // the session stage adds its headers as the request goes out.
-    dialer_.start(host_, port_, true);
+    route_->start(host_, port_, true);
 }
 
 // Step 5: connected; the request goes out, then its body as it comes.
@@ -73,22 +73,22 @@ void Relay::dialed(http::UpstreamConn* conn)
     upstream_ = conn;
     conn->set_user(this);
     send_request_head();
-    record_.in_flight(dialer_);
+    record_.in_flight(*route_);
     pump_request_body();
 }
 
 void Relay::send_request_head()
 {
     host_line_.clear();
-    if (dialer_.is_group() && ctx_.config.host_of_server)
-        http::append_host_line(host_line_, dialer_.target().host, dialer_.target().port);
+    if (route_->is_group() && ctx_.config.host_of_server)
+        http::append_host_line(host_line_, route_->target().host, route_->target().port);
     else
         host_line_.append("Host: ").append(authority_).append("\r\n");
     evbuffer* out = stage_.get();
     evbuffer_add(out, req_line_.data(), req_line_.size());
     evbuffer_add(out, host_line_.data(), host_line_.size());
     session_lines_.clear();
-    ctx_.stages.session.add_headers(dialer_.server(), session_lines_);
+    ctx_.stages.session.add_headers(route_->server(), session_lines_);
     evbuffer_add(out, session_lines_.data(), session_lines_.size());
     evbuffer_add(out, req_rest_.data(), req_rest_.size());
     upstream_->stream().send(out);
@@ -178,8 +178,8 @@ bool Relay::read_response_head()
         }
         if (st >= 500)
             server_failed();
-        else if (dialer_.is_group())
-            ctx_.chooser.server_ok(dialer_.server_id());
+        else if (route_->is_group())
+            ctx_.chooser.server_ok(route_->server_id());
         resp_framing_ = resp_head_.framing;
         http::ResponsePlan plan;
         plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
@@ -219,7 +219,7 @@ void Relay::pump_response_body()
         if (resp_framing_ == http::Framing::until_close)
             return response_complete();
         ctx_.metrics.upstream_error(UpstreamError::reset);
-        return cut("server " + dialer_.server() + " closed the connection in the middle of the response"
+        return cut("server " + route_->server() + " closed the connection in the middle of the response"
                    + (upstream_error_.empty() ? "" : ": " + upstream_error_));
     }
     flush_client();
@@ -231,7 +231,7 @@ void Relay::upstream_event(http::UpstreamConn&, short what)
         ctx_.metrics.upstream_error(UpstreamError::timeout);
         if (!head_sent_)
             server_failed();
-        std::string why = "server " + dialer_.server() + " did not answer within "
+        std::string why = "server " + route_->server() + " did not answer within "
                           + lbkit::format_duration(ctx_.config.server_timeout);
         return head_sent_ ? cut(why) : fail(504, why);
     }
@@ -268,22 +268,22 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
     // that is no fault of the server, try a fresh connection to it.
     if (retryable && reused && !stale_retried_) {
         stale_retried_ = true;
-        return dialer_.redial_same();
+        return route_->redial_same();
     }
     ctx_.metrics.upstream_error(kind);
     server_failed();
-    if (retryable && !retried_ && dialer_.redial_other(why)) {
+    if (retryable && !retried_ && route_->redial_other(why)) {
         retried_ = true;
-        lbkit::log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", dialer_.server(), ": ", why);
+        lbkit::log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", route_->server(), ": ", why);
         return;
     }
-    fail(502, dialer_.give_up(why));
+    fail(502, route_->give_up(why));
 }
 
 void Relay::bad_response(const char* why)
 {
     ctx_.metrics.upstream_error(UpstreamError::bad_response);
-    std::string sentence = "server " + dialer_.server() + " sent a bad response: " + why;
+    std::string sentence = "server " + route_->server() + " sent a bad response: " + why;
     if (head_sent_)
         return cut(sentence);
     server_failed();
@@ -294,8 +294,8 @@ void Relay::bad_response(const char* why)
 // A response cut after its head was counted by its status already.
 void Relay::server_failed()
 {
-    if (dialer_.is_group())
-        ctx_.chooser.server_failed(dialer_.server_id());
+    if (route_->is_group())
+        ctx_.chooser.server_failed(route_->server_id());
 }
 
 // lbproxy answers itself: the sentence goes to the client.
@@ -335,8 +335,8 @@ void Relay::close(const std::string& why, Ending how, bool delivered)
     waiting_delivery_ = false;
     evbuffer_drain(stage_.get(), evbuffer_get_length(stage_.get()));
     release_upstream(false);
-    dialer_.cancel();
-    record_.close(dialer_, owner_.client_name(), delivered);
+    route_->cancel();
+    record_.close(*route_, owner_.client_name(), delivered);
     owner_.exchange_over(how);
 }
 

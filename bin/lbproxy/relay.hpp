@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-#include "dialer.hpp"
+#include "route.hpp"
 #include "exchange.hpp"
 #include "http/body_pump.hpp"
 #include "http/http_parse.hpp"
@@ -20,7 +20,7 @@
 
 namespace lbproxy {
 
-class Relay final : public DialerUser, public http::UpstreamUser {
+class Relay final : public RouteUser, public http::UpstreamUser {
 public:
     Relay(Context& ctx, ExchangeOwner& owner, http::Parser& request_parser);
     ~Relay();
@@ -43,7 +43,7 @@ public:
 private:
     enum class Resp { head, body, done };
 
-    // DialerUser
+    // RouteUser
     void dialed(http::UpstreamConn* conn) override;
     void dial_failed(int status, const std::string& sentence) override;
     // UpstreamUser
@@ -76,7 +76,7 @@ private:
     ExchangeOwner& owner_;
     ExchangeRecord record_;
     http::Parser& req_parser_;
-    Dialer dialer_;
+    std::unique_ptr<Route> route_;
     http::UpstreamConn* upstream_ = nullptr;
     lbkit::ev::BufferPtr stage_{evbuffer_new()};
 

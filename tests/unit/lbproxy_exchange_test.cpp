@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "client_conn.hpp"
+#include "dialer.hpp"
 #include "ev.hpp"
 #include "metrics.hpp"
 
@@ -150,7 +151,7 @@ struct Proxy {
     http::UpstreamPool pool{base.get(), metrics.upstream_connects, http::PoolOptions{}};
     NoSession session;
     DirectUpstream upstream;
-    Context ctx{base.get(), config, chooser, history, metrics, pool, {session, upstream}, {60, 0}, {10, 0}};
+    Context ctx{base.get(), config, chooser, history, metrics, pool, &Dialer::make, {session, upstream}, {60, 0}, {10, 0}};
     ClientRegistry clients;
     int client = -1;  // the test's end of the client connection
     std::string answer;
