@@ -129,6 +129,27 @@ void Relay::pump_response()
         pump_response_body();
 }
 
+// Step 6: the body stage may give a filter, which changes the body's
+// length: the body is then framed anew (chunked, or until close for
+// HTTP/1.0).
+http::ResponsePlan Relay::response_plan(bool body_follows)
+{
+    resp_filter_.reset();
+    if (body_follows)
+        if (auto filter = ctx_.stages.body.response_filter(route_->server(), resp_head_))
+            resp_filter_.emplace(std::move(filter), !req_is_10_);
+    http::ResponsePlan plan;
+    plan.new_length = resp_filter_.has_value();
+    plan.chunked = plan.new_length && !req_is_10_;
+    plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
+    close_client_ = close_client_ || !req_keep_alive_ || !req_body_done_
+                    || resp_framing_ == http::Framing::until_close || plan.dechunk
+                    || (plan.new_length && req_is_10_);
+    plan.close_client = close_client_;
+    plan.keep_alive_10 = req_is_10_ && !close_client_;
+    return plan;
+}
+
 // Reads 1xx heads and the final head. Returns true when the body follows.
 bool Relay::read_response_head()
 {
@@ -181,13 +202,8 @@ bool Relay::read_response_head()
         else if (route_->is_group())
             ctx_.chooser.server_ok(route_->server_id());
         resp_framing_ = resp_head_.framing;
-        http::ResponsePlan plan;
-        plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
-        close_client_ = close_client_ || !req_keep_alive_ || !req_body_done_
-                        || resp_framing_ == http::Framing::until_close || plan.dechunk;
-        plan.close_client = close_client_;
-        plan.keep_alive_10 = req_is_10_ && !close_client_;
-        // [Step 6, body filters such as charset conversion, slot in here.]
+        bool body_follows = !resp_head_.complete && resp_framing_ != http::Framing::none;
+        http::ResponsePlan plan = response_plan(body_follows);
         http::build_response_head(resp_head_, plan, resp_buf_);
         evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
         record_.add_out(int64_t(resp_buf_.size()));
@@ -209,15 +225,19 @@ void Relay::pump_response_body()
 {
     http::BodyPump pump{resp_framing_, resp_remaining_, resp_parser_};
     evbuffer* in = upstream_->in();
-    auto r = pump.move(in, client_sink(), resp_dechunk_);
+    auto r = resp_filter_ ? resp_filter_->move(pump, in, client_sink())
+                          : pump.move(in, client_sink(), resp_dechunk_);
     record_.add_out(int64_t(r.written));
     if (r.error)
         return bad_response(r.error);
     if (r.done)
         return response_complete();
     if (upstream_eof_ && evbuffer_get_length(in) == 0) {
-        if (resp_framing_ == http::Framing::until_close)
+        if (resp_framing_ == http::Framing::until_close) {
+            if (resp_filter_)
+                record_.add_out(int64_t(resp_filter_->finish(client_sink())));
             return response_complete();
+        }
         ctx_.metrics.upstream_error(UpstreamError::reset);
         return cut("server " + route_->server() + " closed the connection in the middle of the response"
                    + (upstream_error_.empty() ? "" : ": " + upstream_error_));

@@ -3,8 +3,10 @@
 // client gone while the server is chosen (the choice is cancelled and the
 // connection goes at once, no zombie), before the answer, in the middle of
 // the body; the server gone before answering and in the middle of the
-// body; every server refusing. Each case ends with nothing in flight and
-// exactly one history row with the cause.
+// body; every server refusing. The body stage's seam: a filter that
+// changes the length is framed anew (chunked, or until close for
+// HTTP/1.0) and flushed at the end. Each case ends with nothing in flight
+// and exactly one history row with the cause.
 #define BOOST_TEST_MODULE lbproxy_exchange
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
@@ -82,6 +84,88 @@ struct FakeChooser final : Chooser {
     void server_failed(ServerId) override {}
 };
 
+// Doubles every byte and keeps the last one of each feed until more come
+// or the body ends: a filter that changes the length and holds bytes back.
+struct Doubler final : http::BodyFilter {
+    std::string held;
+    void feed(evbuffer* in, evbuffer* out) override
+    {
+        std::string s = std::move(held);
+        std::size_t n = evbuffer_get_length(in);
+        s.resize(s.size() + n);
+        evbuffer_remove(in, s.data() + s.size() - n, n);
+        held.clear();
+        if (s.empty())
+            return;
+        held = s.back();
+        s.pop_back();
+        emit(s, out);
+    }
+    void finish(evbuffer* out) override
+    {
+        emit(held, out);
+        held.clear();
+    }
+    static void emit(const std::string& s, evbuffer* out)
+    {
+        for (char c : s) {
+            char two[2] = {c, c};
+            evbuffer_add(out, two, 2);
+        }
+    }
+};
+
+// Identity unless the test asks for doubled bodies.
+struct Bodies final : BodyStage {
+    bool doubling = false;
+    std::unique_ptr<http::BodyFilter> response_filter(const std::string&, const http::Head&) override
+    {
+        return doubling ? std::make_unique<Doubler>() : nullptr;
+    }
+};
+
+// n bytes that show where a byte went missing or moved.
+std::string pattern(std::size_t n)
+{
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i)
+        s += char('a' + i % 26 + (i / 26) % 3);
+    return s;
+}
+
+std::string doubled(const std::string& s)
+{
+    std::string d;
+    for (char c : s)
+        d.append(2, c);
+    return d;
+}
+
+// The payload of a chunked body, or "" with ok false when it is not one
+// whole chunked body ending with the last chunk.
+std::string dechunk(const std::string& body, bool& ok)
+{
+    std::string out;
+    std::size_t at = 0;
+    ok = false;
+    for (int i = 0; i < 10000; ++i) {
+        std::size_t eol = body.find("\r\n", at);
+        if (eol == std::string::npos)
+            return "";
+        std::size_t n = std::stoul(body.substr(at, eol - at), nullptr, 16);
+        at = eol + 2;
+        if (n == 0) {
+            ok = body.compare(at, std::string::npos, "\r\n") == 0;
+            return out;
+        }
+        if (body.size() < at + n + 2 || body.compare(at + n, 2, "\r\n") != 0)
+            return "";
+        out.append(body, at, n);
+        at += n + 2;
+    }
+    return "";
+}
+
 struct Rows final : HistorySink {
     std::vector<Exchange> rows;
     void record(Exchange e) override { rows.push_back(std::move(e)); }
@@ -113,16 +197,24 @@ struct Server {
         if (lfd >= 0) close(lfd);
     }
     std::string name() const { return "127.0.0.1:" + std::to_string(port); }
-    // Accepts the proxy's connection and reads until a whole head came.
-    bool has_request()
+    bool eof = false;  // the proxy closed its side
+    // Accepts the proxy's connection and reads what came.
+    void read_some()
     {
         if (conn < 0)
             conn = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK);
         if (conn < 0)
-            return false;
+            return;
         char buf[4096];
-        for (ssize_t r; (r = read(conn, buf, sizeof buf)) > 0;)
+        ssize_t r;
+        while ((r = read(conn, buf, sizeof buf)) > 0)
             got.append(buf, std::size_t(r));
+        eof = eof || r == 0;
+    }
+    // A whole request head came.
+    bool has_request()
+    {
+        read_some();
         return got.find("\r\n\r\n") != std::string::npos;
     }
     void send(const std::string& s) { BOOST_REQUIRE(write(conn, s.data(), s.size()) == ssize_t(s.size())); }
@@ -151,7 +243,9 @@ struct Proxy {
     http::UpstreamPool pool{base.get(), metrics.upstream_connects, http::PoolOptions{}};
     NoSession session;
     DirectUpstream upstream;
-    Context ctx{base.get(), config, chooser, history, metrics, pool, &Dialer::make, {session, upstream}, {60, 0}, {10, 0}};
+    Bodies bodies;
+    Context ctx{base.get(), config, chooser, history, metrics, pool, &Dialer::make,
+                {session, upstream, bodies}, {60, 0}, {10, 0}};
     ClientRegistry clients;
     int client = -1;  // the test's end of the client connection
     std::string answer;
@@ -213,6 +307,13 @@ struct Proxy {
             answer.append(buf, std::size_t(r));
     }
     bool recorded() const { return !history.rows.empty(); }
+    // The client's end saw the proxy close the connection.
+    bool closed_by_proxy()
+    {
+        char c;
+        return client >= 0 && recv(client, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
+    }
+    std::string answer_body() const { return answer.substr(std::min(answer.size(), answer.find("\r\n\r\n") + 4)); }
     // Nothing left behind: one row, nothing in flight, no choice outstanding.
     const Exchange& only_row()
     {
@@ -249,6 +350,9 @@ BOOST_AUTO_TEST_CASE(delivered_answer)
     BOOST_TEST(e.server == s.name());
     BOOST_TEST(e.upstream_proxy == "DIRECT");
     BOOST_TEST(p.clients.size() == 1u);  // kept alive for the next request
+    // No filter: the body and its length go out as the server sent them.
+    BOOST_TEST(p.answer.find("Content-Length: 2\r\n") != std::string::npos, p.answer);
+    BOOST_TEST(p.answer_body() == "ok");
 }
 
 BOOST_AUTO_TEST_CASE(client_gone_while_choosing_cancels_the_choice)
@@ -351,4 +455,79 @@ BOOST_AUTO_TEST_CASE(every_server_refuses)
     BOOST_TEST(e.error.find(a + ": Connection refused") != std::string::npos, e.error);
     BOOST_TEST(e.error.find(b + ": Connection refused") != std::string::npos, e.error);
     BOOST_TEST(p.answer.find(e.error) != std::string::npos, p.answer);
+}
+
+// The body stage's filter changes the length: Content-Length goes, the body
+// goes out chunked to an HTTP/1.1 client (kept alive), with what the filter
+// held flushed at the end.
+BOOST_AUTO_TEST_CASE(filtered_body_is_chunked_for_http11)
+{
+    Proxy p;
+    Server s;
+    p.bodies.doubling = true;
+    p.chooser.servers = {s.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    std::string body = pattern(50000);
+    s.send("HTTP/1.1 200 OK\r\nContent-Length: 50000\r\nContent-Type: text/plain\r\n\r\n" + body.substr(0, 20000));
+    BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 40000; }));
+    s.send(body.substr(20000));
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(e.bytes_out == int64_t(p.answer.size()));
+    std::string head = p.answer.substr(0, p.answer.find("\r\n\r\n"));
+    BOOST_TEST(head.find("Content-Length") == std::string::npos, head);
+    BOOST_TEST(head.find("Transfer-Encoding: chunked") != std::string::npos, head);
+    BOOST_TEST(head.find("Content-Type: text/plain") != std::string::npos, head);
+    bool whole = false;
+    BOOST_TEST(dechunk(p.answer_body(), whole) == doubled(body));
+    BOOST_TEST(whole);
+    BOOST_TEST(p.clients.size() == 1u);
+}
+
+// To an HTTP/1.0 client a filtered body (here from a chunked one) ends
+// when the proxy closes the connection.
+BOOST_AUTO_TEST_CASE(filtered_body_is_close_delimited_for_http10)
+{
+    Proxy p;
+    Server s;
+    p.bodies.doubling = true;
+    p.chooser.servers = {s.name()};
+    p.send(std::string("GET http://") + group + "/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    s.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded() && p.closed_by_proxy(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    std::string head = p.answer.substr(0, p.answer.find("\r\n\r\n"));
+    BOOST_TEST(head.find("Transfer-Encoding") == std::string::npos, head);
+    BOOST_TEST(head.find("Content-Length") == std::string::npos, head);
+    BOOST_TEST(head.find("Connection: close") != std::string::npos, head);
+    BOOST_TEST(p.answer_body() == "aabbccddee");
+}
+
+// A body that ends when the server closes: the filter's remainder and the
+// last chunk follow the close.
+BOOST_AUTO_TEST_CASE(filtered_until_close_body_ends_with_the_last_chunk)
+{
+    Proxy p;
+    Server s;
+    p.bodies.doubling = true;
+    p.chooser.servers = {s.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    s.send("HTTP/1.1 200 OK\r\n\r\nxyz");
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    bool whole = false;
+    BOOST_TEST(dechunk(p.answer_body(), whole) == "xxyyzz");
+    BOOST_TEST(whole);
 }
