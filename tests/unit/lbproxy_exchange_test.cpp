@@ -1,12 +1,17 @@
 // The life of an exchange, from the request head to its history row, on
-// real loopback sockets with a chooser the test answers by hand: the
-// client gone while the server is chosen (the choice is cancelled and the
-// connection goes at once, no zombie), before the answer, in the middle of
-// the body; the server gone before answering and in the middle of the
-// body; every server refusing. The body stage's seam: a filter that
-// changes the length is framed anew (chunked, or until close for
-// HTTP/1.0) and flushed at the end. Each case ends with nothing in flight
-// and exactly one history row with the cause.
+// real loopback sockets with a chooser the test answers by hand and, where
+// the moment matters, a route the test connects by hand (FakeRoute).
+// Relayed requests: the client gone while the server is chosen (the choice
+// is cancelled and the connection goes at once, no zombie), while it is
+// connected to, before the answer, in the middle of the body, while a
+// retry's choice is outstanding; the server refusing (the next one is
+// tried), gone before answering (an idempotent request goes elsewhere), in
+// the middle of the head and of the body; every server refusing. Tunnels:
+// the client gone while choosing or connecting, the server or the client
+// closing first, the client reset; bytes intact both ways. The body
+// stage's seam: a filter that changes the length is framed anew (chunked,
+// or until close for HTTP/1.0) and flushed at the end. Each case ends with
+// nothing in flight and exactly one history row with the cause.
 #define BOOST_TEST_MODULE lbproxy_exchange
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
@@ -77,7 +82,8 @@ struct FakeChooser final : Chooser {
         d(std::move(c));
         return true;
     }
-    void mark_suspect(ServerId) override {}
+    ServerIds suspects;
+    void mark_suspect(ServerId id) override { suspects.push_back(id); }
     void request_started(ServerId) override { ++in_flight; }
     void request_finished(ServerId) override { --in_flight; }
     void server_ok(ServerId) override {}
@@ -233,6 +239,86 @@ std::string dead_server()
     return "127.0.0.1:" + std::to_string(port);
 }
 
+// Routes the test drives (Context::make_route): start() only takes the
+// request, and the route connects when the test says so. One at a time:
+// current is the route of the exchange in progress.
+struct FakeRoute;
+struct FakeRoutes {
+    FakeRoute* current = nullptr;
+    int made = 0;
+    int cancelled_waiting = 0;  // cancel() while asked and not answered yet
+};
+
+struct FakeRoute final : Route, http::UpstreamUser {
+    Context& ctx;
+    RouteUser& user;
+    FakeRoutes& all;
+    std::string server_;
+    lbkit::HostPort target_;
+    bool waiting = false;  // started, neither dialed nor failed
+    http::UpstreamConn* connecting = nullptr;
+
+    FakeRoute(Context& c, RouteUser& u, FakeRoutes& a) : ctx(c), user(u), all(a)
+    {
+        all.current = this;
+        ++all.made;
+    }
+    ~FakeRoute() override
+    {
+        cancel();
+        if (all.current == this)
+            all.current = nullptr;
+    }
+    // Opens a real connection to server; its outcome reaches the user.
+    void connect_to(const std::string& server)
+    {
+        server_ = server;
+        target_ = lbkit::parse_host_port(server, 80);
+        connecting = ctx.pool.open(server_, target_, this);
+    }
+    void upstream_connected(http::UpstreamConn& conn) override
+    {
+        connecting = nullptr;
+        waiting = false;
+        user.dialed(&conn);
+    }
+    void upstream_failed(http::UpstreamConn& conn, http::ConnectFailure, const std::string& why) override
+    {
+        std::string sentence = "cannot connect to " + server_ + ": " + why;  // why lives in conn
+        connecting = nullptr;
+        waiting = false;
+        ctx.pool.release(&conn, false);
+        user.dial_failed(502, sentence);
+    }
+
+    void start(std::string_view, uint16_t, bool) override { waiting = true; }
+    void redial_same() override { waiting = true; }
+    bool redial_other(const std::string&) override { return false; }
+    std::string give_up(const std::string& why) override { return "server " + server_ + ": " + why; }
+    void cancel() override
+    {
+        if (waiting)
+            ++all.cancelled_waiting;
+        waiting = false;
+        ctx.pool.release(connecting, false);
+        connecting = nullptr;
+    }
+    bool is_group() const override { return true; }
+    const std::string& group() const override
+    {
+        static const std::string name = ::group;
+        return name;
+    }
+    const std::string& server() const override { return server_; }
+    ServerId server_id() const override { return 0; }
+    const lbkit::HostPort& target() const override { return target_; }
+    const std::string& upstream_proxy() const override
+    {
+        static const std::string direct = "DIRECT";
+        return direct;
+    }
+};
+
 struct Proxy {
     lbkit::ev::BasePtr base{event_base_new()};
     lbkit::Metrics registry;
@@ -246,6 +332,7 @@ struct Proxy {
     Bodies bodies;
     Context ctx{base.get(), config, chooser, history, metrics, pool, &Dialer::make,
                 {session, upstream, bodies}, {60, 0}, {10, 0}};
+    FakeRoutes routes;  // before clients: a retired Relay's route goes with them
     ClientRegistry clients;
     int client = -1;  // the test's end of the client connection
     std::string answer;
@@ -270,6 +357,10 @@ struct Proxy {
         close(lfd);
         BOOST_REQUIRE(fd >= 0);
         ClientConn::open(ctx, clients, fd, reinterpret_cast<sockaddr*>(&peer), true);
+    }
+    void use_fake_routes()
+    {
+        ctx.make_route = [this](Context& c, RouteUser& u) { return std::make_unique<FakeRoute>(c, u, routes); };
     }
     ~Proxy()
     {
@@ -328,6 +419,8 @@ struct Proxy {
 };
 
 const std::string get = std::string("GET http://") + group + "/ HTTP/1.1\r\nHost: " + group + "\r\n\r\n";
+const std::string connect_head = std::string("CONNECT ") + group + ":443 HTTP/1.1\r\nHost: " + group + ":443\r\n\r\n";
+const std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
 const std::string post = std::string("POST http://") + group + "/ HTTP/1.1\r\nHost: " + group
                          + "\r\nContent-Length: 2\r\n\r\nhi";
 
@@ -530,4 +623,245 @@ BOOST_AUTO_TEST_CASE(filtered_until_close_body_ends_with_the_last_chunk)
     bool whole = false;
     BOOST_TEST(dechunk(p.answer_body(), whole) == "xxyyzz");
     BOOST_TEST(whole);
+}
+
+// The route is asked and has not answered when the client goes: it is
+// cancelled, the connection goes at once, nothing reaches a server.
+BOOST_AUTO_TEST_CASE(client_gone_while_connecting)
+{
+    Proxy p;
+    Server s;
+    p.use_fake_routes();
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return p.routes.current && p.routes.current->waiting; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    BOOST_TEST(p.routes.cancelled_waiting == 1);
+    BOOST_TEST(p.clients.size() == 0u);
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 0);
+    BOOST_TEST(!e.reached);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+    s.read_some();
+    BOOST_TEST(s.conn < 0);  // no connection was made
+}
+
+BOOST_AUTO_TEST_CASE(refused_at_connect_goes_to_the_next_server)
+{
+    Proxy p;
+    Server s;
+    std::string dead = dead_server();
+    p.chooser.servers = {dead, s.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    s.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(e.server == s.name());
+    BOOST_TEST(p.chooser.suspects == ServerIds{0});  // the refusing one
+    BOOST_TEST(p.answer_body() == "ok");
+}
+
+// An idempotent request whose server closed before the response head goes
+// once to the next server.
+BOOST_AUTO_TEST_CASE(closed_before_the_head_retries_elsewhere)
+{
+    Proxy p;
+    Server a, b;
+    p.chooser.servers = {a.name(), b.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return a.has_request(); }));
+    a.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return b.has_request(); }));
+    b.send("HTTP/1.1 204 No Content\r\n\r\n");
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 204);
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(e.server == b.name());
+    BOOST_TEST(p.chooser.waiting.size() == 2u);
+    BOOST_TEST(p.chooser.waiting[1].exclude == ServerIds{0});
+}
+
+// Nothing of the answer reached the client: it gets a 502 and keeps its
+// connection for the next request.
+BOOST_AUTO_TEST_CASE(closed_mid_head)
+{
+    Proxy p;
+    Server s;
+    p.chooser.servers = {s.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    s.send("HTTP/1.1 200 OK\r\nContent-Len");
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 502);
+    BOOST_TEST(e.error.find("in the middle of the response head") != std::string::npos, e.error);
+    BOOST_TEST(p.answer.find("HTTP/1.1 502") == 0u, p.answer);
+    BOOST_TEST(p.clients.size() == 1u);  // Ending::keep
+    BOOST_TEST(!p.closed_by_proxy());
+}
+
+// The answer began: the client learns of the cut from the connection
+// closing before the announced length (Ending::linger).
+BOOST_AUTO_TEST_CASE(closed_mid_body_closes_the_client)
+{
+    Proxy p;
+    Server s;
+    answer_in_part(p, s);
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded() && p.closed_by_proxy(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("in the middle of the response") != std::string::npos, e.error);
+    BOOST_TEST(p.answer_body() == std::string(1000, 'x'));
+}
+
+// The retry's choice is still outstanding when the client goes: it is
+// cancelled and its late answer dropped.
+BOOST_AUTO_TEST_CASE(client_gone_cancels_the_retry_choice)
+{
+    Proxy p;
+    Server a, b;
+    p.chooser.servers = {a.name(), b.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return a.has_request(); }));
+    p.chooser.hold = true;
+    a.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.chooser.waiting.size() == 2; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    BOOST_TEST(!p.chooser.answer(1));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 0);
+    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+    BOOST_TEST(!b.has_request());
+}
+
+BOOST_AUTO_TEST_CASE(tunnel_client_gone_while_choosing)
+{
+    Proxy p;
+    Server s;
+    p.config.connect_ports = {{1, 65535}};
+    p.chooser.servers = {s.name()};
+    p.chooser.hold = true;
+    p.send(connect_head);
+    BOOST_REQUIRE(p.run_until([&] { return p.chooser.waiting.size() == 1; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    BOOST_TEST(p.clients.size() == 0u);
+    BOOST_TEST(!p.chooser.answer(0));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.method == "CONNECT");
+    BOOST_TEST(e.status == 0);
+    BOOST_TEST(!e.reached);
+    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+}
+
+BOOST_AUTO_TEST_CASE(tunnel_client_gone_while_connecting)
+{
+    Proxy p;
+    p.config.connect_ports = {{1, 65535}};
+    p.use_fake_routes();
+    p.send(connect_head);
+    BOOST_REQUIRE(p.run_until([&] { return p.routes.current && p.routes.current->waiting; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    BOOST_TEST(p.routes.cancelled_waiting == 1);
+    BOOST_TEST(p.clients.size() == 0u);
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.method == "CONNECT");
+    BOOST_TEST(e.status == 0);
+    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+}
+
+// An open tunnel: the bytes the client sent with its CONNECT and after,
+// and the server's, cross intact.
+static void open_tunnel(Proxy& p, Server& s, const std::string& up, const std::string& down)
+{
+    p.config.connect_ports = {{1, 65535}};
+    p.chooser.servers = {s.name()};
+    p.send(connect_head + up.substr(0, 10));
+    BOOST_REQUIRE(p.run_until([&] { return p.answer.size() >= established.size(); }));
+    BOOST_TEST(p.answer == established);
+    p.send(up.substr(10));
+    s.read_some();  // accepts the tunnel's connection: it is open
+    BOOST_REQUIRE(s.conn >= 0);
+    s.send(down);
+    BOOST_REQUIRE(p.run_until([&] {
+        s.read_some();
+        return s.got.size() >= up.size() && p.answer.size() >= established.size() + down.size();
+    }));
+    BOOST_TEST(s.got == up);
+    BOOST_TEST(p.answer.substr(established.size()) == down);
+    BOOST_TEST(p.chooser.in_flight == 1);
+}
+
+// The server ends first: the client hears EOF, then closes too; the
+// tunnel ended whole.
+BOOST_AUTO_TEST_CASE(tunnel_server_closes)
+{
+    Proxy p;
+    Server s;
+    std::string up = pattern(30000), down = pattern(70000);
+    open_tunnel(p, s, up, down);
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.closed_by_proxy(); }));
+    BOOST_TEST(!p.recorded());  // the client may still send
+    shutdown(p.client, SHUT_WR);
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(e.bytes_in == int64_t(connect_head.size() + up.size()));
+    BOOST_TEST(e.bytes_out == int64_t(established.size() + down.size()));
+    BOOST_TEST(p.clients.size() == 0u);
+}
+
+// The client ends its side first: the server hears EOF and still answers.
+BOOST_AUTO_TEST_CASE(tunnel_client_closes)
+{
+    Proxy p;
+    Server s;
+    std::string up = pattern(5000), down = pattern(3000);
+    open_tunnel(p, s, up, down);
+    shutdown(p.client, SHUT_WR);
+    BOOST_REQUIRE(p.run_until([&] {
+        s.read_some();
+        return s.eof;
+    }));
+    s.send("bye");
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(p.answer.substr(established.size()) == down + "bye");
+    BOOST_TEST(p.closed_by_proxy());
+}
+
+// The client is gone for good (reset): the tunnel ends at once.
+BOOST_AUTO_TEST_CASE(tunnel_client_gone)
+{
+    Proxy p;
+    Server s;
+    open_tunnel(p, s, pattern(100), pattern(100));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+    BOOST_REQUIRE(p.run_until([&] {
+        s.read_some();
+        return s.eof;
+    }));
 }
