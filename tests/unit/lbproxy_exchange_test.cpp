@@ -404,6 +404,7 @@ struct Proxy {
         char c;
         return client >= 0 && recv(client, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
     }
+    std::string answer_head() const { return answer.substr(0, answer.find("\r\n\r\n")); }
     std::string answer_body() const { return answer.substr(std::min(answer.size(), answer.find("\r\n\r\n") + 4)); }
     // Nothing left behind: one row, nothing in flight, no choice outstanding.
     const Exchange& only_row()
@@ -426,13 +427,19 @@ const std::string post = std::string("POST http://") + group + "/ HTTP/1.1\r\nHo
 
 }  // namespace
 
+// s, the only server, has the whole request head.
+static void request_to(Proxy& p, Server& s, const std::string& request)
+{
+    p.chooser.servers = {s.name()};
+    p.send(request);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+}
+
 BOOST_AUTO_TEST_CASE(delivered_answer)
 {
     Proxy p;
     Server s;
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, get);
     s.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
     const Exchange& e = p.only_row();
@@ -448,32 +455,59 @@ BOOST_AUTO_TEST_CASE(delivered_answer)
     BOOST_TEST(p.answer_body() == "ok");
 }
 
-BOOST_AUTO_TEST_CASE(client_gone_while_choosing_cancels_the_choice)
+// The row of an exchange whose client went before a server was reached.
+static const Exchange& gone_row(Proxy& p)
 {
-    Proxy p;
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 0);
+    BOOST_TEST(!e.reached);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+    return e;
+}
+
+// The client goes while the only server is being chosen: the choice is
+// cancelled (its late answer dropped) and the connection goes at once, no
+// zombie waiting for the choice; nothing reaches the server.
+static const Exchange& gone_while_choosing(Proxy& p, const std::string& request)
+{
     Server s;
     p.chooser.servers = {s.name()};
     p.chooser.hold = true;
-    p.send(get);
+    p.send(request);
     BOOST_REQUIRE(p.run_until([&] { return p.chooser.waiting.size() == 1; }));
     p.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    BOOST_TEST(p.clients.size() == 0u);  // gone at once: no zombie waiting for the choice
-    BOOST_TEST(!p.chooser.answer(0));    // the late answer is dropped
-    const Exchange& e = p.only_row();
-    BOOST_TEST(e.status == 0);
-    BOOST_TEST(!e.delivered);
-    BOOST_TEST(e.error.find("client") != std::string::npos, e.error);
-    BOOST_TEST(!s.has_request());  // nothing was sent to a server
+    BOOST_TEST(p.clients.size() == 0u);
+    BOOST_TEST(!p.chooser.answer(0));
+    BOOST_TEST(!s.has_request());
+    return gone_row(p);
+}
+
+// The same while the route is asked and has not answered: it is cancelled.
+static const Exchange& gone_while_connecting(Proxy& p, const std::string& request)
+{
+    p.use_fake_routes();
+    p.send(request);
+    BOOST_REQUIRE(p.run_until([&] { return p.routes.current && p.routes.current->waiting; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    BOOST_TEST(p.routes.cancelled_waiting == 1);
+    BOOST_TEST(p.clients.size() == 0u);
+    return gone_row(p);
+}
+
+BOOST_AUTO_TEST_CASE(client_gone_while_choosing_cancels_the_choice)
+{
+    Proxy p;
+    BOOST_TEST(gone_while_choosing(p, get).method == "GET");
 }
 
 BOOST_AUTO_TEST_CASE(client_gone_before_the_answer)
 {
     Proxy p;
     Server s;
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, get);
     BOOST_TEST(p.chooser.in_flight == 1);
     p.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
@@ -487,9 +521,7 @@ BOOST_AUTO_TEST_CASE(client_gone_before_the_answer)
 // have reached the client.
 static void answer_in_part(Proxy& p, Server& s)
 {
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, get);
     s.send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(1000, 'x'));
     BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 1000; }));
 }
@@ -558,9 +590,7 @@ BOOST_AUTO_TEST_CASE(filtered_body_is_chunked_for_http11)
     Proxy p;
     Server s;
     p.bodies.doubling = true;
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, get);
     std::string body = pattern(50000);
     s.send("HTTP/1.1 200 OK\r\nContent-Length: 50000\r\nContent-Type: text/plain\r\n\r\n" + body.substr(0, 20000));
     BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 40000; }));
@@ -571,7 +601,7 @@ BOOST_AUTO_TEST_CASE(filtered_body_is_chunked_for_http11)
     BOOST_TEST(e.delivered);
     BOOST_TEST(e.error == "");
     BOOST_TEST(e.bytes_out == int64_t(p.answer.size()));
-    std::string head = p.answer.substr(0, p.answer.find("\r\n\r\n"));
+    std::string head = p.answer_head();
     BOOST_TEST(head.find("Content-Length") == std::string::npos, head);
     BOOST_TEST(head.find("Transfer-Encoding: chunked") != std::string::npos, head);
     BOOST_TEST(head.find("Content-Type: text/plain") != std::string::npos, head);
@@ -588,15 +618,13 @@ BOOST_AUTO_TEST_CASE(filtered_body_is_close_delimited_for_http10)
     Proxy p;
     Server s;
     p.bodies.doubling = true;
-    p.chooser.servers = {s.name()};
-    p.send(std::string("GET http://") + group + "/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, std::string("GET http://") + group + "/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     s.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
     BOOST_REQUIRE(p.run_until([&] { return p.recorded() && p.closed_by_proxy(); }));
     const Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(e.delivered);
-    std::string head = p.answer.substr(0, p.answer.find("\r\n\r\n"));
+    std::string head = p.answer_head();
     BOOST_TEST(head.find("Transfer-Encoding") == std::string::npos, head);
     BOOST_TEST(head.find("Content-Length") == std::string::npos, head);
     BOOST_TEST(head.find("Connection: close") != std::string::npos, head);
@@ -610,9 +638,7 @@ BOOST_AUTO_TEST_CASE(filtered_until_close_body_ends_with_the_last_chunk)
     Proxy p;
     Server s;
     p.bodies.doubling = true;
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, get);
     s.send("HTTP/1.1 200 OK\r\n\r\nxyz");
     s.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
@@ -625,26 +651,22 @@ BOOST_AUTO_TEST_CASE(filtered_until_close_body_ends_with_the_last_chunk)
     BOOST_TEST(whole);
 }
 
-// The route is asked and has not answered when the client goes: it is
-// cancelled, the connection goes at once, nothing reaches a server.
 BOOST_AUTO_TEST_CASE(client_gone_while_connecting)
 {
     Proxy p;
-    Server s;
-    p.use_fake_routes();
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return p.routes.current && p.routes.current->waiting; }));
-    p.hang_up();
+    BOOST_TEST(gone_while_connecting(p, get).method == "GET");
+}
+
+// s answers and the whole answer reaches the client: its row says so.
+static const Exchange& delivered_by(Proxy& p, Server& s, const std::string& response)
+{
+    s.send(response);
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    BOOST_TEST(p.routes.cancelled_waiting == 1);
-    BOOST_TEST(p.clients.size() == 0u);
     const Exchange& e = p.only_row();
-    BOOST_TEST(e.status == 0);
-    BOOST_TEST(!e.reached);
-    BOOST_TEST(!e.delivered);
-    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
-    s.read_some();
-    BOOST_TEST(s.conn < 0);  // no connection was made
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(e.server == s.name());
+    return e;
 }
 
 BOOST_AUTO_TEST_CASE(refused_at_connect_goes_to_the_next_server)
@@ -655,13 +677,7 @@ BOOST_AUTO_TEST_CASE(refused_at_connect_goes_to_the_next_server)
     p.chooser.servers = {dead, s.name()};
     p.send(get);
     BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
-    s.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
-    BOOST_TEST(e.status == 200);
-    BOOST_TEST(e.delivered);
-    BOOST_TEST(e.error == "");
-    BOOST_TEST(e.server == s.name());
+    BOOST_TEST(delivered_by(p, s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").status == 200);
     BOOST_TEST(p.chooser.suspects == ServerIds{0});  // the refusing one
     BOOST_TEST(p.answer_body() == "ok");
 }
@@ -677,13 +693,7 @@ BOOST_AUTO_TEST_CASE(closed_before_the_head_retries_elsewhere)
     BOOST_REQUIRE(p.run_until([&] { return a.has_request(); }));
     a.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return b.has_request(); }));
-    b.send("HTTP/1.1 204 No Content\r\n\r\n");
-    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
-    BOOST_TEST(e.status == 204);
-    BOOST_TEST(e.delivered);
-    BOOST_TEST(e.error == "");
-    BOOST_TEST(e.server == b.name());
+    BOOST_TEST(delivered_by(p, b, "HTTP/1.1 204 No Content\r\n\r\n").status == 204);
     BOOST_TEST(p.chooser.waiting.size() == 2u);
     BOOST_TEST(p.chooser.waiting[1].exclude == ServerIds{0});
 }
@@ -694,9 +704,7 @@ BOOST_AUTO_TEST_CASE(closed_mid_head)
 {
     Proxy p;
     Server s;
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, get);
     s.send("HTTP/1.1 200 OK\r\nContent-Len");
     s.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
@@ -748,38 +756,15 @@ BOOST_AUTO_TEST_CASE(client_gone_cancels_the_retry_choice)
 BOOST_AUTO_TEST_CASE(tunnel_client_gone_while_choosing)
 {
     Proxy p;
-    Server s;
     p.config.connect_ports = {{1, 65535}};
-    p.chooser.servers = {s.name()};
-    p.chooser.hold = true;
-    p.send(connect_head);
-    BOOST_REQUIRE(p.run_until([&] { return p.chooser.waiting.size() == 1; }));
-    p.hang_up();
-    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    BOOST_TEST(p.clients.size() == 0u);
-    BOOST_TEST(!p.chooser.answer(0));
-    const Exchange& e = p.only_row();
-    BOOST_TEST(e.method == "CONNECT");
-    BOOST_TEST(e.status == 0);
-    BOOST_TEST(!e.reached);
-    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+    BOOST_TEST(gone_while_choosing(p, connect_head).method == "CONNECT");
 }
 
 BOOST_AUTO_TEST_CASE(tunnel_client_gone_while_connecting)
 {
     Proxy p;
     p.config.connect_ports = {{1, 65535}};
-    p.use_fake_routes();
-    p.send(connect_head);
-    BOOST_REQUIRE(p.run_until([&] { return p.routes.current && p.routes.current->waiting; }));
-    p.hang_up();
-    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    BOOST_TEST(p.routes.cancelled_waiting == 1);
-    BOOST_TEST(p.clients.size() == 0u);
-    const Exchange& e = p.only_row();
-    BOOST_TEST(e.method == "CONNECT");
-    BOOST_TEST(e.status == 0);
-    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+    BOOST_TEST(gone_while_connecting(p, connect_head).method == "CONNECT");
 }
 
 // An open tunnel: the bytes the client sent with its CONNECT and after,
