@@ -305,7 +305,7 @@ HistorySink& ControlPlane::history()
     return impl_->history;
 }
 
-UpstreamProxies& ControlPlane::upstream()
+UpstreamStage& ControlPlane::upstream()
 {
     return impl_->upstream;
 }

@@ -1,8 +1,8 @@
 // lbproxy's control plane, as main() sees it: the state that servers are
 // chosen by (received by --state-mode from --state-server), the SQLite file
-// that keeps the last state and the history, and the admin API. The request
-// path (the data plane) only sees the Chooser and HistorySink
-// interfaces.
+// that keeps the last state and the history, the proxy map, and the admin
+// API. The request path (the data plane) only sees the Chooser, HistorySink
+// and UpstreamStage interfaces.
 #pragma once
 #include <memory>
 #include <string>
@@ -17,6 +17,7 @@
 #include "metrics.hpp"
 #include "select.hpp"
 #include "chooser.hpp"
+#include "stages.hpp"
 
 namespace lbproxy {
 
@@ -47,8 +48,6 @@ void add_state_options(CLI::App& app, StateOptions& o);
 // reads the --proxymap file (BadInput "FILE:LINE: reason").
 StateOptions check_state_options(StateOptions o);
 
-class UpstreamProxies;
-
 class ControlPlane {
 public:
     // state_dir and token come from the common daemon flags.
@@ -58,7 +57,7 @@ public:
     Chooser& chooser();
     HistorySink& history();
     // The proxy map's upstream stage for the request path.
-    UpstreamProxies& upstream();
+    UpstreamStage& upstream();
     // Binds the admin API, registers with the state servers; throws Error.
     void start();
     // SIGHUP: re-read what can be re-read (the --proxymap file, the

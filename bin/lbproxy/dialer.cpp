@@ -41,6 +41,8 @@ void Dialer::reset()
     server_.clear();
     id_ = no_server;
     tried_.clear();
+    tried_proxies_.clear();
+    hop_ = UpstreamHop{};
     failures_.clear();
     last_timeout_ = false;
 }
@@ -49,7 +51,6 @@ void Dialer::start(std::string_view host, uint16_t port, bool pooled)
 {
     reset();
     pooled_ = pooled;
-    hop_ = ctx_.stages.upstream.hop(host, port);
     // Host names compare without case; the tables write them in lower case.
     std::string name(host);
     for (char& ch : name)
@@ -64,7 +65,7 @@ void Dialer::start(std::string_view host, uint16_t port, bool pooled)
     target_.host = std::move(name);
     target_.port = port;
     server_ = authority(host, port);
-    connect();
+    reach();
 }
 
 void Dialer::choose()
@@ -84,15 +85,29 @@ void Dialer::on_choice(Choice c)
     id_ = c.id;
     server_ = std::move(c.server);
     target_ = std::move(c.target);
+    reach();
+}
+
+// The server is known: the upstream stage says how to reach its host.
+void Dialer::reach()
+{
+    hop_ = ctx_.stages.upstream.hop(target_.host, tried_proxies_);
+    if (!hop_.ok())
+        return user_.dial_failed(502, hop_.error);
+    // Connections to a proxy serve every server behind it; the prefix keeps
+    // them apart from direct connections to the same address.
+    if (hop_.via)
+        proxy_key_.assign("proxy ").append(hop_.name);
     connect();
 }
 
 void Dialer::connect()
 {
+    const std::string& key = hop_.via ? proxy_key_ : server_;
     if (pooled_)
-        if (http::UpstreamConn* conn = ctx_.pool.take(server_, nullptr))
+        if (http::UpstreamConn* conn = ctx_.pool.take(key, nullptr))
             return user_.dialed(conn);
-    connecting_ = ctx_.pool.open(server_, hop_.via ? *hop_.via : target_, this);
+    connecting_ = ctx_.pool.open(key, hop_.via ? *hop_.via : target_, this);
 }
 
 void Dialer::upstream_connected(http::UpstreamConn& conn)
@@ -107,6 +122,8 @@ void Dialer::upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind
     connecting_ = nullptr;
     ctx_.pool.release(&conn, false);
     ctx_.metrics.upstream_error(kind == http::ConnectFailure::timeout ? UpstreamError::timeout : UpstreamError::connect);
+    if (hop_.via)
+        return proxy_failed(kind, why);
     note_failure(why);
     last_timeout_ = kind == http::ConnectFailure::timeout;
     lbkit::log::debug("connect ", server_, (group_.empty() ? "" : " (group " + group_ + ")"), ": ", why);
@@ -118,6 +135,21 @@ void Dialer::upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind
     if (tried_.size() >= max_attempts)
         return user_.dial_failed(last_timeout_ ? 504 : 502, unreachable());
     choose();
+}
+
+// The server is not to blame: the next proxy of the rule, for the same server.
+void Dialer::proxy_failed(http::ConnectFailure kind, const std::string& why)
+{
+    lbkit::log::debug("connect upstream proxy ", hop_.name, " for ", server_, ": ", why);
+    const char* word = kind == http::ConnectFailure::refused   ? "refused"
+                       : kind == http::ConnectFailure::timeout ? "timed out"
+                       : kind == http::ConnectFailure::resolve ? "not resolved"
+                                                               : "failed";
+    ctx_.stages.upstream.connect_failed(hop_, why);
+    tried_proxies_.push_back({hop_.proxy, word});
+    if (tried_proxies_.size() >= max_attempts)
+        return user_.dial_failed(502, "no upstream proxy could be reached for " + server_ + ": " + why);
+    reach();
 }
 
 std::string Dialer::unresolved_note(http::ConnectFailure kind) const

@@ -2,8 +2,11 @@
 // and CONNECT tunnels. A representative name goes through
 // Chooser::choose; a server whose connect fails is marked suspect and
 // another one is chosen, excluding every server already tried. Any other
-// host is connected to as it is (DIRECT). Pooled keep-alive connections are
-// used when the caller allows.
+// host is the server itself. The server's host then goes through the
+// upstream stage: straight (DIRECT) or through an upstream proxy, and a
+// proxy whose connect fails is left for the next one of its rule without
+// blaming the server. Pooled keep-alive connections (per server, or per
+// proxy) are used when the caller allows.
 #pragma once
 #include <string>
 #include <string_view>
@@ -34,13 +37,15 @@ public:
     const std::string& server() const override { return server_; }
     ServerId server_id() const override { return id_; }
     const lbkit::HostPort& target() const override { return target_; }
-    const std::string& upstream_proxy() const override { return hop_.name; }
+    const UpstreamHop& hop() const override { return hop_; }
     void reset();
 
 private:
     void choose();
     void on_choice(Choice c);
+    void reach();
     void connect();
+    void proxy_failed(http::ConnectFailure kind, const std::string& why);
     void note_failure(const std::string& why);
     std::string unreachable() const;
     // For a name that did not resolve while no state has arrived: it may be
@@ -54,6 +59,8 @@ private:
     std::string group_, server_;
     lbkit::HostPort target_;
     UpstreamHop hop_;
+    std::string proxy_key_;   // the pool's key for connections through hop_
+    TriedProxies tried_proxies_;
     ServerId id_ = no_server;
     ServerIds tried_;
     std::string failures_;  // "server: why" of each server tried, "; " between

@@ -22,6 +22,8 @@ void ExchangeRecord::in_flight(const Route& route)
 {
     landed();
     reached_ = true;
+    ctx_.stages.upstream.started(route.hop());
+    proxy_in_flight_ = route.hop().proxy;
     if (!route.is_group())
         return;
     in_flight_to_ = route.server_id();
@@ -30,6 +32,10 @@ void ExchangeRecord::in_flight(const Route& route)
 
 void ExchangeRecord::landed()
 {
+    if (proxy_in_flight_ != no_server) {
+        ctx_.stages.upstream.finished(proxy_in_flight_);
+        proxy_in_flight_ = no_server;
+    }
     if (in_flight_to_ == no_server)
         return;
     ctx_.chooser.request_finished(in_flight_to_);
@@ -49,7 +55,7 @@ void ExchangeRecord::close(const Route& route, const std::string& client, bool d
     e.url = url_;
     e.group = route.group();
     e.server = route.server();
-    e.upstream_proxy = route.upstream_proxy();
+    e.upstream_proxy = route.hop().name;
     e.status = status_;
     e.bytes_in = bytes_in_;
     e.bytes_out = bytes_out_;

@@ -46,7 +46,7 @@ public:
 
     // The request went to route's server: the server was reached, and,
     // for a server of a group, the request is in flight until landed() or
-    // close().
+    // close(); so is it for the upstream proxy it goes through.
     void in_flight(const Route& route);
     void landed();
 
@@ -69,6 +69,7 @@ private:
     bool open_ = false;
     std::string method_, url_;
     ServerId in_flight_to_ = no_server;  // the server counted in flight
+    ServerId proxy_in_flight_ = no_server;  // the upstream proxy counted in flight
     bool reached_ = false;
     int status_ = 0;
     int64_t start_ms_ = 0, bytes_in_ = 0, bytes_out_ = 0;

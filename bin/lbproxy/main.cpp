@@ -56,7 +56,7 @@ int main(int argc, char** argv)
         lbkit::Loop loop;
         lbkit::Metrics metrics;
         lbproxy::ControlPlane state(loop, metrics, state_options, daemon.state_dir, token);
-        lbproxy::Proxy proxy(loop, metrics, config, state.chooser(), state.history());
+        lbproxy::Proxy proxy(loop, metrics, config, state.chooser(), state.history(), state.upstream());
         state.start();
         proxy.start();
         loop.on_reload([&] { state.reload(); });

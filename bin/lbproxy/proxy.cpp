@@ -21,11 +21,11 @@ http::PoolOptions pool_options(const ProxyConfig& c)
 }  // namespace
 
 Proxy::Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& config, Chooser& chooser,
-             HistorySink& history)
+             HistorySink& history, UpstreamStage& upstream)
     : config_(config),
       metrics_(metrics),
       pool_(loop.base(), metrics_.upstream_connects, pool_options(config)),
-      ctx_{loop.base(), config, chooser, history, metrics_, pool_, &Dialer::make, {session_, upstream_, body_},
+      ctx_{loop.base(), config, chooser, history, metrics_, pool_, &Dialer::make, {session_, upstream, body_},
            http::common_timeout(loop.base(), config.idle_timeout),
            http::common_timeout(loop.base(), config.header_timeout)},
       listener_(loop.base(), [this](evutil_socket_t fd, const sockaddr* peer) {

@@ -1,6 +1,6 @@
 // The data plane as main() sees it: the proxy port and everything behind it
 // (client connections, relays, tunnels, the server pool). It uses the state
-// side only through Chooser and HistorySink.
+// side only through Chooser, HistorySink and the upstream stage.
 #pragma once
 #include <memory>
 
@@ -13,8 +13,9 @@ namespace lbproxy {
 
 class Proxy {
 public:
+    // upstream: how servers are reached (the proxy map's stage).
     Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& config, Chooser& chooser,
-          HistorySink& history);
+          HistorySink& history, UpstreamStage& upstream);
     ~Proxy();
     Proxy(const Proxy&) = delete;
     Proxy& operator=(const Proxy&) = delete;
@@ -29,7 +30,6 @@ private:
     ProxyMetrics metrics_;
     http::UpstreamPool pool_;
     NoSession session_;
-    DirectUpstream upstream_;
     IdentityBody body_;
     Context ctx_;
     ClientRegistry clients_;

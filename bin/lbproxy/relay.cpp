@@ -62,7 +62,7 @@ void Relay::begin(const http::Head& req, const http::Target& t)
     evbuffer_drain(client_in(), req.size);  // req's views end here
 
     // Resolve the target (a representative name is chosen among its
-    // servers), through the upstream stage (DIRECT today), then connect;
+    // servers), through the upstream stage (DIRECT or a proxy), then connect;
     // the session stage adds its headers as the request goes out.
     route_->start(host_, port_, true);
 }
@@ -85,7 +85,13 @@ void Relay::send_request_head()
     else
         host_line_.append("Host: ").append(authority_).append("\r\n");
     evbuffer* out = stage_.get();
-    evbuffer_add(out, req_line_.data(), req_line_.size());
+    if (route_->hop().via) {
+        // An upstream proxy takes the absolute form, naming the server chosen.
+        http::build_proxy_request_line(req_line_, route_->target().host, route_->target().port, proxy_line_);
+        evbuffer_add(out, proxy_line_.data(), proxy_line_.size());
+    } else {
+        evbuffer_add(out, req_line_.data(), req_line_.size());
+    }
     evbuffer_add(out, host_line_.data(), host_line_.size());
     session_lines_.clear();
     ctx_.stages.session.add_headers(route_->server(), session_lines_);
@@ -291,6 +297,8 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
         return route_->redial_same();
     }
     ctx_.metrics.upstream_error(kind);
+    if (route_->hop().via)
+        ctx_.stages.upstream.failed(route_->hop(), "reset");
     server_failed();
     if (retryable && !retried_ && route_->redial_other(why)) {
         retried_ = true;

@@ -1,7 +1,8 @@
 // One request/response exchange of a client connection, as clear steps:
 //   parse (done by ClientConn) -> resolve target (representative name?
-//   Chooser::choose, a choice close() cancels; else DIRECT) ->
-//   upstream stage (DIRECT today) -> connect -> session stage (its header
+//   Chooser::choose, a choice close() cancels; else the host itself) ->
+//   upstream stage (DIRECT, or an upstream proxy: the request line then in
+//   absolute form) -> connect -> session stage (its header
 //   lines) -> relay -> body stage (a filter of the response body, none
 //   today: the body moves as it came) -> record (ExchangeRecord) ->
 //   close(), the one way an exchange ends.
@@ -90,6 +91,7 @@ private:
     std::string method_name_, url_, host_, authority_;
     uint16_t port_ = 80;
     std::string req_line_, req_rest_, host_line_, session_lines_;
+    std::string proxy_line_;  // req_line_ in absolute form, for an upstream proxy
     bool req_is_10_ = false, req_keep_alive_ = true;
     http::Framing req_framing_ = http::Framing::none;
     uint64_t req_remaining_ = 0;

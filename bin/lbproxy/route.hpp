@@ -14,6 +14,7 @@
 #include "addr.hpp"
 #include "chooser.hpp"
 #include "http/upstream.hpp"
+#include "upstream_hop.hpp"
 
 namespace lbproxy {
 
@@ -55,7 +56,8 @@ public:
     virtual const std::string& server() const = 0;  // chosen server or "host:port"
     virtual ServerId server_id() const = 0;         // no_server when the host is no group
     virtual const lbkit::HostPort& target() const = 0;
-    virtual const std::string& upstream_proxy() const = 0;
+    // DIRECT, or the upstream proxy the connection goes through.
+    virtual const UpstreamHop& hop() const = 0;
 };
 
 struct Context;

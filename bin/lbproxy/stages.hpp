@@ -1,9 +1,9 @@
 // The stages of an exchange, each a small interface with one
 // implementation in this release (doc/architecture.md, Request path):
 //   session   header lines that tie a request to its session: none;
-//   upstream  how the servers of a destination are reached: straight
-//             (DIRECT); the proxy map's upstream proxies are another
-//             implementation of the same interface;
+//   upstream  how a server is reached: straight (DIRECT), or through an
+//             upstream proxy of the proxy map (upstream_proxies.hpp, the
+//             running proxy's);
 //   body      what a response body becomes on its way to the client: the
 //             same bytes (no filter, the body moved without a copy);
 //             charset conversion is another implementation, a filter that
@@ -21,6 +21,7 @@
 #include "addr.hpp"
 #include "http/body_filter.hpp"
 #include "http/http_parse.hpp"
+#include "upstream_hop.hpp"
 
 namespace lbproxy {
 
@@ -32,18 +33,21 @@ public:
     virtual void add_headers(const std::string& server, std::string& lines) = 0;
 };
 
-// How to reach the servers of a destination: the name the history records
-// as the upstream proxy, and where connections go.
-struct UpstreamHop {
-    std::string name;                   // "DIRECT", or the upstream proxy
-    std::optional<lbkit::HostPort> via; // empty: straight to the server
-};
-
 class UpstreamStage {
 public:
     virtual ~UpstreamStage() = default;
-    // host and port as the client named them (a group or a host).
-    virtual UpstreamHop hop(std::string_view host, uint16_t port) = 0;
+    // The hop to the server at host (the real server chosen, or the host
+    // as the client named it), never through a proxy in tried; a hop with
+    // an error (the 502 sentence) when no proxy of its rule is usable.
+    virtual UpstreamHop hop(std::string_view host, const TriedProxies& tried) = 0;
+    // The connect to hop's proxy failed (why: "refused", "timed out"...).
+    virtual void connect_failed(const UpstreamHop& hop, const std::string& why) = 0;
+    // hop carries an exchange, until it is finished with hop.proxy.
+    virtual void started(const UpstreamHop& hop) = 0;
+    virtual void finished(ServerId proxy) = 0;
+    // The proxy failed the exchange after the connect ("refused": a
+    // CONNECT refused; "reset": the connection lost before an answer).
+    virtual void failed(const UpstreamHop& hop, const char* kind) = 0;
 };
 
 class BodyStage {
@@ -66,7 +70,11 @@ public:
 // Every server is reached straight.
 class DirectUpstream final : public UpstreamStage {
 public:
-    UpstreamHop hop(std::string_view, uint16_t) override { return {"DIRECT", std::nullopt}; }
+    UpstreamHop hop(std::string_view, const TriedProxies&) override { return {}; }
+    void connect_failed(const UpstreamHop&, const std::string&) override {}
+    void started(const UpstreamHop&) override {}
+    void finished(ServerId) override {}
+    void failed(const UpstreamHop&, const char*) override {}
 };
 
 // Every body goes out as the server sent it.

@@ -5,6 +5,7 @@
 #include "error.hpp"
 #include "error_page.hpp"
 #include "log.hpp"
+#include "proxy_connect.hpp"
 
 namespace lbproxy {
 
@@ -51,8 +52,46 @@ void Tunnel::dialed(http::UpstreamConn* conn)
 {
     upstream_ = conn;
     conn->set_user(this);
+    if (route_->hop().via)
+        return ask_proxy();
+    open_tunnel();
+}
+
+// Chained: the upstream proxy is asked for the server, within
+// --server-timeout (the pool's timeout on its connection), and the tunnel
+// opens on its 2xx.
+void Tunnel::ask_proxy()
+{
+    asking_proxy_ = true;
+    std::string request = proxy_connect_request(route_->target());
+    lbkit::ev::BufferPtr out(evbuffer_new());
+    evbuffer_add(out.get(), request.data(), request.size());
+    upstream_->stream().send(out.get());
+}
+
+void Tunnel::proxy_answered()
+{
+    ProxyConnectAnswer a = read_proxy_connect_answer(upstream_->in(), ctx_.config.max_header);
+    if (a.kind == ProxyConnectAnswer::incomplete)
+        return;
+    const UpstreamHop& hop = route_->hop();
+    std::string asked = "upstream proxy " + hop.name + " ";
+    if (a.kind == ProxyConnectAnswer::refused) {
+        ctx_.stages.upstream.failed(hop, "refused");
+        return dial_failed(502, asked + "refused CONNECT " + route_->target().str() + ": " + a.what);
+    }
+    if (a.kind == ProxyConnectAnswer::bad) {
+        ctx_.stages.upstream.failed(hop, "bad_response");
+        return dial_failed(502, asked + "sent a bad answer to CONNECT: " + a.what);
+    }
+    asking_proxy_ = false;
+    open_tunnel();
+}
+
+void Tunnel::open_tunnel()
+{
     // A tunnel may stay quiet for long: only --idle-timeout limits it.
-    conn->stream().set_timeouts(nullptr, nullptr);
+    upstream_->stream().set_timeouts(nullptr, nullptr);
     record_.in_flight(*route_);
     if (route_->is_group())
         ctx_.chooser.server_ok(route_->server_id());  // a tunnel's only answer is the connect
@@ -115,6 +154,16 @@ void Tunnel::client_event(short what)
 
 void Tunnel::upstream_event(http::UpstreamConn& conn, short what)
 {
+    if (asking_proxy_) {
+        const UpstreamHop& hop = route_->hop();
+        ctx_.stages.upstream.failed(hop, "reset");
+        if (what & BEV_EVENT_TIMEOUT)
+            return dial_failed(504, "upstream proxy " + hop.name + " did not answer CONNECT within " +
+                                        lbkit::format_duration(ctx_.config.server_timeout));
+        int err = conn.stream().error();
+        return dial_failed(502, "upstream proxy " + hop.name + " closed the connection before answering CONNECT" +
+                                    (err ? ": " + lbkit::errno_text(err) : ""));
+    }
     if (what == (BEV_EVENT_EOF | BEV_EVENT_READING)) {
         server_eof_ = true;
         return pump();

@@ -1,7 +1,9 @@
 // CONNECT host:port: a byte tunnel between the client and the server,
 // balanced by host name like any request (a representative name chooses a
 // real server), with backpressure both ways, half-close passed on, and an
-// inactivity limit (--idle-timeout). One history row when it ends.
+// inactivity limit (--idle-timeout). Through an upstream proxy the CONNECT
+// is chained: the proxy is asked for the server and the tunnel opens on its
+// 2xx (proxy_connect.hpp). One history row when it ends.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -32,10 +34,13 @@ public:
 private:
     void dialed(http::UpstreamConn* conn) override;
     void dial_failed(int status, const std::string& sentence) override;
-    void upstream_readable(http::UpstreamConn&) override { pump(); }
+    void upstream_readable(http::UpstreamConn&) override { asking_proxy_ ? proxy_answered() : pump(); }
     void upstream_drained(http::UpstreamConn&) override { pump(); }
     void upstream_event(http::UpstreamConn&, short what) override;
 
+    void ask_proxy();
+    void proxy_answered();
+    void open_tunnel();
     void pump();
     static void idle_cb(evutil_socket_t, short, void* arg);
 
@@ -45,6 +50,7 @@ private:
     std::unique_ptr<Route> route_;
     http::UpstreamConn* upstream_ = nullptr;
     bool open_ = false;
+    bool asking_proxy_ = false;  // a chained CONNECT waits for the proxy's answer
     bool client_eof_ = false, server_eof_ = false;
     bool client_shut_ = false, server_shut_ = false;  // our write side closed
     int64_t last_active_ms_ = 0;

@@ -24,6 +24,7 @@
 #include "metrics.hpp"
 #include "proxy_map.hpp"
 #include "select.hpp"
+#include "stages.hpp"
 #include "state_book.hpp"
 #include "upstream_hop.hpp"
 
@@ -58,7 +59,7 @@ std::string explain_no_proxy(const std::string& pattern, const std::vector<Proxy
 // GET /v1/proxymap: the map in force with each rule's proxies in try_order.
 nlohmann::json proxymap_json(const ProxyMap& map, const StateBook& book, int64_t now_ms);
 
-class UpstreamProxies {
+class UpstreamProxies final : public UpstreamStage {
 public:
     UpstreamProxies(StateBook& book, const ProxyMap& map, lbkit::Metrics& metrics, lbkit::select::Policy policy,
                     lbkit::Millis suspect_for);
@@ -66,17 +67,17 @@ public:
     // The hop to the server at host (the real server chosen, or the host
     // as the client named it): DIRECT when no rule or a DIRECT rule
     // matches, else a proxy of the rule not in tried, or the 502 sentence.
-    UpstreamHop hop(std::string_view host, const TriedProxies& tried);
+    UpstreamHop hop(std::string_view host, const TriedProxies& tried) override;
     // The connect to hop's proxy failed (why: "refused", "timed out", ...):
     // it is avoided for --suspect-time.
-    void connect_failed(const UpstreamHop& hop, const std::string& why);
+    void connect_failed(const UpstreamHop& hop, const std::string& why) override;
     // hop carries a request (counted per proxy), until finished with its
     // proxy: the proxy's requests in flight, which p2c and adaptive weigh.
-    void started(const UpstreamHop& hop);
-    void finished(ServerId proxy);
+    void started(const UpstreamHop& hop) override;
+    void finished(ServerId proxy) override;
     // The proxy failed the exchange after the connect (a CONNECT refused,
     // a reset): counted per proxy and kind.
-    void failed(const UpstreamHop& hop, const char* kind);
+    void failed(const UpstreamHop& hop, const char* kind) override;
 
 private:
     lbkit::Series& requests(const std::string& proxy);

@@ -312,9 +312,9 @@ struct FakeRoute final : Route, http::UpstreamUser {
     const std::string& server() const override { return server_; }
     ServerId server_id() const override { return 0; }
     const lbkit::HostPort& target() const override { return target_; }
-    const std::string& upstream_proxy() const override
+    const UpstreamHop& hop() const override
     {
-        static const std::string direct = "DIRECT";
+        static const UpstreamHop direct;
         return direct;
     }
 };
