@@ -2,6 +2,7 @@
 # reverse proxy, Squid, tinyproxy, and lbproxy fed by a real lbstated. Each
 # start_* function writes a config under $B, starts the peer as a child in the
 # foreground and sets its PID in a variable named after it. Sourced after lib.bash.
+. "$(dirname "${BASH_SOURCE[0]}")/../proxies.sh"
 
 # nginx_conf DIR HTTP-LINES: an nginx.conf for one worker in the foreground,
 # its pid, logs and temp files under DIR (out of /var), keep-alive held as
@@ -113,28 +114,8 @@ start_nginx_proxy() {
 # start_squid PORT: forward proxy, cache off, in the foreground (-N).
 start_squid() {
     local port=$1 d=$B/squid
-    mkdir -p "$d"
-    chown proxy:proxy "$d"
-    cat >"$d/squid.conf" <<EOF
-http_port 127.0.0.1:$port
-acl bench_clients src 127.0.0.0/8
-http_access allow bench_clients
-http_access deny all
-cache deny all
-cache_mem 0 MB
-access_log none
-cache_store_log none
-cache_log $d/cache.log
-pid_filename $d/squid.pid
-coredump_dir $d
-netdb_filename none
-cache_effective_user proxy
-visible_hostname lbkit-bench
-shutdown_lifetime 1 seconds
-max_filedescriptors 20000
-client_persistent_connections on
-server_persistent_connections on
-EOF
+    squid_conf "$d" "$port" "access_log none" "max_filedescriptors 20000" \
+        "client_persistent_connections on" "server_persistent_connections on"
     start_peer squid "$port" squid -N -f "$d/squid.conf"
     SQUID_PID=$LAST_PID
 }
@@ -142,21 +123,7 @@ EOF
 # start_tinyproxy PORT
 start_tinyproxy() {
     local port=$1 d=$B/tinyproxy
-    mkdir -p "$d"
-    chown nobody:nogroup "$d"
-    cat >"$d/tinyproxy.conf" <<EOF
-User nobody
-Group nogroup
-Port $port
-Listen 127.0.0.1
-Timeout 600
-MaxClients 1000
-Allow 127.0.0.0/8
-LogLevel Critical
-LogFile "$d/tinyproxy.log"
-PidFile "$d/tinyproxy.pid"
-DisableViaHeader Yes
-EOF
+    tinyproxy_conf "$d" "$port" "Timeout 600" "MaxClients 1000" "LogLevel Critical" "DisableViaHeader Yes"
     start_peer tinyproxy "$port" tinyproxy -d -c "$d/tinyproxy.conf"
     TINYPROXY_PID=$LAST_PID
 }
