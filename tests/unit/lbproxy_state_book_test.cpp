@@ -7,6 +7,7 @@
 
 #include "error.hpp"
 #include "state_book.hpp"
+#include "server_view.hpp"
 
 using namespace lbproxy;
 namespace api = lbkit::api;
@@ -14,17 +15,6 @@ using lbkit::Millis;
 using lbkit::select::Policy;
 
 namespace {
-
-api::ServerView server(const std::string& name, api::State st, double load = 0, double ratio = 1, bool pinned = false)
-{
-    api::ServerView s;
-    s.name = name;
-    s.state = st;
-    s.load = load;
-    s.ratio = ratio;
-    s.pinned = pinned;
-    return s;
-}
 
 api::StateView state(uint64_t version, std::vector<api::ServerView> servers, const std::string& group = "host1.a.co.jp")
 {

@@ -8,23 +8,13 @@
 #include <map>
 
 #include "upstream_proxies.hpp"
+#include "server_view.hpp"
 
 using namespace lbproxy;
 namespace api = lbkit::api;
 using lbkit::select::Policy;
 
 namespace {
-
-api::ServerView server(const std::string& name, api::State st, double load = 0, double ratio = 1, bool pinned = false)
-{
-    api::ServerView s;
-    s.name = name;
-    s.state = st;
-    s.load = load;
-    s.ratio = ratio;
-    s.pinned = pinned;
-    return s;
-}
 
 // A state with the proxies' group and a group of web servers that is also
 // used as a watched host:port proxy.
