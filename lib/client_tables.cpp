@@ -139,11 +139,11 @@ bool known(const std::string& name)
     return checks().count(name) != 0;
 }
 
-std::size_t validate(const std::string& name, const std::string& text)
+std::size_t validate(const std::string& name, const std::string& text, const std::string& source)
 {
     auto check = checks().find(name);
     if (check == checks().end()) throw BadInput("no table '" + name + "'");
-    Table t = table::parse(text, name);
+    Table t = table::parse(text, source.empty() ? name : source);
     check->second(t);
     return t.rows.size();
 }

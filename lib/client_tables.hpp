@@ -16,7 +16,8 @@ const std::vector<std::string>& names();
 bool known(const std::string& name);
 
 // Parses and checks the text of table `name`; returns the number of rows.
-// Throws BadInput("NAME:LINE: reason") and refuses the whole table.
-std::size_t validate(const std::string& name, const std::string& text);
+// Throws BadInput("SOURCE:LINE: reason") and refuses the whole table;
+// SOURCE is the file the text came from (lbpush), else the table's name.
+std::size_t validate(const std::string& name, const std::string& text, const std::string& source = "");
 
 }  // namespace lbkit::client_tables
