@@ -21,7 +21,7 @@ using Json = nlohmann::json;
 // while the error answer naming them is being written.
 std::string dump(const Json& j, int indent = -1);
 
-enum class State { up, down, unknown };
+enum class State : uint8_t { up, down, unknown };
 const char* to_string(State s);
 State state_from_string(const std::string& s, const std::string& field);  // throws BadInput
 

@@ -2,15 +2,6 @@
 
 namespace lbsniff {
 
-const char* to_string(State s)
-{
-    switch (s) {
-    case State::up: return "up";
-    case State::down: return "down";
-    default: return "unknown";
-    }
-}
-
 const char* to_string(Evidence e)
 {
     switch (e) {

@@ -4,10 +4,13 @@
 #pragma once
 #include <cstdint>
 
+#include "api.hpp"
+
 namespace lbsniff {
 
-enum class State : uint8_t { unknown, up, down };
-const char* to_string(State s);
+// The states lbsniff infers are the ones it reports (api.hpp).
+using State = lbkit::api::State;
+using lbkit::api::to_string;
 
 enum class Evidence : uint8_t {
     syn_ack,      // the server accepted a connection

@@ -11,15 +11,6 @@ namespace api = lbkit::api;
 
 namespace {
 
-api::State to_api(State s)
-{
-    switch (s) {
-    case State::up: return api::State::up;
-    case State::down: return api::State::down;
-    default: return api::State::unknown;
-    }
-}
-
 double state_value(State s) { return s == State::up ? 1 : s == State::down ? 0 : -1; }
 
 }  // namespace
@@ -111,7 +102,7 @@ void Outputs::interval(Micros start, Micros, const std::vector<Sample>& samples)
             std::string line = stdout_line(start, s);
             std::fwrite(line.data(), 1, line.size(), lines_);
         }
-        batch_.push_back(api::ServerReport{*s.name, s.load, to_api(s.state)});
+        batch_.push_back(api::ServerReport{*s.name, s.load, s.state});
     }
     send(batch_);
 }
@@ -122,7 +113,7 @@ void Outputs::transition(const Sample& s, Evidence why)
     Series& m = series(*s.name);
     m.state->set(state_value(s.state));
     m.transitions->inc();
-    std::vector<api::ServerReport> one{{*s.name, s.load, to_api(s.state)}};
+    std::vector<api::ServerReport> one{{*s.name, s.load, s.state}};
     send(one);
 }
 
