@@ -10,9 +10,18 @@ namespace lbctl {
 
 namespace {
 
-// The proxy map's default port, as lbkit.conf(5) gives it: a PAC file
-// must name one, or a browser takes its own default.
+// A PAC file must name the port, or a browser takes its own default. A
+// proxy the map names goes to 3128 without one (lbkit.conf(5)); a server of
+// a group the map names is written as the groups table writes it, where
+// "host" means port 80.
 constexpr uint16_t proxy_port = 3128;
+
+std::string proxy_address(const Json& p)
+{
+    std::string name = p.value("name", "");
+    bool of_group = !p.value("group", "").empty();
+    return lbkit::parse_host_port(name, of_group ? lbkit::http_port : proxy_port).str();
+}
 
 // A JavaScript string literal: JSON's quoting is valid JavaScript.
 std::string js_string(const std::string& s)
@@ -44,7 +53,7 @@ std::string proxy_result(const Json& rule)
     if (rule.value("direct", false)) return "DIRECT";
     std::vector<std::string> usable, all;
     for (const auto& p : rule.at("proxies")) {
-        std::string name = lbkit::parse_host_port(p.value("name", ""), proxy_port).str();
+        std::string name = proxy_address(p);
         all.push_back("PROXY " + name);
         if (p.value("usable", false)) usable.push_back("PROXY " + name);
     }
