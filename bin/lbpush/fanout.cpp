@@ -1,8 +1,5 @@
 #include "fanout.hpp"
 
-#include <sys/resource.h>
-
-#include <algorithm>
 #include <deque>
 #include <iostream>
 #include <memory>
@@ -11,6 +8,7 @@
 
 #include "api.hpp"
 #include "clock.hpp"
+#include "fd_limit.hpp"
 #include "httpc.hpp"
 #include "loop.hpp"
 
@@ -96,17 +94,6 @@ lbkit::httpc::Request request(const Plan& p, const Client& c)
     return req;
 }
 
-// Each transfer holds a socket: the soft limit of open files must cover
-// -j of them, which the hard limit usually allows (1024 soft is common).
-void raise_fd_limit(int parallel)
-{
-    rlimit rl {};
-    rlim_t want = static_cast<rlim_t>(parallel) + 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
-    setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 class Fanout {
 public:
     Fanout(const Plan& plan, const std::vector<Client>& clients)
@@ -123,7 +110,8 @@ public:
     std::vector<Outcome> run()
     {
         if (clients_.empty()) return out_;
-        raise_fd_limit(plan_.parallel);
+        // A socket per transfer in flight, and a few for the rest.
+        lbkit::raise_open_files(static_cast<std::size_t>(plan_.parallel) + 64);
         pump();
         loop_.run();
         for (auto& o : out_)

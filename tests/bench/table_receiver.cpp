@@ -4,7 +4,6 @@
 // otherwise, 400 for a body without a version), so lbpush meets a
 // thousand proxies without a thousand processes. Writes the listeners'
 // addresses, one per line, to --clients once all are bound.
-#include <sys/resource.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -19,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ev.hpp"
+#include "fd_limit.hpp"
 
 namespace {
 
@@ -59,15 +59,6 @@ void on_request(evhttp_request* req, void* arg)
     answer(req, 200, {{"version", v}});
 }
 
-void raise_fd_limit()
-{
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 }  // namespace
 
 int main(int argc, char** argv)
@@ -78,7 +69,7 @@ int main(int argc, char** argv)
     app.add_option("--listeners", count, "listeners to open")->check(CLI::Range(1, 15000));
     app.add_option("--clients", clients, "write their addresses here")->required();
     CLI11_PARSE(app, argc, argv);
-    raise_fd_limit();
+    lbkit::raise_open_files();
     lbkit::ev::BasePtr base(event_base_new());
     std::vector<std::unique_ptr<Listener>> listeners;
     for (int i = 0; i < count; ++i) {
