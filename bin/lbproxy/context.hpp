@@ -1,5 +1,6 @@
 // What every connection of the data path shares: the loop, the checked
-// options, the control plane's interfaces, the metrics and the server pool.
+// options, the control plane's interfaces, the metrics, the server pool,
+// how an exchange gets its route to a server, and the stages.
 #pragma once
 #include <event2/event.h>
 #include <sys/time.h>
@@ -11,6 +12,7 @@
 #include "http/upstream.hpp"
 #include "proxy_config.hpp"
 #include "proxy_metrics.hpp"
+#include "route.hpp"
 #include "chooser.hpp"
 #include "stages.hpp"
 
@@ -26,6 +28,7 @@ struct Context {
     HistorySink& history;
     ProxyMetrics& metrics;
     http::UpstreamPool& pool;
+    RouteFactory make_route;  // Dialer::make, or a test's own
     Stages stages;
     timeval idle_tv, header_tv;
 

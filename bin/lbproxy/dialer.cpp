@@ -24,6 +24,11 @@ std::string authority(std::string_view host, uint16_t port)
 
 }  // namespace
 
+std::unique_ptr<Route> Dialer::make(Context& ctx, RouteUser& user)
+{
+    return std::make_unique<Dialer>(ctx, user);
+}
+
 Dialer::~Dialer()
 {
     cancel();

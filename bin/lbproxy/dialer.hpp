@@ -1,5 +1,5 @@
-// Step "resolve target, connect" of the request path, shared by relayed
-// requests and CONNECT tunnels. A representative name goes through
+// The route of the running proxy (route.hpp), shared by relayed requests
+// and CONNECT tunnels. A representative name goes through
 // Chooser::choose; a server whose connect fails is marked suspect and
 // another one is chosen, excluding every server already tried. Any other
 // host is connected to as it is (DIRECT). Pooled keep-alive connections are
@@ -9,48 +9,32 @@
 #include <string_view>
 
 #include "context.hpp"
+#include "route.hpp"
 
 namespace lbproxy {
 
-class DialerUser {
+class Dialer final : public Route, public http::UpstreamUser {
 public:
-    // A connection to server() is ready (fresh or from the pool). May be
-    // called from inside Dialer::start.
-    virtual void dialed(http::UpstreamConn* conn) = 0;
-    // No connection: status 502, 503 or 504 and the sentence for the client.
-    virtual void dial_failed(int status, const std::string& sentence) = 0;
-
-protected:
-    ~DialerUser() = default;
-};
-
-class Dialer final : public http::UpstreamUser {
-public:
-    Dialer(Context& ctx, DialerUser& user) : ctx_(ctx), user_(user) {}
+    Dialer(Context& ctx, RouteUser& user) : ctx_(ctx), user_(user) {}
     ~Dialer();
     Dialer(const Dialer&) = delete;
     Dialer& operator=(const Dialer&) = delete;
 
-    void start(std::string_view host, uint16_t port, bool pooled);
-    // The connection from dialed() failed before any response byte.
-    // redial_same: a new connection to the same server (a pooled one went
-    // stale). redial_other: another server of the group; false when the
-    // host is not a representative name or none is left to try.
-    void redial_same();
-    bool redial_other(const std::string& why);
-    // The exchange gives up on server() for why: the 502 sentence, naming
-    // every server tried and why it failed.
-    std::string give_up(const std::string& why);
-    // Stops whatever is in progress: a connection being opened is closed, an
-    // outstanding choice is cancelled (its answer is dropped).
-    void cancel();
+    // Context::make_route of the running proxy.
+    static std::unique_ptr<Route> make(Context& ctx, RouteUser& user);
 
-    bool is_group() const { return !group_.empty(); }
-    const std::string& group() const { return group_; }
-    const std::string& server() const { return server_; }  // chosen server or "host:port"
-    ServerId server_id() const { return id_; }              // no_server when the host is no group
-    const lbkit::HostPort& target() const { return target_; }
-    const std::string& upstream_proxy() const { return hop_.name; }
+    void start(std::string_view host, uint16_t port, bool pooled) override;
+    void redial_same() override;
+    bool redial_other(const std::string& why) override;
+    std::string give_up(const std::string& why) override;
+    void cancel() override;
+
+    bool is_group() const override { return !group_.empty(); }
+    const std::string& group() const override { return group_; }
+    const std::string& server() const override { return server_; }
+    ServerId server_id() const override { return id_; }
+    const lbkit::HostPort& target() const override { return target_; }
+    const std::string& upstream_proxy() const override { return hop_.name; }
     void reset();
 
 private:
@@ -66,7 +50,7 @@ private:
     void upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind, const std::string& why) override;
 
     Context& ctx_;
-    DialerUser& user_;
+    RouteUser& user_;
     std::string group_, server_;
     lbkit::HostPort target_;
     UpstreamHop hop_;

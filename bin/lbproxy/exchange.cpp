@@ -1,6 +1,6 @@
 #include "exchange.hpp"
 
-#include "dialer.hpp"
+#include "route.hpp"
 
 namespace lbproxy {
 
@@ -18,7 +18,7 @@ void ExchangeRecord::open(std::string_view method, std::string_view url, int64_t
     error_.clear();
 }
 
-void ExchangeRecord::in_flight(const Dialer& route)
+void ExchangeRecord::in_flight(const Route& route)
 {
     landed();
     reached_ = true;
@@ -36,7 +36,7 @@ void ExchangeRecord::landed()
     in_flight_to_ = no_server;
 }
 
-void ExchangeRecord::close(const Dialer& route, const std::string& client, bool delivered)
+void ExchangeRecord::close(const Route& route, const std::string& client, bool delivered)
 {
     landed();
     if (!open_)

@@ -13,7 +13,7 @@
 
 namespace lbproxy {
 
-class Dialer;
+class Route;
 
 // What the client connection does once an exchange is over.
 enum class Ending {
@@ -47,7 +47,7 @@ public:
     // The request went to route's server: the server was reached, and,
     // for a server of a group, the request is in flight until landed() or
     // close().
-    void in_flight(const Dialer& route);
+    void in_flight(const Route& route);
     void landed();
 
     void answered(int status) { status_ = status; }
@@ -62,7 +62,7 @@ public:
 
     // Ends the exchange: no longer in flight, and its row goes to history
     // (once: later calls do nothing).
-    void close(const Dialer& route, const std::string& client, bool delivered);
+    void close(const Route& route, const std::string& client, bool delivered);
 
 private:
     Context& ctx_;

@@ -1,6 +1,7 @@
 #include "proxy.hpp"
 
 #include "clock.hpp"
+#include "dialer.hpp"
 #include "log.hpp"
 
 namespace lbproxy {
@@ -24,7 +25,7 @@ Proxy::Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& conf
     : config_(config),
       metrics_(metrics),
       pool_(loop.base(), metrics_.upstream_connects, pool_options(config)),
-      ctx_{loop.base(), config, chooser, history, metrics_, pool_, {session_, upstream_},
+      ctx_{loop.base(), config, chooser, history, metrics_, pool_, &Dialer::make, {session_, upstream_, body_},
            http::common_timeout(loop.base(), config.idle_timeout),
            http::common_timeout(loop.base(), config.header_timeout)},
       listener_(loop.base(), [this](evutil_socket_t fd, const sockaddr* peer) {

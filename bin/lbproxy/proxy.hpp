@@ -30,6 +30,7 @@ private:
     http::UpstreamPool pool_;
     NoSession session_;
     DirectUpstream upstream_;
+    IdentityBody body_;
     Context ctx_;
     ClientRegistry clients_;
     Listener listener_;

@@ -26,7 +26,7 @@ bool idempotent(int method)
 }  // namespace
 
 Relay::Relay(Context& ctx, ExchangeOwner& owner, http::Parser& request_parser)
-    : ctx_(ctx), owner_(owner), record_(ctx), req_parser_(request_parser), dialer_(ctx, *this)
+    : ctx_(ctx), owner_(owner), record_(ctx), req_parser_(request_parser), route_(ctx.make_route(ctx, *this))
 {
 }
 
@@ -64,7 +64,7 @@ void Relay::begin(const http::Head& req, const http::Target& t)
     // Resolve the target (a representative name is chosen among its
     // servers), through the upstream stage (DIRECT today), then connect;
     // the session stage adds its headers as the request goes out.
-    dialer_.start(host_, port_, true);
+    route_->start(host_, port_, true);
 }
 
 // Step 5: connected; the request goes out, then its body as it comes.
@@ -73,22 +73,22 @@ void Relay::dialed(http::UpstreamConn* conn)
     upstream_ = conn;
     conn->set_user(this);
     send_request_head();
-    record_.in_flight(dialer_);
+    record_.in_flight(*route_);
     pump_request_body();
 }
 
 void Relay::send_request_head()
 {
     host_line_.clear();
-    if (dialer_.is_group() && ctx_.config.host_of_server)
-        http::append_host_line(host_line_, dialer_.target().host, dialer_.target().port);
+    if (route_->is_group() && ctx_.config.host_of_server)
+        http::append_host_line(host_line_, route_->target().host, route_->target().port);
     else
         host_line_.append("Host: ").append(authority_).append("\r\n");
     evbuffer* out = stage_.get();
     evbuffer_add(out, req_line_.data(), req_line_.size());
     evbuffer_add(out, host_line_.data(), host_line_.size());
     session_lines_.clear();
-    ctx_.stages.session.add_headers(dialer_.server(), session_lines_);
+    ctx_.stages.session.add_headers(route_->server(), session_lines_);
     evbuffer_add(out, session_lines_.data(), session_lines_.size());
     evbuffer_add(out, req_rest_.data(), req_rest_.size());
     upstream_->stream().send(out);
@@ -127,6 +127,27 @@ void Relay::pump_response()
         return;
     if (resp_ == Resp::body)
         pump_response_body();
+}
+
+// Step 6: the body stage may give a filter, which changes the body's
+// length: the body is then framed anew (chunked, or until close for
+// HTTP/1.0).
+http::ResponsePlan Relay::response_plan(bool body_follows)
+{
+    resp_filter_.reset();
+    if (body_follows)
+        if (auto filter = ctx_.stages.body.response_filter(route_->server(), resp_head_))
+            resp_filter_.emplace(std::move(filter), !req_is_10_);
+    http::ResponsePlan plan;
+    plan.new_length = resp_filter_.has_value();
+    plan.chunked = plan.new_length && !req_is_10_;
+    plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
+    close_client_ = close_client_ || !req_keep_alive_ || !req_body_done_
+                    || resp_framing_ == http::Framing::until_close || plan.dechunk
+                    || (plan.new_length && req_is_10_);
+    plan.close_client = close_client_;
+    plan.keep_alive_10 = req_is_10_ && !close_client_;
+    return plan;
 }
 
 // Reads 1xx heads and the final head. Returns true when the body follows.
@@ -178,16 +199,11 @@ bool Relay::read_response_head()
         }
         if (st >= 500)
             server_failed();
-        else if (dialer_.is_group())
-            ctx_.chooser.server_ok(dialer_.server_id());
+        else if (route_->is_group())
+            ctx_.chooser.server_ok(route_->server_id());
         resp_framing_ = resp_head_.framing;
-        http::ResponsePlan plan;
-        plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
-        close_client_ = close_client_ || !req_keep_alive_ || !req_body_done_
-                        || resp_framing_ == http::Framing::until_close || plan.dechunk;
-        plan.close_client = close_client_;
-        plan.keep_alive_10 = req_is_10_ && !close_client_;
-        // [Step 6, body filters such as charset conversion, slot in here.]
+        bool body_follows = !resp_head_.complete && resp_framing_ != http::Framing::none;
+        http::ResponsePlan plan = response_plan(body_follows);
         http::build_response_head(resp_head_, plan, resp_buf_);
         evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
         record_.add_out(int64_t(resp_buf_.size()));
@@ -209,17 +225,21 @@ void Relay::pump_response_body()
 {
     http::BodyPump pump{resp_framing_, resp_remaining_, resp_parser_};
     evbuffer* in = upstream_->in();
-    auto r = pump.move(in, client_sink(), resp_dechunk_);
+    auto r = resp_filter_ ? resp_filter_->move(pump, in, client_sink())
+                          : pump.move(in, client_sink(), resp_dechunk_);
     record_.add_out(int64_t(r.written));
     if (r.error)
         return bad_response(r.error);
     if (r.done)
         return response_complete();
     if (upstream_eof_ && evbuffer_get_length(in) == 0) {
-        if (resp_framing_ == http::Framing::until_close)
+        if (resp_framing_ == http::Framing::until_close) {
+            if (resp_filter_)
+                record_.add_out(int64_t(resp_filter_->finish(client_sink())));
             return response_complete();
+        }
         ctx_.metrics.upstream_error(UpstreamError::reset);
-        return cut("server " + dialer_.server() + " closed the connection in the middle of the response"
+        return cut("server " + route_->server() + " closed the connection in the middle of the response"
                    + (upstream_error_.empty() ? "" : ": " + upstream_error_));
     }
     flush_client();
@@ -231,7 +251,7 @@ void Relay::upstream_event(http::UpstreamConn&, short what)
         ctx_.metrics.upstream_error(UpstreamError::timeout);
         if (!head_sent_)
             server_failed();
-        std::string why = "server " + dialer_.server() + " did not answer within "
+        std::string why = "server " + route_->server() + " did not answer within "
                           + lbkit::format_duration(ctx_.config.server_timeout);
         return head_sent_ ? cut(why) : fail(504, why);
     }
@@ -268,22 +288,22 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
     // that is no fault of the server, try a fresh connection to it.
     if (retryable && reused && !stale_retried_) {
         stale_retried_ = true;
-        return dialer_.redial_same();
+        return route_->redial_same();
     }
     ctx_.metrics.upstream_error(kind);
     server_failed();
-    if (retryable && !retried_ && dialer_.redial_other(why)) {
+    if (retryable && !retried_ && route_->redial_other(why)) {
         retried_ = true;
-        lbkit::log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", dialer_.server(), ": ", why);
+        lbkit::log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", route_->server(), ": ", why);
         return;
     }
-    fail(502, dialer_.give_up(why));
+    fail(502, route_->give_up(why));
 }
 
 void Relay::bad_response(const char* why)
 {
     ctx_.metrics.upstream_error(UpstreamError::bad_response);
-    std::string sentence = "server " + dialer_.server() + " sent a bad response: " + why;
+    std::string sentence = "server " + route_->server() + " sent a bad response: " + why;
     if (head_sent_)
         return cut(sentence);
     server_failed();
@@ -294,8 +314,8 @@ void Relay::bad_response(const char* why)
 // A response cut after its head was counted by its status already.
 void Relay::server_failed()
 {
-    if (dialer_.is_group())
-        ctx_.chooser.server_failed(dialer_.server_id());
+    if (route_->is_group())
+        ctx_.chooser.server_failed(route_->server_id());
 }
 
 // lbproxy answers itself: the sentence goes to the client.
@@ -335,8 +355,8 @@ void Relay::close(const std::string& why, Ending how, bool delivered)
     waiting_delivery_ = false;
     evbuffer_drain(stage_.get(), evbuffer_get_length(stage_.get()));
     release_upstream(false);
-    dialer_.cancel();
-    record_.close(dialer_, owner_.client_name(), delivered);
+    route_->cancel();
+    record_.close(*route_, owner_.client_name(), delivered);
     owner_.exchange_over(how);
 }
 

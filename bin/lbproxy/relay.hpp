@@ -2,25 +2,29 @@
 //   parse (done by ClientConn) -> resolve target (representative name?
 //   Chooser::choose, a choice close() cancels; else DIRECT) ->
 //   upstream stage (DIRECT today) -> connect -> session stage (its header
-//   lines) -> relay -> [body filter, e.g. charset: later] -> record
-//   (ExchangeRecord) -> close(), the one way an exchange ends.
+//   lines) -> relay -> body stage (a filter of the response body, none
+//   today: the body moves as it came) -> record (ExchangeRecord) ->
+//   close(), the one way an exchange ends.
 // Bodies stream both ways (Content-Length, chunked, until-close) through
 // bounded buffers: a side is read only while the other side's output has
 // room, so memory per connection does not depend on the body size.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 
-#include "dialer.hpp"
+#include "route.hpp"
 #include "exchange.hpp"
+#include "http/body_filter.hpp"
 #include "http/body_pump.hpp"
+#include "http/head_rewrite.hpp"
 #include "http/http_parse.hpp"
 #include "http/request_target.hpp"
 #include "http/stream.hpp"
 
 namespace lbproxy {
 
-class Relay final : public DialerUser, public http::UpstreamUser {
+class Relay final : public RouteUser, public http::UpstreamUser {
 public:
     Relay(Context& ctx, ExchangeOwner& owner, http::Parser& request_parser);
     ~Relay();
@@ -43,7 +47,7 @@ public:
 private:
     enum class Resp { head, body, done };
 
-    // DialerUser
+    // RouteUser
     void dialed(http::UpstreamConn* conn) override;
     void dial_failed(int status, const std::string& sentence) override;
     // UpstreamUser
@@ -55,6 +59,7 @@ private:
     void pump_request_body();
     void pump_response();
     bool read_response_head();
+    http::ResponsePlan response_plan(bool body_follows);
     void pump_response_body();
     void response_complete();
     void upstream_lost(UpstreamError kind, const std::string& why);
@@ -76,7 +81,7 @@ private:
     ExchangeOwner& owner_;
     ExchangeRecord record_;
     http::Parser& req_parser_;
-    Dialer dialer_;
+    std::unique_ptr<Route> route_;
     http::UpstreamConn* upstream_ = nullptr;
     lbkit::ev::BufferPtr stage_{evbuffer_new()};
 
@@ -100,6 +105,7 @@ private:
     http::Framing resp_framing_ = http::Framing::none;
     uint64_t resp_remaining_ = 0;
     bool resp_dechunk_ = false;
+    std::optional<http::FilterPump> resp_filter_;  // the body stage's filter, if it gave one
     bool head_sent_ = false;     // a final head (or error answer) went to the client
     bool upstream_eof_ = false;
     std::string upstream_error_;

@@ -26,7 +26,10 @@ std::size_t shovel(evbuffer* from, evbuffer* to)
 
 }  // namespace
 
-Tunnel::Tunnel(Context& ctx, ExchangeOwner& owner) : ctx_(ctx), owner_(owner), record_(ctx), dialer_(ctx, *this) {}
+Tunnel::Tunnel(Context& ctx, ExchangeOwner& owner)
+    : ctx_(ctx), owner_(owner), record_(ctx), route_(ctx.make_route(ctx, *this))
+{
+}
 
 Tunnel::~Tunnel()
 {
@@ -41,7 +44,7 @@ void Tunnel::begin(const http::Target& t, std::string_view url, std::size_t head
     evbuffer_drain(owner_.client().in(), head_size);
     ctx_.metrics.tunnels.inc();
     // Tunnels never share a server connection: no pool.
-    dialer_.start(host, t.port, false);
+    route_->start(host, t.port, false);
 }
 
 void Tunnel::dialed(http::UpstreamConn* conn)
@@ -50,9 +53,9 @@ void Tunnel::dialed(http::UpstreamConn* conn)
     conn->set_user(this);
     // A tunnel may stay quiet for long: only --idle-timeout limits it.
     conn->stream().set_timeouts(nullptr, nullptr);
-    record_.in_flight(dialer_);
-    if (dialer_.is_group())
-        ctx_.chooser.server_ok(dialer_.server_id());  // a tunnel's only answer is the connect
+    record_.in_flight(*route_);
+    if (route_->is_group())
+        ctx_.chooser.server_ok(route_->server_id());  // a tunnel's only answer is the connect
     record_.answered(200);
     open_ = true;
     evbuffer_add(owner_.client().out(), established, sizeof established - 1);
@@ -118,7 +121,7 @@ void Tunnel::upstream_event(http::UpstreamConn& conn, short what)
     }
     int err = conn.stream().error();
     ctx_.metrics.upstream_error(UpstreamError::reset);
-    close("server " + dialer_.server() + " connection failed" + (err ? ": " + lbkit::errno_text(err) : ""),
+    close("server " + route_->server() + " connection failed" + (err ? ": " + lbkit::errno_text(err) : ""),
           Ending::drop);
 }
 
@@ -141,8 +144,8 @@ void Tunnel::close(const std::string& why, Ending how)
     if (!why.empty())
         record_.error(why);
     open_ = false;
-    dialer_.cancel();
-    record_.close(dialer_, owner_.client_name(), client_shut_);
+    route_->cancel();
+    record_.close(*route_, owner_.client_name(), client_shut_);
     owner_.exchange_over(how);
 }
 

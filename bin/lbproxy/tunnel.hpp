@@ -6,14 +6,14 @@
 #include <cstdint>
 #include <string>
 
-#include "dialer.hpp"
+#include "route.hpp"
 #include "exchange.hpp"
 #include "http/request_target.hpp"
 #include "http/stream.hpp"
 
 namespace lbproxy {
 
-class Tunnel final : public DialerUser, public http::UpstreamUser {
+class Tunnel final : public RouteUser, public http::UpstreamUser {
 public:
     Tunnel(Context& ctx, ExchangeOwner& owner);
     ~Tunnel();
@@ -42,7 +42,7 @@ private:
     Context& ctx_;
     ExchangeOwner& owner_;
     ExchangeRecord record_;
-    Dialer dialer_;
+    std::unique_ptr<Route> route_;
     http::UpstreamConn* upstream_ = nullptr;
     bool open_ = false;
     bool client_eof_ = false, server_eof_ = false;

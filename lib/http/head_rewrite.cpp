@@ -20,7 +20,7 @@ void append_uint(std::string& out, unsigned v)
     out.append(buf, r.ptr);
 }
 
-void append_headers(const Head& h, std::string& out, bool skip_host, bool skip_te)
+void append_headers(const Head& h, std::string& out, bool skip_host, bool skip_te, bool skip_length = false)
 {
     for (const auto& hd : h.headers) {
         if (dropped(h, hd))
@@ -28,6 +28,8 @@ void append_headers(const Head& h, std::string& out, bool skip_host, bool skip_t
         if (skip_host && hd.field == Field::host)
             continue;
         if (skip_te && hd.field == Field::transfer_encoding)
+            continue;
+        if (skip_length && hd.field == Field::content_length)
             continue;
         out.append(hd.name).append(": ").append(hd.value).append("\r\n");
     }
@@ -82,7 +84,9 @@ void build_response_head(const Head& resp, const ResponsePlan& plan, std::string
     else
         out.append(http_status_str(static_cast<http_status>(resp.status)));
     out.append("\r\n");
-    append_headers(resp, out, false, plan.dechunk);
+    append_headers(resp, out, false, plan.dechunk || plan.new_length, plan.new_length);
+    if (plan.chunked)
+        out.append("Transfer-Encoding: chunked\r\n");
     if (plan.close_client)
         out.append("Connection: close\r\n");
     else if (plan.keep_alive_10)

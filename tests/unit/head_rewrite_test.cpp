@@ -1,5 +1,6 @@
 // The heads a relay sends on: origin-form target, Host of the server used,
-// hop-by-hop headers (and those named in Connection) removed, Via added.
+// hop-by-hop headers (and those named in Connection) removed, Via added;
+// the framing headers of a body decoded or filtered on the way.
 #define BOOST_TEST_MODULE head_rewrite
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
@@ -99,6 +100,24 @@ BOOST_AUTO_TEST_CASE(response_to_client)
     ka.keep_alive_10 = true;
     build_response_head(r.head, ka, out);
     BOOST_TEST(out.find("Connection: keep-alive\r\n") != std::string::npos);
+}
+
+// A filtered body has a new length: Content-Length goes, and the body is
+// chunked anew for an HTTP/1.1 client.
+BOOST_AUTO_TEST_CASE(response_with_a_filtered_body)
+{
+    Parsed r("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/html\r\n\r\n", HTTP_RESPONSE);
+    ResponsePlan plan;
+    plan.new_length = plan.chunked = true;
+    std::string out;
+    build_response_head(r.head, plan, out);
+    BOOST_TEST(out == "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nVia: 1.1 lbproxy\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n");
+    Parsed c("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_RESPONSE);
+    ResponsePlan ten;
+    ten.new_length = ten.close_client = true;
+    build_response_head(c.head, ten, out);
+    BOOST_TEST(out == "HTTP/1.1 200 OK\r\nVia: 1.1 lbproxy\r\nConnection: close\r\n\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(hop_by_hop_names)

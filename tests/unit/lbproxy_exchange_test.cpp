@@ -1,10 +1,17 @@
 // The life of an exchange, from the request head to its history row, on
-// real loopback sockets with a chooser the test answers by hand: the
-// client gone while the server is chosen (the choice is cancelled and the
-// connection goes at once, no zombie), before the answer, in the middle of
-// the body; the server gone before answering and in the middle of the
-// body; every server refusing. Each case ends with nothing in flight and
-// exactly one history row with the cause.
+// real loopback sockets with a chooser the test answers by hand and, where
+// the moment matters, a route the test connects by hand (FakeRoute).
+// Relayed requests: the client gone while the server is chosen (the choice
+// is cancelled and the connection goes at once, no zombie), while it is
+// connected to, before the answer, in the middle of the body, while a
+// retry's choice is outstanding; the server refusing (the next one is
+// tried), gone before answering (an idempotent request goes elsewhere), in
+// the middle of the head and of the body; every server refusing. Tunnels:
+// the client gone while choosing or connecting, the server or the client
+// closing first, the client reset; bytes intact both ways. The body
+// stage's seam: a filter that changes the length is framed anew (chunked,
+// or until close for HTTP/1.0) and flushed at the end. Each case ends with
+// nothing in flight and exactly one history row with the cause.
 #define BOOST_TEST_MODULE lbproxy_exchange
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
@@ -20,6 +27,7 @@
 #include <vector>
 
 #include "client_conn.hpp"
+#include "dialer.hpp"
 #include "ev.hpp"
 #include "metrics.hpp"
 
@@ -74,12 +82,95 @@ struct FakeChooser final : Chooser {
         d(std::move(c));
         return true;
     }
-    void mark_suspect(ServerId) override {}
+    ServerIds suspects;
+    void mark_suspect(ServerId id) override { suspects.push_back(id); }
     void request_started(ServerId) override { ++in_flight; }
     void request_finished(ServerId) override { --in_flight; }
     void server_ok(ServerId) override {}
     void server_failed(ServerId) override {}
 };
+
+// Doubles every byte and keeps the last one of each feed until more come
+// or the body ends: a filter that changes the length and holds bytes back.
+struct Doubler final : http::BodyFilter {
+    std::string held;
+    void feed(evbuffer* in, evbuffer* out) override
+    {
+        std::string s = std::move(held);
+        std::size_t n = evbuffer_get_length(in);
+        s.resize(s.size() + n);
+        evbuffer_remove(in, s.data() + s.size() - n, n);
+        held.clear();
+        if (s.empty())
+            return;
+        held = s.back();
+        s.pop_back();
+        emit(s, out);
+    }
+    void finish(evbuffer* out) override
+    {
+        emit(held, out);
+        held.clear();
+    }
+    static void emit(const std::string& s, evbuffer* out)
+    {
+        for (char c : s) {
+            char two[2] = {c, c};
+            evbuffer_add(out, two, 2);
+        }
+    }
+};
+
+// Identity unless the test asks for doubled bodies.
+struct Bodies final : BodyStage {
+    bool doubling = false;
+    std::unique_ptr<http::BodyFilter> response_filter(const std::string&, const http::Head&) override
+    {
+        return doubling ? std::make_unique<Doubler>() : nullptr;
+    }
+};
+
+// n bytes that show where a byte went missing or moved.
+std::string pattern(std::size_t n)
+{
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i)
+        s += char('a' + i % 26 + (i / 26) % 3);
+    return s;
+}
+
+std::string doubled(const std::string& s)
+{
+    std::string d;
+    for (char c : s)
+        d.append(2, c);
+    return d;
+}
+
+// The payload of a chunked body, or "" with ok false when it is not one
+// whole chunked body ending with the last chunk.
+std::string dechunk(const std::string& body, bool& ok)
+{
+    std::string out;
+    std::size_t at = 0;
+    ok = false;
+    for (int i = 0; i < 10000; ++i) {
+        std::size_t eol = body.find("\r\n", at);
+        if (eol == std::string::npos)
+            return "";
+        std::size_t n = std::stoul(body.substr(at, eol - at), nullptr, 16);
+        at = eol + 2;
+        if (n == 0) {
+            ok = body.compare(at, std::string::npos, "\r\n") == 0;
+            return out;
+        }
+        if (body.size() < at + n + 2 || body.compare(at + n, 2, "\r\n") != 0)
+            return "";
+        out.append(body, at, n);
+        at += n + 2;
+    }
+    return "";
+}
 
 struct Rows final : HistorySink {
     std::vector<Exchange> rows;
@@ -112,16 +203,24 @@ struct Server {
         if (lfd >= 0) close(lfd);
     }
     std::string name() const { return "127.0.0.1:" + std::to_string(port); }
-    // Accepts the proxy's connection and reads until a whole head came.
-    bool has_request()
+    bool eof = false;  // the proxy closed its side
+    // Accepts the proxy's connection and reads what came.
+    void read_some()
     {
         if (conn < 0)
             conn = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK);
         if (conn < 0)
-            return false;
+            return;
         char buf[4096];
-        for (ssize_t r; (r = read(conn, buf, sizeof buf)) > 0;)
+        ssize_t r;
+        while ((r = read(conn, buf, sizeof buf)) > 0)
             got.append(buf, std::size_t(r));
+        eof = eof || r == 0;
+    }
+    // A whole request head came.
+    bool has_request()
+    {
+        read_some();
         return got.find("\r\n\r\n") != std::string::npos;
     }
     void send(const std::string& s) { BOOST_REQUIRE(write(conn, s.data(), s.size()) == ssize_t(s.size())); }
@@ -140,6 +239,86 @@ std::string dead_server()
     return "127.0.0.1:" + std::to_string(port);
 }
 
+// Routes the test drives (Context::make_route): start() only takes the
+// request, and the route connects when the test says so. One at a time:
+// current is the route of the exchange in progress.
+struct FakeRoute;
+struct FakeRoutes {
+    FakeRoute* current = nullptr;
+    int made = 0;
+    int cancelled_waiting = 0;  // cancel() while asked and not answered yet
+};
+
+struct FakeRoute final : Route, http::UpstreamUser {
+    Context& ctx;
+    RouteUser& user;
+    FakeRoutes& all;
+    std::string server_;
+    lbkit::HostPort target_;
+    bool waiting = false;  // started, neither dialed nor failed
+    http::UpstreamConn* connecting = nullptr;
+
+    FakeRoute(Context& c, RouteUser& u, FakeRoutes& a) : ctx(c), user(u), all(a)
+    {
+        all.current = this;
+        ++all.made;
+    }
+    ~FakeRoute() override
+    {
+        cancel();
+        if (all.current == this)
+            all.current = nullptr;
+    }
+    // Opens a real connection to server; its outcome reaches the user.
+    void connect_to(const std::string& server)
+    {
+        server_ = server;
+        target_ = lbkit::parse_host_port(server, 80);
+        connecting = ctx.pool.open(server_, target_, this);
+    }
+    void upstream_connected(http::UpstreamConn& conn) override
+    {
+        connecting = nullptr;
+        waiting = false;
+        user.dialed(&conn);
+    }
+    void upstream_failed(http::UpstreamConn& conn, http::ConnectFailure, const std::string& why) override
+    {
+        std::string sentence = "cannot connect to " + server_ + ": " + why;  // why lives in conn
+        connecting = nullptr;
+        waiting = false;
+        ctx.pool.release(&conn, false);
+        user.dial_failed(502, sentence);
+    }
+
+    void start(std::string_view, uint16_t, bool) override { waiting = true; }
+    void redial_same() override { waiting = true; }
+    bool redial_other(const std::string&) override { return false; }
+    std::string give_up(const std::string& why) override { return "server " + server_ + ": " + why; }
+    void cancel() override
+    {
+        if (waiting)
+            ++all.cancelled_waiting;
+        waiting = false;
+        ctx.pool.release(connecting, false);
+        connecting = nullptr;
+    }
+    bool is_group() const override { return true; }
+    const std::string& group() const override
+    {
+        static const std::string name = ::group;
+        return name;
+    }
+    const std::string& server() const override { return server_; }
+    ServerId server_id() const override { return 0; }
+    const lbkit::HostPort& target() const override { return target_; }
+    const std::string& upstream_proxy() const override
+    {
+        static const std::string direct = "DIRECT";
+        return direct;
+    }
+};
+
 struct Proxy {
     lbkit::ev::BasePtr base{event_base_new()};
     lbkit::Metrics registry;
@@ -150,7 +329,10 @@ struct Proxy {
     http::UpstreamPool pool{base.get(), metrics.upstream_connects, http::PoolOptions{}};
     NoSession session;
     DirectUpstream upstream;
-    Context ctx{base.get(), config, chooser, history, metrics, pool, {session, upstream}, {60, 0}, {10, 0}};
+    Bodies bodies;
+    Context ctx{base.get(), config, chooser, history, metrics, pool, &Dialer::make,
+                {session, upstream, bodies}, {60, 0}, {10, 0}};
+    FakeRoutes routes;  // before clients: a retired Relay's route goes with them
     ClientRegistry clients;
     int client = -1;  // the test's end of the client connection
     std::string answer;
@@ -175,6 +357,10 @@ struct Proxy {
         close(lfd);
         BOOST_REQUIRE(fd >= 0);
         ClientConn::open(ctx, clients, fd, reinterpret_cast<sockaddr*>(&peer), true);
+    }
+    void use_fake_routes()
+    {
+        ctx.make_route = [this](Context& c, RouteUser& u) { return std::make_unique<FakeRoute>(c, u, routes); };
     }
     ~Proxy()
     {
@@ -212,6 +398,14 @@ struct Proxy {
             answer.append(buf, std::size_t(r));
     }
     bool recorded() const { return !history.rows.empty(); }
+    // The client's end saw the proxy close the connection.
+    bool closed_by_proxy()
+    {
+        char c;
+        return client >= 0 && recv(client, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
+    }
+    std::string answer_head() const { return answer.substr(0, answer.find("\r\n\r\n")); }
+    std::string answer_body() const { return answer.substr(std::min(answer.size(), answer.find("\r\n\r\n") + 4)); }
     // Nothing left behind: one row, nothing in flight, no choice outstanding.
     const Exchange& only_row()
     {
@@ -226,18 +420,26 @@ struct Proxy {
 };
 
 const std::string get = std::string("GET http://") + group + "/ HTTP/1.1\r\nHost: " + group + "\r\n\r\n";
+const std::string connect_head = std::string("CONNECT ") + group + ":443 HTTP/1.1\r\nHost: " + group + ":443\r\n\r\n";
+const std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
 const std::string post = std::string("POST http://") + group + "/ HTTP/1.1\r\nHost: " + group
                          + "\r\nContent-Length: 2\r\n\r\nhi";
 
 }  // namespace
 
+// s, the only server, has the whole request head.
+static void request_to(Proxy& p, Server& s, const std::string& request)
+{
+    p.chooser.servers = {s.name()};
+    p.send(request);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+}
+
 BOOST_AUTO_TEST_CASE(delivered_answer)
 {
     Proxy p;
     Server s;
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, get);
     s.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
     const Exchange& e = p.only_row();
@@ -248,34 +450,64 @@ BOOST_AUTO_TEST_CASE(delivered_answer)
     BOOST_TEST(e.server == s.name());
     BOOST_TEST(e.upstream_proxy == "DIRECT");
     BOOST_TEST(p.clients.size() == 1u);  // kept alive for the next request
+    // No filter: the body and its length go out as the server sent them.
+    BOOST_TEST(p.answer.find("Content-Length: 2\r\n") != std::string::npos, p.answer);
+    BOOST_TEST(p.answer_body() == "ok");
+}
+
+// The row of an exchange whose client went before a server was reached.
+static const Exchange& gone_row(Proxy& p)
+{
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 0);
+    BOOST_TEST(!e.reached);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+    return e;
+}
+
+// The client goes while the only server is being chosen: the choice is
+// cancelled (its late answer dropped) and the connection goes at once, no
+// zombie waiting for the choice; nothing reaches the server.
+static const Exchange& gone_while_choosing(Proxy& p, const std::string& request)
+{
+    Server s;
+    p.chooser.servers = {s.name()};
+    p.chooser.hold = true;
+    p.send(request);
+    BOOST_REQUIRE(p.run_until([&] { return p.chooser.waiting.size() == 1; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    BOOST_TEST(p.clients.size() == 0u);
+    BOOST_TEST(!p.chooser.answer(0));
+    BOOST_TEST(!s.has_request());
+    return gone_row(p);
+}
+
+// The same while the route is asked and has not answered: it is cancelled.
+static const Exchange& gone_while_connecting(Proxy& p, const std::string& request)
+{
+    p.use_fake_routes();
+    p.send(request);
+    BOOST_REQUIRE(p.run_until([&] { return p.routes.current && p.routes.current->waiting; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    BOOST_TEST(p.routes.cancelled_waiting == 1);
+    BOOST_TEST(p.clients.size() == 0u);
+    return gone_row(p);
 }
 
 BOOST_AUTO_TEST_CASE(client_gone_while_choosing_cancels_the_choice)
 {
     Proxy p;
-    Server s;
-    p.chooser.servers = {s.name()};
-    p.chooser.hold = true;
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return p.chooser.waiting.size() == 1; }));
-    p.hang_up();
-    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    BOOST_TEST(p.clients.size() == 0u);  // gone at once: no zombie waiting for the choice
-    BOOST_TEST(!p.chooser.answer(0));    // the late answer is dropped
-    const Exchange& e = p.only_row();
-    BOOST_TEST(e.status == 0);
-    BOOST_TEST(!e.delivered);
-    BOOST_TEST(e.error.find("client") != std::string::npos, e.error);
-    BOOST_TEST(!s.has_request());  // nothing was sent to a server
+    BOOST_TEST(gone_while_choosing(p, get).method == "GET");
 }
 
 BOOST_AUTO_TEST_CASE(client_gone_before_the_answer)
 {
     Proxy p;
     Server s;
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, get);
     BOOST_TEST(p.chooser.in_flight == 1);
     p.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
@@ -289,9 +521,7 @@ BOOST_AUTO_TEST_CASE(client_gone_before_the_answer)
 // have reached the client.
 static void answer_in_part(Proxy& p, Server& s)
 {
-    p.chooser.servers = {s.name()};
-    p.send(get);
-    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    request_to(p, s, get);
     s.send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(1000, 'x'));
     BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 1000; }));
 }
@@ -350,4 +580,273 @@ BOOST_AUTO_TEST_CASE(every_server_refuses)
     BOOST_TEST(e.error.find(a + ": Connection refused") != std::string::npos, e.error);
     BOOST_TEST(e.error.find(b + ": Connection refused") != std::string::npos, e.error);
     BOOST_TEST(p.answer.find(e.error) != std::string::npos, p.answer);
+}
+
+// The body stage's filter changes the length: Content-Length goes, the body
+// goes out chunked to an HTTP/1.1 client (kept alive), with what the filter
+// held flushed at the end.
+BOOST_AUTO_TEST_CASE(filtered_body_is_chunked_for_http11)
+{
+    Proxy p;
+    Server s;
+    p.bodies.doubling = true;
+    request_to(p, s, get);
+    std::string body = pattern(50000);
+    s.send("HTTP/1.1 200 OK\r\nContent-Length: 50000\r\nContent-Type: text/plain\r\n\r\n" + body.substr(0, 20000));
+    BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 40000; }));
+    s.send(body.substr(20000));
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(e.bytes_out == int64_t(p.answer.size()));
+    std::string head = p.answer_head();
+    BOOST_TEST(head.find("Content-Length") == std::string::npos, head);
+    BOOST_TEST(head.find("Transfer-Encoding: chunked") != std::string::npos, head);
+    BOOST_TEST(head.find("Content-Type: text/plain") != std::string::npos, head);
+    bool whole = false;
+    BOOST_TEST(dechunk(p.answer_body(), whole) == doubled(body));
+    BOOST_TEST(whole);
+    BOOST_TEST(p.clients.size() == 1u);
+}
+
+// To an HTTP/1.0 client a filtered body (here from a chunked one) ends
+// when the proxy closes the connection.
+BOOST_AUTO_TEST_CASE(filtered_body_is_close_delimited_for_http10)
+{
+    Proxy p;
+    Server s;
+    p.bodies.doubling = true;
+    request_to(p, s, std::string("GET http://") + group + "/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    s.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded() && p.closed_by_proxy(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    std::string head = p.answer_head();
+    BOOST_TEST(head.find("Transfer-Encoding") == std::string::npos, head);
+    BOOST_TEST(head.find("Content-Length") == std::string::npos, head);
+    BOOST_TEST(head.find("Connection: close") != std::string::npos, head);
+    BOOST_TEST(p.answer_body() == "aabbccddee");
+}
+
+// A body that ends when the server closes: the filter's remainder and the
+// last chunk follow the close.
+BOOST_AUTO_TEST_CASE(filtered_until_close_body_ends_with_the_last_chunk)
+{
+    Proxy p;
+    Server s;
+    p.bodies.doubling = true;
+    request_to(p, s, get);
+    s.send("HTTP/1.1 200 OK\r\n\r\nxyz");
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    bool whole = false;
+    BOOST_TEST(dechunk(p.answer_body(), whole) == "xxyyzz");
+    BOOST_TEST(whole);
+}
+
+BOOST_AUTO_TEST_CASE(client_gone_while_connecting)
+{
+    Proxy p;
+    BOOST_TEST(gone_while_connecting(p, get).method == "GET");
+}
+
+// s answers and the whole answer reaches the client: its row says so.
+static const Exchange& delivered_by(Proxy& p, Server& s, const std::string& response)
+{
+    s.send(response);
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(e.server == s.name());
+    return e;
+}
+
+BOOST_AUTO_TEST_CASE(refused_at_connect_goes_to_the_next_server)
+{
+    Proxy p;
+    Server s;
+    std::string dead = dead_server();
+    p.chooser.servers = {dead, s.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
+    BOOST_TEST(delivered_by(p, s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").status == 200);
+    BOOST_TEST(p.chooser.suspects == ServerIds{0});  // the refusing one
+    BOOST_TEST(p.answer_body() == "ok");
+}
+
+// An idempotent request whose server closed before the response head goes
+// once to the next server.
+BOOST_AUTO_TEST_CASE(closed_before_the_head_retries_elsewhere)
+{
+    Proxy p;
+    Server a, b;
+    p.chooser.servers = {a.name(), b.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return a.has_request(); }));
+    a.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return b.has_request(); }));
+    BOOST_TEST(delivered_by(p, b, "HTTP/1.1 204 No Content\r\n\r\n").status == 204);
+    BOOST_TEST(p.chooser.waiting.size() == 2u);
+    BOOST_TEST(p.chooser.waiting[1].exclude == ServerIds{0});
+}
+
+// Nothing of the answer reached the client: it gets a 502 and keeps its
+// connection for the next request.
+BOOST_AUTO_TEST_CASE(closed_mid_head)
+{
+    Proxy p;
+    Server s;
+    request_to(p, s, get);
+    s.send("HTTP/1.1 200 OK\r\nContent-Len");
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 502);
+    BOOST_TEST(e.error.find("in the middle of the response head") != std::string::npos, e.error);
+    BOOST_TEST(p.answer.find("HTTP/1.1 502") == 0u, p.answer);
+    BOOST_TEST(p.clients.size() == 1u);  // Ending::keep
+    BOOST_TEST(!p.closed_by_proxy());
+}
+
+// The answer began: the client learns of the cut from the connection
+// closing before the announced length (Ending::linger).
+BOOST_AUTO_TEST_CASE(closed_mid_body_closes_the_client)
+{
+    Proxy p;
+    Server s;
+    answer_in_part(p, s);
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded() && p.closed_by_proxy(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("in the middle of the response") != std::string::npos, e.error);
+    BOOST_TEST(p.answer_body() == std::string(1000, 'x'));
+}
+
+// The retry's choice is still outstanding when the client goes: it is
+// cancelled and its late answer dropped.
+BOOST_AUTO_TEST_CASE(client_gone_cancels_the_retry_choice)
+{
+    Proxy p;
+    Server a, b;
+    p.chooser.servers = {a.name(), b.name()};
+    p.send(get);
+    BOOST_REQUIRE(p.run_until([&] { return a.has_request(); }));
+    p.chooser.hold = true;
+    a.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.chooser.waiting.size() == 2; }));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    BOOST_TEST(!p.chooser.answer(1));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 0);
+    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+    BOOST_TEST(!b.has_request());
+}
+
+BOOST_AUTO_TEST_CASE(tunnel_client_gone_while_choosing)
+{
+    Proxy p;
+    p.config.connect_ports = {{1, 65535}};
+    BOOST_TEST(gone_while_choosing(p, connect_head).method == "CONNECT");
+}
+
+BOOST_AUTO_TEST_CASE(tunnel_client_gone_while_connecting)
+{
+    Proxy p;
+    p.config.connect_ports = {{1, 65535}};
+    BOOST_TEST(gone_while_connecting(p, connect_head).method == "CONNECT");
+}
+
+// An open tunnel: the bytes the client sent with its CONNECT and after,
+// and the server's, cross intact.
+static void open_tunnel(Proxy& p, Server& s, const std::string& up, const std::string& down)
+{
+    p.config.connect_ports = {{1, 65535}};
+    p.chooser.servers = {s.name()};
+    p.send(connect_head + up.substr(0, 10));
+    BOOST_REQUIRE(p.run_until([&] { return p.answer.size() >= established.size(); }));
+    BOOST_TEST(p.answer == established);
+    p.send(up.substr(10));
+    s.read_some();  // accepts the tunnel's connection: it is open
+    BOOST_REQUIRE(s.conn >= 0);
+    s.send(down);
+    BOOST_REQUIRE(p.run_until([&] {
+        s.read_some();
+        return s.got.size() >= up.size() && p.answer.size() >= established.size() + down.size();
+    }));
+    BOOST_TEST(s.got == up);
+    BOOST_TEST(p.answer.substr(established.size()) == down);
+    BOOST_TEST(p.chooser.in_flight == 1);
+}
+
+// The server ends first: the client hears EOF, then closes too; the
+// tunnel ended whole.
+BOOST_AUTO_TEST_CASE(tunnel_server_closes)
+{
+    Proxy p;
+    Server s;
+    std::string up = pattern(30000), down = pattern(70000);
+    open_tunnel(p, s, up, down);
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.closed_by_proxy(); }));
+    BOOST_TEST(!p.recorded());  // the client may still send
+    shutdown(p.client, SHUT_WR);
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(e.bytes_in == int64_t(connect_head.size() + up.size()));
+    BOOST_TEST(e.bytes_out == int64_t(established.size() + down.size()));
+    BOOST_TEST(p.clients.size() == 0u);
+}
+
+// The client ends its side first: the server hears EOF and still answers.
+BOOST_AUTO_TEST_CASE(tunnel_client_closes)
+{
+    Proxy p;
+    Server s;
+    std::string up = pattern(5000), down = pattern(3000);
+    open_tunnel(p, s, up, down);
+    shutdown(p.client, SHUT_WR);
+    BOOST_REQUIRE(p.run_until([&] {
+        s.read_some();
+        return s.eof;
+    }));
+    s.send("bye");
+    s.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.delivered);
+    BOOST_TEST(e.error == "");
+    BOOST_TEST(p.answer.substr(established.size()) == down + "bye");
+    BOOST_TEST(p.closed_by_proxy());
+}
+
+// The client is gone for good (reset): the tunnel ends at once.
+BOOST_AUTO_TEST_CASE(tunnel_client_gone)
+{
+    Proxy p;
+    Server s;
+    open_tunnel(p, s, pattern(100), pattern(100));
+    p.hang_up();
+    BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
+    const Exchange& e = p.only_row();
+    BOOST_TEST(e.status == 200);
+    BOOST_TEST(!e.delivered);
+    BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
+    BOOST_REQUIRE(p.run_until([&] {
+        s.read_some();
+        return s.eof;
+    }));
 }
