@@ -167,11 +167,11 @@ std::vector<ProxyRule> parse_proxymap(const std::string& text, const std::string
     return proxymap_rules(table::parse(text, source));
 }
 
-std::size_t validate(const std::string& name, const std::string& text)
+std::size_t validate(const std::string& name, const std::string& text, const std::string& source)
 {
     auto check = checks().find(name);
     if (check == checks().end()) throw BadInput("no table '" + name + "'");
-    Table t = table::parse(text, name);
+    Table t = table::parse(text, source.empty() ? name : source);
     check->second(t);
     return t.rows.size();
 }

@@ -21,8 +21,9 @@ const std::vector<std::string>& names();
 bool known(const std::string& name);
 
 // Parses and checks the text of table `name`; returns the number of rows.
-// Throws BadInput("NAME:LINE: reason") and refuses the whole table.
-std::size_t validate(const std::string& name, const std::string& text);
+// Throws BadInput("SOURCE:LINE: reason") and refuses the whole table;
+// SOURCE is the file the text came from (lbpush), else the table's name.
+std::size_t validate(const std::string& name, const std::string& text, const std::string& source = "");
 
 // A proxy of the proxy map as written: host:port, or a name without a port,
 // which is a representative name when the state has such a group and

@@ -63,6 +63,8 @@ void configure(Transfer& t)
     // taken from the environment.
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    if (!t.req.reuse)
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_slist* h = nullptr;
     h = curl_slist_append(h, "Expect:");
     if (!t.req.body.empty() || t.req.method == "POST" || t.req.method == "PUT")

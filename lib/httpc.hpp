@@ -21,6 +21,10 @@ struct Request {
     std::vector<std::string> headers;
     Millis timeout{5000};
     Millis connect_timeout{2000};
+    // false: close the connection after the answer. A sender that talks to
+    // each of a thousand peers once would otherwise hold a thousand idle
+    // sockets in curl's cache.
+    bool reuse = true;
 };
 
 struct Result {

@@ -52,7 +52,7 @@ namespace {
 // The daemon answered that it has no such endpoint: -s names the other one.
 std::string wrong_daemon(const std::string& path)
 {
-    if (path.rfind("/v1/history", 0) == 0 || path.rfind("/v1/tables", 0) == 0)
+    if (path.rfind("/v1/history", 0) == 0 || path.rfind("/v1/tables", 0) == 0 || path.rfind("/v1/proxymap", 0) == 0)
         return "this is asked of lbproxy's admin API (by default http://127.0.0.1:7401), not of lbstated: "
                "give -s (or LBKIT_PROXY) the address of an lbproxy admin API";
     return "this is asked of lbstated (by default http://127.0.0.1:7400), not of lbproxy: "

@@ -65,5 +65,7 @@ void add_subscribers(CLI::App& app, Context& ctx);
 void add_groups(CLI::App& app, Context& ctx);       // groups, reload
 void add_history(CLI::App& app, Context& ctx);      // lbproxy's relay history
 void add_report(CLI::App& app, Context& ctx);       // loads and states to lbstated
+void add_tables(CLI::App& app, Context& ctx);       // lbproxy's client tables
+void add_proxymap(CLI::App& app, Context& ctx);     // lbproxy's proxy map in force, or a PAC file
 
 }  // namespace lbctl

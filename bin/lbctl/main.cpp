@@ -11,7 +11,7 @@ int main(int argc, char** argv)
     lbkit::cli::add_common(app, common);
     app.add_option("-s,--server", ctx.server,
                    "URL of the daemon (default $LBKIT_STATED, else http://127.0.0.1:7400, lbstated; "
-                   "for history $LBKIT_PROXY, else http://127.0.0.1:7401, lbproxy)");
+                   "for history, tables and proxymap $LBKIT_PROXY, else http://127.0.0.1:7401, lbproxy)");
     lbkit::cli::add_token_file(app, ctx.token_file);
     app.add_option("-o,--output", ctx.format, "Output format: table, tsv or json (default: table on a terminal, else tsv)")
         ->check(CLI::IsMember({"auto", "table", "tsv", "json"}));
@@ -23,6 +23,8 @@ int main(int argc, char** argv)
     lbctl::add_groups(app, ctx);
     lbctl::add_history(app, ctx);
     lbctl::add_report(app, ctx);
+    lbctl::add_tables(app, ctx);
+    lbctl::add_proxymap(app, ctx);
     // Runs before the command's callback, once the global flags are known.
     app.parse_complete_callback([&] {
         ctx.verbose = common.verbose;

@@ -53,6 +53,7 @@ Response get(lbkit::store::Db& db, Request& req)
 struct PutBody {
     int64_t version = 0;
     std::string text;
+    bool force = false;  // take a version older than the one in force (lbpush --force)
 };
 
 PutBody put_body(const Request& req)
@@ -61,7 +62,12 @@ PutBody put_body(const Request& req)
         Json j = req.json_object();
         double v = lbkit::api::get_number(j, "version", "body", 1, 9007199254740991.0);
         if (v != std::floor(v)) throw lbkit::BadInput("body.version: must be a whole number");
-        return {static_cast<int64_t>(v), lbkit::api::get_string(j, "table", "body", lbkit::table::max_bytes)};
+        PutBody b{static_cast<int64_t>(v), lbkit::api::get_string(j, "table", "body", lbkit::table::max_bytes)};
+        if (j.contains("force")) {
+            if (!j["force"].is_boolean()) throw lbkit::BadInput("body.force: must be true or false");
+            b.force = j["force"].get<bool>();
+        }
+        return b;
     } catch (const lbkit::BadInput& e) {
         throw HttpError(400, e.what());
     }
@@ -81,9 +87,17 @@ Response put(lbkit::store::Db& db, lbkit::Metrics& metrics, const TableUsers& us
         return HttpError(status, why);
     };
     auto stored = proxy_store::load_table(db, name);
-    if (stored && body.version <= stored->version)
-        throw refuse(409, name + ": version " + std::to_string(body.version) +
-                              " is not newer than version " + std::to_string(stored->version) + " in force");
+    if (stored && body.version <= stored->version && !body.force) {
+        // The version in force goes with the refusal: a pusher that sent
+        // the same one knows the proxy already has it.
+        std::string why = name + ": version " + std::to_string(body.version) + " is not newer than version " +
+                          std::to_string(stored->version) + " in force";
+        if (body.version == stored->version)  // lbpush from cron, every few minutes: not worth a warning
+            lbkit::log::debug("PUT /v1/tables/", name, " version ", body.version, " from ", req.peer, ": already in force");
+        else
+            refuse(409, why);
+        return Response::json({{"error", why}, {"version", stored->version}}, 409);
+    }
     std::size_t rows = 0;
     try {
         rows = lbkit::client_tables::validate(name, body.text);
@@ -97,7 +111,8 @@ Response put(lbkit::store::Db& db, lbkit::Metrics& metrics, const TableUsers& us
                     {{"table", name}, {"outcome", "accepted"}}).inc();
     metrics.gauge("lbproxy_table_version", "Version of each stored client table", {{"table", name}})
         .set(static_cast<double>(body.version));
-    lbkit::log::info("table ", name, ": version ", body.version, " (", rows, " rows) from ", req.peer);
+    lbkit::log::info("table ", name, ": version ", body.version, " (", rows, " rows) from ", req.peer,
+                     stored && body.version <= stored->version ? ", forced over version " + std::to_string(stored->version) : "");
     return Response::json(summary(t));
 }
 

@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ev.hpp"
+#include "fd_limit.hpp"
 
 namespace {
 
@@ -405,15 +406,6 @@ private:
     std::vector<double> deliveries_;  // per subscriber and counted round
 };
 
-void raise_fd_limit()
-{
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 }  // namespace
 
 int main(int argc, char** argv)
@@ -441,7 +433,7 @@ int main(int argc, char** argv)
         std::cerr << "fanout_receiver: --stated " << stated << ": want HOST:PORT\n";
         return 64;
     }
-    raise_fd_limit();
+    lbkit::raise_open_files();
     try {
         o.stated_host = stated.substr(0, colon);
         o.stated_port = std::stoi(stated.substr(colon + 1));

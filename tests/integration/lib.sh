@@ -9,6 +9,7 @@ LBSTATED=$top_builddir/bin/lbstated/lbstated
 LBCTL=$top_builddir/bin/lbctl/lbctl
 LBPROXY=$top_builddir/bin/lbproxy/lbproxy
 LBSNIFF=$top_builddir/bin/lbsniff/lbsniff
+LBPUSH=$top_builddir/bin/lbpush/lbpush
 BACKEND=$top_builddir/tests/backend/lbtest-backend
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/lbkit-test.XXXXXX")

@@ -54,12 +54,13 @@ printf '.Dd November 25, 2026\n.Dt BROKEN 8\n.Os\n.Sh NAME\n.Nm broken\n.Nd x\n.
 like "mandoc -Tlint reports a broken page" "$(mandoc -Tlint -W warning "$T/broken.8" 2>&1)" "WARNING|ERROR"
 
 tested=0
-for tool in lbstated lbctl lbproxy lbsniff; do
+for tool in lbstated lbctl lbproxy lbsniff lbpush; do
     case $tool in
     lbstated) bin=$LBSTATED ;;
     lbctl) bin=$LBCTL ;;
     lbproxy) bin=$LBPROXY ;;
     lbsniff) bin=$LBSNIFF ;;
+    lbpush) bin=$LBPUSH ;;
     esac
     [ -x "$bin" ] || { diag "$tool not built: options not compared"; continue; }
     page=$(ls "$mandir/$tool".[1-9] 2>/dev/null | head -n 1)

@@ -68,6 +68,17 @@ like "GET proxymap" "$(curl -s "$AD/v1/tables/proxymap")" '"table":"# map\\n\*\.
 is "the same version again: 409" "$(put_table proxymap 3 '* DIRECT')" 409
 like "409 says why" "$(last_body)" 'version 3 is not newer than version 3 in force'
 is "an older version: 409" "$(put_table proxymap 2 '* DIRECT')" 409
+like "409 carries the version in force" "$(last_body)" '"version":3[,}]'
+forced() { http_status PUT "$AD/v1/tables/proxymap" "{\"version\":$1,\"table\":\"$2\",\"force\":$3}" "$TOK"; }
+is "force must be true or false: 400" "$(forced 2 '* DIRECT' 1)" 400
+is "an older version with force: 400 for a bad table still" "$(forced 2 'bad/host DIRECT' true)" 400
+like "the table in force stays" "$(curl -s "$AD/v1/tables/proxymap")" '"version":3'
+is "force:false is no force: 409" "$(forced 2 '* DIRECT' false)" 409
+is "force without the token: 401" \
+    "$(http_status PUT "$AD/v1/tables/proxymap" '{"version":2,"table":"* DIRECT","force":true}')" 401
+is "an older version with force: taken" "$(forced 2 '* DIRECT' true)" 200
+like "version 2 in force" "$(curl -s "$AD/v1/tables/proxymap")" '"version":2'
+is "back to version 3" "$(put_table proxymap 3 '# map\n*.a.co.jp proxy1:3128,proxy2:3128\n* DIRECT\n')" 200
 is "a bad line: 400" "$(put_table proxymap 4 '* DIRECT\nbad/host DIRECT\n')" 400
 like "400 names table and line" "$(last_body)" '"error":"proxymap:2: bad pattern'
 like "the old table stays" "$(curl -s "$AD/v1/tables/proxymap")" '"version":3'

@@ -44,6 +44,16 @@ BOOST_AUTO_TEST_CASE(proxymap_rows)
     BOOST_TEST(starts(refusal("proxymap", "a DIRECT\n\na p:1\n"), "proxymap:3: pattern 'a' repeats line 1"));
 }
 
+BOOST_AUTO_TEST_CASE(errors_name_the_file_when_given)
+{
+    try {
+        client_tables::validate("proxymap", "* DIRECT\nbad/host DIRECT\n", "/etc/lbkit/proxymap");
+        BOOST_FAIL("a bad line was accepted");
+    } catch (const lbkit::BadInput& e) {
+        BOOST_TEST(starts(e.what(), "/etc/lbkit/proxymap:2: bad pattern"));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(charsets_rows)
 {
     BOOST_TEST(client_tables::validate("charsets", "old.example EUC-JP\nsj.example SHIFT_JIS\njis.example ISO-2022-JP\n") == 3u);

@@ -1,9 +1,10 @@
-// Small pieces of lib/: durations, addresses, tokens, metrics, output.
+// Small pieces of lib/: durations, addresses, tokens, metrics, output, the open files limit.
 #define BOOST_TEST_MODULE util
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
 
 #include <sstream>
 
@@ -11,6 +12,7 @@
 #include "auth.hpp"
 #include "duration.hpp"
 #include "error.hpp"
+#include "fd_limit.hpp"
 #include "metrics.hpp"
 #include "output.hpp"
 
@@ -120,4 +122,20 @@ BOOST_AUTO_TEST_CASE(daemon_urls_one_rule)
     BOOST_CHECK_THROW(http_base_url("ftp://x"), BadInput);
     BOOST_CHECK_THROW(http_base_url("http://"), BadInput);
     BOOST_CHECK_THROW(http_base_url(":7400"), BadInput);
+}
+
+BOOST_AUTO_TEST_CASE(open_files_limit)
+{
+    rlimit before{};
+    BOOST_REQUIRE(getrlimit(RLIMIT_NOFILE, &before) == 0);
+    // Never lowered: asking for fewer than in force keeps what is in force.
+    BOOST_TEST(raise_open_files(16) == static_cast<std::size_t>(before.rlim_cur));
+    // Raised up to the hard limit, not above it.
+    std::size_t hard = before.rlim_max == RLIM_INFINITY ? 0 : static_cast<std::size_t>(before.rlim_max);
+    std::size_t got = raise_open_files();
+    if (hard != 0) BOOST_TEST(got == hard);
+    BOOST_TEST(got >= static_cast<std::size_t>(before.rlim_cur));
+    rlimit after{};
+    getrlimit(RLIMIT_NOFILE, &after);
+    BOOST_TEST(static_cast<std::size_t>(after.rlim_cur) == got);
 }
