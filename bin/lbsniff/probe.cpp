@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "clock.hpp"
+#include "duration.hpp"
 #include "error.hpp"
 #include "log.hpp"
 
@@ -98,7 +99,7 @@ void Prober::probe_tcp(const std::string& name, const Endpoint& e)
     sockaddr_storage ss;
     socklen_t len = to_sockaddr(e, ss);
     Millis limit = std::min(interval_, Millis{5000});
-    timeval tv{time_t(limit.count() / 1000), suseconds_t(limit.count() % 1000 * 1000)};
+    timeval tv = lbkit::to_timeval(limit);
     TcpProbe* raw = p.get();
     bufferevent_setcb(raw->bev.get(), nullptr, nullptr, &Prober::tcp_event, raw);
     bufferevent_set_timeouts(raw->bev.get(), &tv, &tv);

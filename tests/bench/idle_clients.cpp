@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +20,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "fd_limit.hpp"
 
 namespace {
 
@@ -227,12 +228,9 @@ int main(int argc, char** argv)
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 64;
     }
-    rlimit rl{};
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < static_cast<rlim_t>(o.connections) + 16) {
-        std::cerr << "idle_clients: open files limit " << rl.rlim_cur << " is below --connections " << o.connections << "\n";
+    std::size_t open_files = lbkit::raise_open_files();
+    if (open_files < static_cast<std::size_t>(o.connections) + 16) {
+        std::cerr << "idle_clients: open files limit " << open_files << " is below --connections " << o.connections << "\n";
         return 69;
     }
     struct sigaction sa{};

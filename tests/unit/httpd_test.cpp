@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "duration.hpp"
 #include "error.hpp"
 #include "httpd.hpp"
 
@@ -26,7 +27,7 @@ namespace {
 // Runs the loop for about `ms` milliseconds.
 void spin(Loop& loop, int ms)
 {
-    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    timeval tv = to_timeval(Millis{ms});
     event_base_loopexit(loop.base(), &tv);
     event_base_dispatch(loop.base());
 }
