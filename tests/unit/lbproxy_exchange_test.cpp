@@ -29,6 +29,7 @@
 #include "client_conn.hpp"
 #include "dialer.hpp"
 #include "ev.hpp"
+#include "loopback.hpp"
 #include "metrics.hpp"
 #include "proxy_events.hpp"
 
@@ -178,68 +179,6 @@ struct Rows final : http::ExchangeSink {
     void record(http::Exchange e) override { rows.push_back(std::move(e)); }
 };
 
-int listen_loopback(uint16_t& port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0);
-    BOOST_REQUIRE(listen(fd, 16) == 0);
-    BOOST_REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
-    return fd;
-}
-
-// A server the test drives by hand.
-struct Server {
-    uint16_t port = 0;
-    int lfd = listen_loopback(port);
-    int conn = -1;
-    std::string got;
-    ~Server()
-    {
-        if (conn >= 0) close(conn);
-        if (lfd >= 0) close(lfd);
-    }
-    std::string name() const { return "127.0.0.1:" + std::to_string(port); }
-    bool eof = false;  // the proxy closed its side
-    // Accepts the proxy's connection and reads what came.
-    void read_some()
-    {
-        if (conn < 0)
-            conn = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK);
-        if (conn < 0)
-            return;
-        char buf[4096];
-        ssize_t r;
-        while ((r = read(conn, buf, sizeof buf)) > 0)
-            got.append(buf, std::size_t(r));
-        eof = eof || r == 0;
-    }
-    // A whole request head came.
-    bool has_request()
-    {
-        read_some();
-        return got.find("\r\n\r\n") != std::string::npos;
-    }
-    void send(const std::string& s) { BOOST_REQUIRE(write(conn, s.data(), s.size()) == ssize_t(s.size())); }
-    void hang_up()
-    {
-        close(conn);
-        conn = -1;
-    }
-};
-
-// A port nothing listens on: connecting is refused.
-std::string dead_server()
-{
-    uint16_t port = 0;
-    close(listen_loopback(port));
-    return "127.0.0.1:" + std::to_string(port);
-}
-
 // Routes the test drives (RelayContext::make_route): start() only takes the
 // request, and the route connects when the test says so. One at a time:
 // current is the route of the exchange in progress.
@@ -343,24 +282,9 @@ struct Proxy {
     Proxy()
     {
         ctx.relay.make_route = Dialer::factory(ctx);
-        uint16_t port = 0;
-        int lfd = listen_loopback(port);
-        client = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons(port);
-        BOOST_REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        sockaddr_in peer{};
-        socklen_t len = sizeof peer;
-        int fd = -1;
-        for (int i = 0; i < 200 && fd < 0; ++i) {
-            fd = accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK);
-            if (fd < 0) usleep(5000);
-        }
-        close(lfd);
-        BOOST_REQUIRE(fd >= 0);
-        ClientConn::open(ctx, clients, fd, reinterpret_cast<sockaddr*>(&peer), true);
+        LoopbackPair pair = loopback_pair();
+        client = pair.client;
+        ClientConn::open(ctx, clients, pair.accepted, reinterpret_cast<sockaddr*>(&pair.peer), true);
     }
     void use_fake_routes()
     {
@@ -386,20 +310,7 @@ struct Proxy {
     template <class F>
     bool run_until(F done, int steps = 1000)
     {
-        for (int i = 0; i < steps && !done(); ++i) {
-            timeval step{0, 5000};
-            event_base_loopexit(base.get(), &step);
-            event_base_dispatch(base.get());
-            read_answer();
-        }
-        return done();
-    }
-    void read_answer()
-    {
-        if (client < 0) return;
-        char buf[4096];
-        for (ssize_t r; (r = recv(client, buf, sizeof buf, MSG_DONTWAIT)) > 0;)
-            answer.append(buf, std::size_t(r));
+        return ::run_until(base.get(), done, [this] { if (client >= 0) read_waiting(client, answer); }, steps);
     }
     bool recorded() const { return !history.rows.empty(); }
     // The client's end saw the proxy close the connection.
