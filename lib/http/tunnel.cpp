@@ -59,7 +59,7 @@ void Tunnel::dialed(UpstreamConn* conn)
 }
 
 // Chained: the upstream proxy is asked for the server, within
-// --server-timeout (the pool's timeout on its connection), and the tunnel
+// the server timeout (the pool's on its connection), and the tunnel
 // opens on its 2xx.
 void Tunnel::ask_proxy()
 {

@@ -1,9 +1,10 @@
 // CONNECT host:port: a byte tunnel between the client and the server,
-// balanced by host name like any request (a representative name chooses a
-// real server), with backpressure both ways, half-close passed on, and an
-// inactivity limit (RelayLimits::idle_timeout). Through an upstream proxy the CONNECT
-// is chained: the proxy is asked for the server and the tunnel opens on its
-// 2xx (proxy_connect.hpp). One row (exchange_row.hpp) when it ends.
+// reached through the route like any request (a representative name
+// chooses a real server), with backpressure both ways, half-close passed
+// on, and an inactivity limit (RelayLimits::idle_timeout). Through an
+// upstream proxy the CONNECT is chained: the proxy is asked for the server
+// and the tunnel opens on its 2xx (proxy_connect.hpp). One row
+// (exchange_row.hpp) when it ends.
 #pragma once
 #include <cstdint>
 #include <string>
