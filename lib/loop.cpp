@@ -51,6 +51,13 @@ void Loop::stop()
     event_base_loopexit(base(), nullptr);
 }
 
+int64_t cached_unix_ms(event_base* base)
+{
+    timeval tv;
+    event_base_gettimeofday_cached(base, &tv);
+    return int64_t(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
+}
+
 Timer::Timer(Loop& loop, std::function<void()> fn)
     : fn_(std::move(fn)), ev_(event_new(loop.base(), -1, 0, &Timer::fire, this))
 {

@@ -2,6 +2,7 @@
 // conventions give a meaning to (SIGHUP reload, SIGTERM/SIGINT stop) and
 // timers. SIGPIPE is ignored: a peer closing a socket is an error return.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -33,6 +34,10 @@ private:
     std::function<void()> reload_, stop_;
     bool stopping_ = false;
 };
+
+// Unix time in ms from the loop's cached clock: the time the loop woke
+// up, no system call (event_base_gettimeofday_cached).
+int64_t cached_unix_ms(event_base* base);
 
 // One-shot or repeating timer owned by the object that needs it.
 class Timer {

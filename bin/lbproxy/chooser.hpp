@@ -16,18 +16,18 @@
 #include <vector>
 
 #include "addr.hpp"
+#include "http/server_id.hpp"
 
 namespace lbproxy {
 
-// A server as the request path holds it: its index in the StateBook's table
-// of server names. A name gets its id when a state first names it and keeps
-// it for the process's life, so an id held across a state change still
-// means the same server (one the new state dropped is simply not chosen).
-// Names are for the edges: API, history, logs.
-using ServerId = uint32_t;
-constexpr ServerId no_server = ~ServerId{0};
-// The servers already tried for one request: a handful at most.
-using ServerIds = std::vector<ServerId>;
+// A server as the request path holds it (the relay engine's ServerId): its
+// index in the StateBook's table of server names. A name gets its id when a
+// state first names it and keeps it for the process's life, so an id held
+// across a state change still means the same server (one the new state
+// dropped is simply not chosen). Names are for the edges: API, history, logs.
+using lbkit::http::ServerId;
+using lbkit::http::no_server;
+using lbkit::http::ServerIds;
 
 struct Choice {
     std::string group;    // representative name, empty when the host is not one

@@ -4,7 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include "error_page.hpp"
+#include "http/error_page.hpp"
 #include "log.hpp"
 
 namespace lbproxy {
@@ -23,7 +23,7 @@ void ClientRegistry::remove(ClientConn* c)
     if (on_remove_) on_remove_();
 }
 
-void ClientRegistry::retire(event_base* base, std::unique_ptr<Relay> relay)
+void ClientRegistry::retire(event_base* base, std::unique_ptr<http::Relay> relay)
 {
     if (!reaper_)
         reaper_.reset(event_new(base, -1, 0, &reap_cb, this));
@@ -37,7 +37,7 @@ void ClientRegistry::reap_cb(evutil_socket_t, short, void* arg)
     auto* self = static_cast<ClientRegistry*>(arg);
     // A Relay's destructor releases nothing more (its close() did), so
     // clearing cannot retire another one meanwhile.
-    std::vector<std::unique_ptr<Relay>> dead;
+    std::vector<std::unique_ptr<http::Relay>> dead;
     dead.swap(self->retired_);
 }
 
@@ -59,13 +59,13 @@ void ClientConn::open(Context& ctx, ClientRegistry& registry, evutil_socket_t fd
         lbkit::log::info("client ", c->name_, ": refused, not in --allow");
         return c->refuse(403, "client " + lbkit::sockaddr_ip(peer) + " is not allowed to use this proxy (see --allow)");
     }
-    c->arm(ctx.idle_tv);
+    c->arm(ctx.relay.limits.idle_tv);
 }
 
 ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer)
     : ctx_(ctx), registry_(registry),
-      stream_(std::make_unique<http::Stream>(ctx.base, fd)),
-      timer_(evtimer_new(ctx.base, &timer_cb, this)),
+      stream_(std::make_unique<http::Stream>(ctx.relay.base, fd)),
+      timer_(evtimer_new(ctx.relay.base, &timer_cb, this)),
       name_(lbkit::sockaddr_str(peer))
 {
     registry_.add(this);
@@ -76,7 +76,7 @@ ClientConn::ClientConn(Context& ctx, ClientRegistry& registry, evutil_socket_t f
     // Reading stops by itself when this much waits unread (a head must fit).
     stream_->set_read_limit(input_limit());
     // A client that stops reading its answer is dropped after --idle-timeout.
-    stream_->set_timeouts(nullptr, &ctx.idle_tv);
+    stream_->set_timeouts(nullptr, &ctx.relay.limits.idle_tv);
     stream_->enable(EV_READ | EV_WRITE);
 }
 
@@ -170,7 +170,7 @@ void ClientConn::read_head()
         // usual one, whole in one read, costs no timer change.
         if (!head_started_) {
             head_started_ = true;
-            arm(ctx_.header_tv);
+            arm(ctx_.relay.limits.header_tv);
         }
         return;
     }
@@ -194,7 +194,7 @@ void ClientConn::dispatch(const http::Head& req)
             return refuse(403, "CONNECT to port " + std::to_string(t.port) + " is not allowed (--connect-ports "
                                    + ctx_.config.connect_ports_text() + ")");
         state_ = State::tunnel;
-        tunnel_ = std::make_unique<Tunnel>(ctx_, *this);
+        tunnel_ = std::make_unique<http::Tunnel>(ctx_.relay, *this);
         return tunnel_->begin(t, req.target, req.size);
     }
     if (const char* err = http::parse_absolute(req.target, t))
@@ -202,7 +202,7 @@ void ClientConn::dispatch(const http::Head& req)
     if (t.port == ctx_.config.listen.port && lbkit::is_loopback(std::string(t.host)))
         return refuse(508, "the request is addressed to this proxy itself (loop)");
     state_ = State::relay;
-    relay_ = std::make_unique<Relay>(ctx_, *this, parser_);
+    relay_ = std::make_unique<http::Relay>(ctx_.relay, *this, parser_);
     relay_->begin(req, t);
 }
 
@@ -211,7 +211,7 @@ void ClientConn::refuse(int status, const std::string& sentence)
 {
     ctx_.metrics.refused(status);
     lbkit::log::debug("client ", name_, ": ", status, " ", sentence);
-    write_error(stream_->out(), {status, sentence, true, false});
+    http::write_error(stream_->out(), ctx_.relay.tool, {status, sentence, true, false});
     linger();
 }
 
@@ -238,16 +238,16 @@ void ClientConn::linger()
         destroy();
 }
 
-void ClientConn::exchange_over(Ending how)
+void ClientConn::exchange_over(http::Ending how)
 {
     if (closing_)
         return;
     if (relay_)
-        registry_.retire(ctx_.base, std::move(relay_));
+        registry_.retire(ctx_.relay.base, std::move(relay_));
     switch (how) {
-    case Ending::keep: return next_request();
-    case Ending::linger: return linger();
-    case Ending::drop: return destroy();
+    case http::Ending::keep: return next_request();
+    case http::Ending::linger: return linger();
+    case http::Ending::drop: return destroy();
     }
 }
 
@@ -255,7 +255,7 @@ void ClientConn::next_request()
 {
     state_ = State::head;
     head_ = {};  // its header vector, freed rather than kept for a connection that may stay idle
-    arm(ctx_.idle_tv);
+    arm(ctx_.relay.limits.idle_tv);
     if (evbuffer_get_length(stream_->in()) != 0 || eof_)
         read_head();  // a pipelined request, answered in order
 }
@@ -266,9 +266,9 @@ void ClientConn::destroy()
 {
     closing_ = true;
     if (state_ == State::relay && relay_)
-        relay_->close("client connection closed", Ending::drop);
+        relay_->close("client connection closed", http::Ending::drop);
     else if (state_ == State::tunnel && tunnel_)
-        tunnel_->close("client connection closed", Ending::drop);
+        tunnel_->close("client connection closed", http::Ending::drop);
     delete this;
 }
 

@@ -1,6 +1,8 @@
-// One client connection: reads request heads (step 1 of the request path:
-// parse, with the --max-header and --header-timeout limits), hands each
-// request to the Relay or a CONNECT to a Tunnel, answers requests in order
+// lbproxy's front, one client connection: reads request heads (step 1 of
+// the request path: parse, with the --max-header and --header-timeout
+// limits), checks their targets (absolute form, the CONNECT port rule, no
+// loop to itself), hands each request to the engine's Relay or a CONNECT
+// to its Tunnel (lib/http/relay.hpp, tunnel.hpp), answers requests in order
 // (a pipelined request is read only when the one before is delivered),
 // keeps the connection alive between requests until --idle-timeout, and
 // closes it gracefully after an error answer (lingering close, so the
@@ -13,17 +15,17 @@
 #include <vector>
 
 #include "context.hpp"
-#include "exchange.hpp"
+#include "http/exchange.hpp"
 #include "http/http_parse.hpp"
+#include "http/relay.hpp"
 #include "http/stream.hpp"
-#include "relay.hpp"
-#include "tunnel.hpp"
+#include "http/tunnel.hpp"
 
 namespace lbproxy {
 
 class ClientRegistry;
 
-class ClientConn final : public ExchangeOwner {
+class ClientConn final : public http::ExchangeOwner {
 public:
     // Takes fd over. A client outside --allow gets 403 and nothing else.
     static void open(Context& ctx, ClientRegistry& registry, evutil_socket_t fd, const sockaddr* peer, bool allowed);
@@ -54,7 +56,7 @@ private:
     // Input held before reading stops: a whole head must fit.
     std::size_t input_limit() const { return ctx_.config.max_header + 16 * 1024; }
 
-    void exchange_over(Ending how) override;
+    void exchange_over(http::Ending how) override;
 
     Context& ctx_;
     ClientRegistry& registry_;
@@ -70,8 +72,8 @@ private:
     http::Parser parser_{HTTP_REQUEST};
     http::Head head_;
     // Made per exchange: an idle connection holds no Relay.
-    std::unique_ptr<Relay> relay_;
-    std::unique_ptr<Tunnel> tunnel_;
+    std::unique_ptr<http::Relay> relay_;
+    std::unique_ptr<http::Tunnel> tunnel_;
 };
 
 // The open client connections, so a stopping proxy can close them and the
@@ -86,14 +88,14 @@ public:
     void on_remove(std::function<void()> fn) { on_remove_ = std::move(fn); }
     // A Relay ends its exchange from inside its own functions (and the
     // Dialer's): it is freed from the loop right after, not there.
-    void retire(event_base* base, std::unique_ptr<Relay> relay);
+    void retire(event_base* base, std::unique_ptr<http::Relay> relay);
 
 private:
     static void reap_cb(evutil_socket_t, short, void* arg);
 
     std::unordered_set<ClientConn*> conns_;
     std::function<void()> on_remove_;
-    std::vector<std::unique_ptr<Relay>> retired_;
+    std::vector<std::unique_ptr<http::Relay>> retired_;
     lbkit::ev::EventPtr reaper_;
 };
 

@@ -305,7 +305,7 @@ HistorySink& ControlPlane::history()
     return impl_->history;
 }
 
-UpstreamStage& ControlPlane::upstream()
+lbkit::http::UpstreamStage& ControlPlane::upstream()
 {
     return impl_->upstream;
 }

@@ -17,7 +17,7 @@
 #include "metrics.hpp"
 #include "select.hpp"
 #include "chooser.hpp"
-#include "stages.hpp"
+#include "http/stages.hpp"
 
 namespace lbproxy {
 
@@ -57,7 +57,7 @@ public:
     Chooser& chooser();
     HistorySink& history();
     // The proxy map's upstream stage for the request path.
-    UpstreamStage& upstream();
+    lbkit::http::UpstreamStage& upstream();
     // Binds the admin API, registers with the state servers; throws Error.
     void start();
     // SIGHUP: re-read what can be re-read (the --proxymap file, the

@@ -24,9 +24,9 @@ std::string authority(std::string_view host, uint16_t port)
 
 }  // namespace
 
-std::unique_ptr<Route> Dialer::make(Context& ctx, RouteUser& user)
+http::RouteFactory Dialer::factory(Context& ctx)
 {
-    return std::make_unique<Dialer>(ctx, user);
+    return [&ctx](http::RouteUser& user) { return std::make_unique<Dialer>(ctx, user); };
 }
 
 Dialer::~Dialer()
@@ -42,7 +42,7 @@ void Dialer::reset()
     id_ = no_server;
     tried_.clear();
     tried_proxies_.clear();
-    hop_ = UpstreamHop{};
+    hop_ = http::UpstreamHop{};
     failures_.clear();
     last_timeout_ = false;
 }
@@ -91,7 +91,7 @@ void Dialer::on_choice(Choice c)
 // The server is known: the upstream stage says how to reach its host.
 void Dialer::reach()
 {
-    hop_ = ctx_.stages.upstream.hop(target_.host, tried_proxies_);
+    hop_ = ctx_.relay.stages.upstream.hop(target_.host, tried_proxies_);
     if (!hop_.ok())
         return user_.dial_failed(502, hop_.error);
     // Connections to a proxy serve every server behind it; the prefix keeps
@@ -105,9 +105,9 @@ void Dialer::connect()
 {
     const std::string& key = hop_.via ? proxy_key_ : server_;
     if (pooled_)
-        if (http::UpstreamConn* conn = ctx_.pool.take(key, nullptr))
+        if (http::UpstreamConn* conn = ctx_.relay.pool.take(key, nullptr))
             return user_.dialed(conn);
-    connecting_ = ctx_.pool.open(key, hop_.via ? *hop_.via : target_, this);
+    connecting_ = ctx_.relay.pool.open(key, hop_.via ? *hop_.via : target_, this);
 }
 
 void Dialer::upstream_connected(http::UpstreamConn& conn)
@@ -120,7 +120,7 @@ void Dialer::upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind
 {
     std::string why = reason;  // reason lives in conn
     connecting_ = nullptr;
-    ctx_.pool.release(&conn, false);
+    ctx_.relay.pool.release(&conn, false);
     ctx_.metrics.upstream_error(kind == http::ConnectFailure::timeout ? UpstreamError::timeout : UpstreamError::connect);
     if (hop_.via)
         return proxy_failed(kind, why);
@@ -145,7 +145,7 @@ void Dialer::proxy_failed(http::ConnectFailure kind, const std::string& why)
                        : kind == http::ConnectFailure::timeout ? "timed out"
                        : kind == http::ConnectFailure::resolve ? "not resolved"
                                                                : "failed";
-    ctx_.stages.upstream.connect_failed(hop_, why);
+    ctx_.relay.stages.upstream.connect_failed(hop_, why);
     tried_proxies_.push_back({hop_.proxy, word});
     if (tried_proxies_.size() >= max_attempts)
         return user_.dial_failed(502, "no upstream proxy could be reached for " + server_ + ": " + why);
@@ -196,7 +196,7 @@ std::string Dialer::unreachable() const
 
 void Dialer::cancel()
 {
-    ctx_.pool.release(connecting_, false);
+    ctx_.relay.pool.release(connecting_, false);
     connecting_ = nullptr;
     choice_.cancel();
 }

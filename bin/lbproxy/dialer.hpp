@@ -1,4 +1,4 @@
-// The route of the running proxy (route.hpp), shared by relayed requests
+// lbproxy's route (lib/http/route.hpp), shared by relayed requests
 // and CONNECT tunnels. A representative name goes through
 // Chooser::choose; a server whose connect fails is marked suspect and
 // another one is chosen, excluding every server already tried. Any other
@@ -12,19 +12,19 @@
 #include <string_view>
 
 #include "context.hpp"
-#include "route.hpp"
+#include "http/route.hpp"
 
 namespace lbproxy {
 
-class Dialer final : public Route, public http::UpstreamUser {
+class Dialer final : public http::Route, public http::UpstreamUser {
 public:
-    Dialer(Context& ctx, RouteUser& user) : ctx_(ctx), user_(user) {}
+    Dialer(Context& ctx, http::RouteUser& user) : ctx_(ctx), user_(user) {}
     ~Dialer();
     Dialer(const Dialer&) = delete;
     Dialer& operator=(const Dialer&) = delete;
 
-    // Context::make_route of the running proxy.
-    static std::unique_ptr<Route> make(Context& ctx, RouteUser& user);
+    // The engine's RelayContext::make_route, for the proxy of ctx.
+    static http::RouteFactory factory(Context& ctx);
 
     void start(std::string_view host, uint16_t port, bool pooled) override;
     void redial_same() override;
@@ -37,7 +37,7 @@ public:
     const std::string& server() const override { return server_; }
     ServerId server_id() const override { return id_; }
     const lbkit::HostPort& target() const override { return target_; }
-    const UpstreamHop& hop() const override { return hop_; }
+    const http::UpstreamHop& hop() const override { return hop_; }
     void reset();
 
 private:
@@ -55,12 +55,12 @@ private:
     void upstream_failed(http::UpstreamConn& conn, http::ConnectFailure kind, const std::string& why) override;
 
     Context& ctx_;
-    RouteUser& user_;
+    http::RouteUser& user_;
     std::string group_, server_;
     lbkit::HostPort target_;
-    UpstreamHop hop_;
+    http::UpstreamHop hop_;
     std::string proxy_key_;   // the pool's key for connections through hop_
-    TriedProxies tried_proxies_;
+    http::TriedProxies tried_proxies_;
     ServerId id_ = no_server;
     ServerIds tried_;
     std::string failures_;  // "server: why" of each server tried, "; " between

@@ -1,35 +1,13 @@
 // Relay history: one row per relayed exchange (lbproxy(8), History), recorded
-// off the hot path. Interface shared by the request path, which records, and
-// the admin API / lbctl history, which read; history_store.cpp implements it.
+// off the hot path. The row and the sink interface are the relay engine's
+// (lib/http/exchange_row.hpp): the request path records through it, the
+// admin API / lbctl history read; history_store.cpp implements it.
 #pragma once
-#include <cstdint>
-#include <string>
+#include "http/exchange_row.hpp"
 
 namespace lbproxy {
 
-struct Exchange {
-    int64_t time_ms = 0;        // when the request line arrived (Unix ms)
-    std::string client;         // "127.0.0.1:53422"
-    std::string method;
-    std::string url;            // as the client sent it
-    std::string group;          // representative name, empty if none
-    std::string server;         // real server chosen, or the host relayed to
-    std::string upstream_proxy; // "DIRECT", or the upstream proxy that carried it ("proxy-a:3128")
-    int status = 0;             // 0 when no response was sent
-    int64_t bytes_in = 0;       // request bytes from the client
-    int64_t bytes_out = 0;      // response bytes written to the client
-    int64_t duration_ms = 0;
-    bool delivered = false;     // the last response byte reached the client socket
-    bool reached = false;       // a connection to server was open for this request
-    std::string session;
-    std::string error;          // empty on success
-};
-
-class HistorySink {
-public:
-    virtual ~HistorySink() = default;
-    // Must not block: queues the row for a batched write.
-    virtual void record(Exchange e) = 0;
-};
+using Exchange = lbkit::http::Exchange;
+using HistorySink = lbkit::http::ExchangeSink;
 
 }  // namespace lbproxy

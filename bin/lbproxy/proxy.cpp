@@ -21,18 +21,20 @@ http::PoolOptions pool_options(const ProxyConfig& c)
 }  // namespace
 
 Proxy::Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& config, Chooser& chooser,
-             HistorySink& history, UpstreamStage& upstream)
+             HistorySink& history, http::UpstreamStage& upstream)
     : config_(config),
       metrics_(metrics),
+      events_(metrics_, chooser),
       pool_(loop.base(), metrics_.upstream_connects, pool_options(config)),
-      ctx_{loop.base(), config, chooser, history, metrics_, pool_, &Dialer::make, {session_, upstream, body_},
-           http::common_timeout(loop.base(), config.idle_timeout),
-           http::common_timeout(loop.base(), config.header_timeout)},
+      ctx_{{loop.base(), config.relay_limits(loop.base()), events_, history, pool_, {}, {session_, upstream, body_},
+            "lbproxy"},
+           config, chooser, metrics_},
       listener_(loop.base(), [this](evutil_socket_t fd, const sockaddr* peer) {
           ClientConn::open(ctx_, clients_, fd, peer, config_.allowed(peer));
           accepted();
       })
 {
+    ctx_.relay.make_route = Dialer::factory(ctx_);
     http::set_max_header(config.max_header);
     clients_.on_remove([this] {
         if (at_limit_ && clients_.size() < config_.max_connections) {

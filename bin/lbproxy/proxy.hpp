@@ -1,13 +1,16 @@
 // The data plane as main() sees it: the proxy port and everything behind it
-// (client connections, relays, tunnels, the server pool). It uses the state
-// side only through Chooser, HistorySink and the upstream stage.
+// (client connections, the relay engine's relays and tunnels, the server
+// pool). It uses the control plane only through Chooser, HistorySink and
+// the upstream stage.
 #pragma once
 #include <memory>
 
 #include "client_conn.hpp"
 #include "context.hpp"
+#include "history.hpp"
 #include "listener.hpp"
 #include "loop.hpp"
+#include "proxy_events.hpp"
 
 namespace lbproxy {
 
@@ -15,7 +18,7 @@ class Proxy {
 public:
     // upstream: how servers are reached (the proxy map's stage).
     Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& config, Chooser& chooser,
-          HistorySink& history, UpstreamStage& upstream);
+          HistorySink& history, http::UpstreamStage& upstream);
     ~Proxy();
     Proxy(const Proxy&) = delete;
     Proxy& operator=(const Proxy&) = delete;
@@ -28,9 +31,10 @@ public:
 private:
     const ProxyConfig& config_;
     ProxyMetrics metrics_;
+    ProxyEvents events_;
     http::UpstreamPool pool_;
-    NoSession session_;
-    IdentityBody body_;
+    http::NoSession session_;
+    http::IdentityBody body_;
     Context ctx_;
     ClientRegistry clients_;
     Listener listener_;

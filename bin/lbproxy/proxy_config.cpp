@@ -4,6 +4,7 @@
 
 #include "cli.hpp"
 #include "error.hpp"
+#include "http/upstream.hpp"
 
 namespace lbproxy {
 
@@ -109,6 +110,18 @@ std::vector<std::pair<uint16_t, uint16_t>> parse_port_list(const std::string& te
         start = comma + 1;
     }
     return out;
+}
+
+lbkit::http::RelayLimits ProxyConfig::relay_limits(event_base* base) const
+{
+    lbkit::http::RelayLimits l;
+    l.max_header = max_header;
+    l.server_timeout = server_timeout;
+    l.idle_timeout = idle_timeout;
+    l.idle_tv = lbkit::http::common_timeout(base, idle_timeout);
+    l.header_tv = lbkit::http::common_timeout(base, header_timeout);
+    l.host_of_server = host_of_server;
+    return l;
 }
 
 bool ProxyConfig::allowed(const sockaddr* peer) const

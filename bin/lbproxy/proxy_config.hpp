@@ -4,6 +4,8 @@
 #pragma once
 #include <sys/socket.h>
 
+#include <event2/event.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,6 +16,7 @@
 
 #include "addr.hpp"
 #include "duration.hpp"
+#include "http/relay_limits.hpp"
 
 namespace lbproxy {
 
@@ -43,6 +46,9 @@ struct ProxyConfig {
     // --host-header server: a chosen server gets its own name as Host, not
     // the representative name the client asked for.
     bool host_of_server = false;
+
+    // The relay engine's limits, its timers as base's common timeouts.
+    lbkit::http::RelayLimits relay_limits(event_base* base) const;
 
     bool allowed(const sockaddr* peer) const;
     bool connect_port_ok(uint16_t port) const;

@@ -3,11 +3,12 @@
 #pragma once
 #include <unordered_map>
 
+#include "http/relay_events.hpp"
 #include "metrics.hpp"
 
 namespace lbproxy {
 
-enum class UpstreamError { connect, timeout, reset, bad_response };
+using lbkit::http::UpstreamError;
 
 struct ProxyMetrics {
     explicit ProxyMetrics(lbkit::Metrics& m);
@@ -15,7 +16,7 @@ struct ProxyMetrics {
     lbkit::Series& requests;            // lbproxy_requests_total
     lbkit::Series& client_connections;  // lbproxy_client_connections (gauge)
     lbkit::Series& upstream_connects;   // lbproxy_upstream_connects_total
-    lbkit::Series& tunnels;             // lbproxy_tunnels_total
+    lbkit::Series& tunnels;             // lbproxy_tunnels_total (CONNECTs taken over)
     lbkit::Series& connection_limit_reached;  // lbproxy_connection_limit_reached_total
 
     void upstream_error(UpstreamError kind);

@@ -23,12 +23,19 @@
 
 #include "metrics.hpp"
 #include "proxy_map.hpp"
+#include "http/stages.hpp"
+#include "http/upstream_hop.hpp"
 #include "select.hpp"
-#include "stages.hpp"
 #include "state_book.hpp"
-#include "upstream_hop.hpp"
 
 namespace lbproxy {
+
+// The relay engine's upstream stage (lib/http/stages.hpp), which this file
+// implements, and what it answers.
+using lbkit::http::TriedProxies;
+using lbkit::http::TriedProxy;
+using lbkit::http::UpstreamHop;
+using lbkit::http::UpstreamStage;
 
 // One proxy of a rule as the choice sees it now.
 struct ProxyCandidate {

@@ -29,7 +29,9 @@
 #include "client_conn.hpp"
 #include "dialer.hpp"
 #include "ev.hpp"
+#include "loopback.hpp"
 #include "metrics.hpp"
+#include "proxy_events.hpp"
 
 using namespace lbproxy;
 
@@ -122,7 +124,7 @@ struct Doubler final : http::BodyFilter {
 };
 
 // Identity unless the test asks for doubled bodies.
-struct Bodies final : BodyStage {
+struct Bodies final : http::BodyStage {
     bool doubling = false;
     std::unique_ptr<http::BodyFilter> response_filter(const std::string&, const http::Head&) override
     {
@@ -172,74 +174,12 @@ std::string dechunk(const std::string& body, bool& ok)
     return "";
 }
 
-struct Rows final : HistorySink {
-    std::vector<Exchange> rows;
-    void record(Exchange e) override { rows.push_back(std::move(e)); }
+struct Rows final : http::ExchangeSink {
+    std::vector<http::Exchange> rows;
+    void record(http::Exchange e) override { rows.push_back(std::move(e)); }
 };
 
-int listen_loopback(uint16_t& port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0);
-    BOOST_REQUIRE(listen(fd, 16) == 0);
-    BOOST_REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
-    return fd;
-}
-
-// A server the test drives by hand.
-struct Server {
-    uint16_t port = 0;
-    int lfd = listen_loopback(port);
-    int conn = -1;
-    std::string got;
-    ~Server()
-    {
-        if (conn >= 0) close(conn);
-        if (lfd >= 0) close(lfd);
-    }
-    std::string name() const { return "127.0.0.1:" + std::to_string(port); }
-    bool eof = false;  // the proxy closed its side
-    // Accepts the proxy's connection and reads what came.
-    void read_some()
-    {
-        if (conn < 0)
-            conn = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK);
-        if (conn < 0)
-            return;
-        char buf[4096];
-        ssize_t r;
-        while ((r = read(conn, buf, sizeof buf)) > 0)
-            got.append(buf, std::size_t(r));
-        eof = eof || r == 0;
-    }
-    // A whole request head came.
-    bool has_request()
-    {
-        read_some();
-        return got.find("\r\n\r\n") != std::string::npos;
-    }
-    void send(const std::string& s) { BOOST_REQUIRE(write(conn, s.data(), s.size()) == ssize_t(s.size())); }
-    void hang_up()
-    {
-        close(conn);
-        conn = -1;
-    }
-};
-
-// A port nothing listens on: connecting is refused.
-std::string dead_server()
-{
-    uint16_t port = 0;
-    close(listen_loopback(port));
-    return "127.0.0.1:" + std::to_string(port);
-}
-
-// Routes the test drives (Context::make_route): start() only takes the
+// Routes the test drives (RelayContext::make_route): start() only takes the
 // request, and the route connects when the test says so. One at a time:
 // current is the route of the exchange in progress.
 struct FakeRoute;
@@ -249,16 +189,16 @@ struct FakeRoutes {
     int cancelled_waiting = 0;  // cancel() while asked and not answered yet
 };
 
-struct FakeRoute final : Route, http::UpstreamUser {
-    Context& ctx;
-    RouteUser& user;
+struct FakeRoute final : http::Route, http::UpstreamUser {
+    http::UpstreamPool& pool;
+    http::RouteUser& user;
     FakeRoutes& all;
     std::string server_;
     lbkit::HostPort target_;
     bool waiting = false;  // started, neither dialed nor failed
     http::UpstreamConn* connecting = nullptr;
 
-    FakeRoute(Context& c, RouteUser& u, FakeRoutes& a) : ctx(c), user(u), all(a)
+    FakeRoute(http::UpstreamPool& p, http::RouteUser& u, FakeRoutes& a) : pool(p), user(u), all(a)
     {
         all.current = this;
         ++all.made;
@@ -274,7 +214,7 @@ struct FakeRoute final : Route, http::UpstreamUser {
     {
         server_ = server;
         target_ = lbkit::parse_host_port(server, 80);
-        connecting = ctx.pool.open(server_, target_, this);
+        connecting = pool.open(server_, target_, this);
     }
     void upstream_connected(http::UpstreamConn& conn) override
     {
@@ -287,7 +227,7 @@ struct FakeRoute final : Route, http::UpstreamUser {
         std::string sentence = "cannot connect to " + server_ + ": " + why;  // why lives in conn
         connecting = nullptr;
         waiting = false;
-        ctx.pool.release(&conn, false);
+        pool.release(&conn, false);
         user.dial_failed(502, sentence);
     }
 
@@ -300,7 +240,7 @@ struct FakeRoute final : Route, http::UpstreamUser {
         if (waiting)
             ++all.cancelled_waiting;
         waiting = false;
-        ctx.pool.release(connecting, false);
+        pool.release(connecting, false);
         connecting = nullptr;
     }
     bool is_group() const override { return true; }
@@ -312,9 +252,9 @@ struct FakeRoute final : Route, http::UpstreamUser {
     const std::string& server() const override { return server_; }
     ServerId server_id() const override { return 0; }
     const lbkit::HostPort& target() const override { return target_; }
-    const UpstreamHop& hop() const override
+    const http::UpstreamHop& hop() const override
     {
-        static const UpstreamHop direct;
+        static const http::UpstreamHop direct;
         return direct;
     }
 };
@@ -327,11 +267,13 @@ struct Proxy {
     FakeChooser chooser;
     Rows history;
     http::UpstreamPool pool{base.get(), metrics.upstream_connects, http::PoolOptions{}};
-    NoSession session;
-    DirectUpstream upstream;
+    ProxyEvents events{metrics, chooser};
+    http::NoSession session;
+    http::DirectUpstream upstream;
     Bodies bodies;
-    Context ctx{base.get(), config, chooser, history, metrics, pool, &Dialer::make,
-                {session, upstream, bodies}, {60, 0}, {10, 0}};
+    Context ctx{{base.get(), config.relay_limits(base.get()), events, history, pool, {}, {session, upstream, bodies},
+                 "lbproxy"},
+                config, chooser, metrics};
     FakeRoutes routes;  // before clients: a retired Relay's route goes with them
     ClientRegistry clients;
     int client = -1;  // the test's end of the client connection
@@ -339,28 +281,14 @@ struct Proxy {
 
     Proxy()
     {
-        uint16_t port = 0;
-        int lfd = listen_loopback(port);
-        client = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons(port);
-        BOOST_REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        sockaddr_in peer{};
-        socklen_t len = sizeof peer;
-        int fd = -1;
-        for (int i = 0; i < 200 && fd < 0; ++i) {
-            fd = accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK);
-            if (fd < 0) usleep(5000);
-        }
-        close(lfd);
-        BOOST_REQUIRE(fd >= 0);
-        ClientConn::open(ctx, clients, fd, reinterpret_cast<sockaddr*>(&peer), true);
+        ctx.relay.make_route = Dialer::factory(ctx);
+        LoopbackPair pair = loopback_pair();
+        client = pair.client;
+        ClientConn::open(ctx, clients, pair.accepted, reinterpret_cast<sockaddr*>(&pair.peer), true);
     }
     void use_fake_routes()
     {
-        ctx.make_route = [this](Context& c, RouteUser& u) { return std::make_unique<FakeRoute>(c, u, routes); };
+        ctx.relay.make_route = [this](http::RouteUser& u) { return std::make_unique<FakeRoute>(pool, u, routes); };
     }
     ~Proxy()
     {
@@ -382,20 +310,7 @@ struct Proxy {
     template <class F>
     bool run_until(F done, int steps = 1000)
     {
-        for (int i = 0; i < steps && !done(); ++i) {
-            timeval step{0, 5000};
-            event_base_loopexit(base.get(), &step);
-            event_base_dispatch(base.get());
-            read_answer();
-        }
-        return done();
-    }
-    void read_answer()
-    {
-        if (client < 0) return;
-        char buf[4096];
-        for (ssize_t r; (r = recv(client, buf, sizeof buf, MSG_DONTWAIT)) > 0;)
-            answer.append(buf, std::size_t(r));
+        return ::run_until(base.get(), done, [this] { if (client >= 0) read_waiting(client, answer); }, steps);
     }
     bool recorded() const { return !history.rows.empty(); }
     // The client's end saw the proxy close the connection.
@@ -407,7 +322,7 @@ struct Proxy {
     std::string answer_head() const { return answer.substr(0, answer.find("\r\n\r\n")); }
     std::string answer_body() const { return answer.substr(std::min(answer.size(), answer.find("\r\n\r\n") + 4)); }
     // Nothing left behind: one row, nothing in flight, no choice outstanding.
-    const Exchange& only_row()
+    const http::Exchange& only_row()
     {
         run_until([] { return false; }, 40);  // 0.2 s for anything late (nothing must come)
         BOOST_TEST(history.rows.size() == 1u);
@@ -442,7 +357,7 @@ BOOST_AUTO_TEST_CASE(delivered_answer)
     request_to(p, s, get);
     s.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(e.delivered);
     BOOST_TEST(e.error == "");
@@ -456,9 +371,9 @@ BOOST_AUTO_TEST_CASE(delivered_answer)
 }
 
 // The row of an exchange whose client went before a server was reached.
-static const Exchange& gone_row(Proxy& p)
+static const http::Exchange& gone_row(Proxy& p)
 {
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 0);
     BOOST_TEST(!e.reached);
     BOOST_TEST(!e.delivered);
@@ -469,7 +384,7 @@ static const Exchange& gone_row(Proxy& p)
 // The client goes while the only server is being chosen: the choice is
 // cancelled (its late answer dropped) and the connection goes at once, no
 // zombie waiting for the choice; nothing reaches the server.
-static const Exchange& gone_while_choosing(Proxy& p, const std::string& request)
+static const http::Exchange& gone_while_choosing(Proxy& p, const std::string& request)
 {
     Server s;
     p.chooser.servers = {s.name()};
@@ -485,7 +400,7 @@ static const Exchange& gone_while_choosing(Proxy& p, const std::string& request)
 }
 
 // The same while the route is asked and has not answered: it is cancelled.
-static const Exchange& gone_while_connecting(Proxy& p, const std::string& request)
+static const http::Exchange& gone_while_connecting(Proxy& p, const std::string& request)
 {
     p.use_fake_routes();
     p.send(request);
@@ -511,7 +426,7 @@ BOOST_AUTO_TEST_CASE(client_gone_before_the_answer)
     BOOST_TEST(p.chooser.in_flight == 1);
     p.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 0);
     BOOST_TEST(e.error.find("client") != std::string::npos, e.error);
     BOOST_TEST(p.clients.size() == 0u);
@@ -533,7 +448,7 @@ BOOST_AUTO_TEST_CASE(client_gone_mid_body)
     answer_in_part(p, s);
     p.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(!e.delivered);
     BOOST_TEST(e.error.find("client") != std::string::npos, e.error);
@@ -548,7 +463,7 @@ BOOST_AUTO_TEST_CASE(server_gone_before_answering)
     BOOST_REQUIRE(p.run_until([&] { return s.has_request(); }));
     s.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 502);
     BOOST_TEST(e.error.find("before answering") != std::string::npos, e.error);
     BOOST_TEST(p.answer.find("HTTP/1.1 502") == 0u, p.answer);
@@ -561,7 +476,7 @@ BOOST_AUTO_TEST_CASE(server_gone_mid_body)
     answer_in_part(p, s);
     s.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(!e.delivered);
     BOOST_TEST(e.error.find("in the middle of the response") != std::string::npos, e.error);
@@ -574,7 +489,7 @@ BOOST_AUTO_TEST_CASE(every_server_refuses)
     p.chooser.servers = {a, b};
     p.send(get);
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 502);
     // Every server tried is named with its cause, not only the last.
     BOOST_TEST(e.error.find(a + ": Connection refused") != std::string::npos, e.error);
@@ -596,7 +511,7 @@ BOOST_AUTO_TEST_CASE(filtered_body_is_chunked_for_http11)
     BOOST_REQUIRE(p.run_until([&] { return p.answer.size() > 40000; }));
     s.send(body.substr(20000));
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(e.delivered);
     BOOST_TEST(e.error == "");
@@ -621,7 +536,7 @@ BOOST_AUTO_TEST_CASE(filtered_body_is_close_delimited_for_http10)
     request_to(p, s, std::string("GET http://") + group + "/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     s.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
     BOOST_REQUIRE(p.run_until([&] { return p.recorded() && p.closed_by_proxy(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(e.delivered);
     std::string head = p.answer_head();
@@ -642,7 +557,7 @@ BOOST_AUTO_TEST_CASE(filtered_until_close_body_ends_with_the_last_chunk)
     s.send("HTTP/1.1 200 OK\r\n\r\nxyz");
     s.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(e.delivered);
     BOOST_TEST(e.error == "");
@@ -658,11 +573,11 @@ BOOST_AUTO_TEST_CASE(client_gone_while_connecting)
 }
 
 // s answers and the whole answer reaches the client: its row says so.
-static const Exchange& delivered_by(Proxy& p, Server& s, const std::string& response)
+static const http::Exchange& delivered_by(Proxy& p, Server& s, const std::string& response)
 {
     s.send(response);
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.delivered);
     BOOST_TEST(e.error == "");
     BOOST_TEST(e.server == s.name());
@@ -708,7 +623,7 @@ BOOST_AUTO_TEST_CASE(closed_mid_head)
     s.send("HTTP/1.1 200 OK\r\nContent-Len");
     s.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 502);
     BOOST_TEST(e.error.find("in the middle of the response head") != std::string::npos, e.error);
     BOOST_TEST(p.answer.find("HTTP/1.1 502") == 0u, p.answer);
@@ -725,7 +640,7 @@ BOOST_AUTO_TEST_CASE(closed_mid_body_closes_the_client)
     answer_in_part(p, s);
     s.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded() && p.closed_by_proxy(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(!e.delivered);
     BOOST_TEST(e.error.find("in the middle of the response") != std::string::npos, e.error);
@@ -747,7 +662,7 @@ BOOST_AUTO_TEST_CASE(client_gone_cancels_the_retry_choice)
     p.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
     BOOST_TEST(!p.chooser.answer(1));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 0);
     BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);
     BOOST_TEST(!b.has_request());
@@ -802,7 +717,7 @@ BOOST_AUTO_TEST_CASE(tunnel_server_closes)
     BOOST_TEST(!p.recorded());  // the client may still send
     shutdown(p.client, SHUT_WR);
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(e.delivered);
     BOOST_TEST(e.error == "");
@@ -826,7 +741,7 @@ BOOST_AUTO_TEST_CASE(tunnel_client_closes)
     s.send("bye");
     s.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.delivered);
     BOOST_TEST(e.error == "");
     BOOST_TEST(p.answer.substr(established.size()) == down + "bye");
@@ -841,7 +756,7 @@ BOOST_AUTO_TEST_CASE(tunnel_client_gone)
     open_tunnel(p, s, pattern(100), pattern(100));
     p.hang_up();
     BOOST_REQUIRE(p.run_until([&] { return p.recorded(); }));
-    const Exchange& e = p.only_row();
+    const http::Exchange& e = p.only_row();
     BOOST_TEST(e.status == 200);
     BOOST_TEST(!e.delivered);
     BOOST_TEST(e.error.find("client went away") != std::string::npos, e.error);

@@ -2,15 +2,15 @@
 // implementation in this release (doc/architecture.md, Request path):
 //   session   header lines that tie a request to its session: none;
 //   upstream  how a server is reached: straight (DIRECT), or through an
-//             upstream proxy of the proxy map (upstream_proxies.hpp, the
-//             running proxy's);
+//             upstream proxy (lbproxy plugs in its proxy map's,
+//             bin/lbproxy/upstream_proxies.hpp);
 //   body      what a response body becomes on its way to the client: the
 //             same bytes (no filter, the body moved without a copy);
 //             charset conversion is another implementation, a filter that
 //             changes the body and its length.
-// The proxy sets them up once (Context::stages); the relay and the tunnel
-// call each at its point of the request path and know nothing of what it
-// does.
+// The tool sets them up once (RelayContext::stages); the relay and the
+// tunnel call each at its point of the request path and know nothing of
+// what it does.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -18,12 +18,12 @@
 #include <string>
 #include <string_view>
 
-#include "addr.hpp"
 #include "http/body_filter.hpp"
 #include "http/http_parse.hpp"
-#include "upstream_hop.hpp"
+#include "http/server_id.hpp"
+#include "http/upstream_hop.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
 class SessionStage {
 public:
@@ -57,8 +57,7 @@ public:
     // follows: a filter for that body, or nullptr to send it as it is. A
     // filtered body loses its Content-Length: the relay sends it chunked to
     // an HTTP/1.1 client and until the connection closes to HTTP/1.0.
-    virtual std::unique_ptr<lbkit::http::BodyFilter> response_filter(const std::string& server,
-                                                                     const lbkit::http::Head& resp) = 0;
+    virtual std::unique_ptr<BodyFilter> response_filter(const std::string& server, const Head& resp) = 0;
 };
 
 // No sessions yet: no header is added.
@@ -80,7 +79,7 @@ public:
 // Every body goes out as the server sent it.
 class IdentityBody final : public BodyStage {
 public:
-    std::unique_ptr<lbkit::http::BodyFilter> response_filter(const std::string&, const lbkit::http::Head&) override
+    std::unique_ptr<BodyFilter> response_filter(const std::string&, const Head&) override
     {
         return nullptr;
     }
@@ -92,4 +91,4 @@ struct Stages {
     BodyStage& body;
 };
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

@@ -1,4 +1,4 @@
-#include "error_page.hpp"
+#include "http/error_page.hpp"
 
 #include <event2/buffer.h>
 #include <http_parser.h>
@@ -7,16 +7,14 @@
 
 #include "http/head_rewrite.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
-namespace http = lbkit::http;
-
-void write_error(evbuffer* out, const ErrorAnswer& a)
+void write_error(evbuffer* out, std::string_view tool, const ErrorAnswer& a)
 {
     const char* reason = http_status_str(static_cast<http_status>(a.status));
     std::string body;
-    body.reserve(a.sentence.size() + 64);
-    body.append("lbproxy: ").append(std::to_string(a.status)).append(" ").append(reason).append("\n");
+    body.reserve(tool.size() + a.sentence.size() + 64);
+    body.append(tool).append(": ").append(std::to_string(a.status)).append(" ").append(reason).append("\n");
     body.append(a.sentence).append("\n");
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\n"
@@ -26,10 +24,10 @@ void write_error(evbuffer* out, const ErrorAnswer& a)
                         "Via: %.*s\r\n"
                         "%s"
                         "\r\n",
-                        a.status, reason, body.size(), int(http::via_value.size()), http::via_value.data(),
+                        a.status, reason, body.size(), int(via_value.size()), via_value.data(),
                         a.close ? "Connection: close\r\n" : "");
     if (!a.head_only)
         evbuffer_add(out, body.data(), body.size());
 }
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

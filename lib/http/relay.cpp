@@ -1,14 +1,14 @@
-#include "relay.hpp"
+#include "http/relay.hpp"
 
 #include <algorithm>
 
 #include "error.hpp"
-#include "error_page.hpp"
 #include "http/body_pump.hpp"
+#include "http/error_page.hpp"
 #include "http/head_rewrite.hpp"
 #include "log.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
 namespace {
 
@@ -25,8 +25,8 @@ bool idempotent(int method)
 
 }  // namespace
 
-Relay::Relay(Context& ctx, ExchangeOwner& owner, http::Parser& request_parser)
-    : ctx_(ctx), owner_(owner), record_(ctx), req_parser_(request_parser), route_(ctx.make_route(ctx, *this))
+Relay::Relay(RelayContext& ctx, ExchangeOwner& owner, Parser& request_parser)
+    : ctx_(ctx), owner_(owner), record_(ctx), req_parser_(request_parser), route_(ctx.make_route(*this))
 {
 }
 
@@ -36,7 +36,7 @@ Relay::~Relay()
 }
 
 // Step 1 (parse) is done by the caller; this takes the request over.
-void Relay::begin(const http::Head& req, const http::Target& t)
+void Relay::begin(const Head& req, const Target& t)
 {
     record_.open(req.method_name, req.target, int64_t(req.size));
     method_ = req.method;
@@ -49,10 +49,10 @@ void Relay::begin(const http::Head& req, const http::Target& t)
     req_keep_alive_ = req.keep_alive;
     req_framing_ = req.framing;
     req_remaining_ = req.content_length;
-    req_body_done_ = req.complete || req.framing == http::Framing::none;
+    req_body_done_ = req.complete || req.framing == Framing::none;
     body_moved_ = false;
-    http::build_request_line(req, t, req_line_);
-    http::build_request_rest(req, req_rest_);
+    build_request_line(req, t, req_line_);
+    build_request_rest(req, req_rest_);
 
     resp_scanned_ = 0;
     resp_ = Resp::head;
@@ -68,7 +68,7 @@ void Relay::begin(const http::Head& req, const http::Target& t)
 }
 
 // Step 5: connected; the request goes out, then its body as it comes.
-void Relay::dialed(http::UpstreamConn* conn)
+void Relay::dialed(UpstreamConn* conn)
 {
     upstream_ = conn;
     conn->set_user(this);
@@ -80,14 +80,14 @@ void Relay::dialed(http::UpstreamConn* conn)
 void Relay::send_request_head()
 {
     host_line_.clear();
-    if (route_->is_group() && ctx_.config.host_of_server)
-        http::append_host_line(host_line_, route_->target().host, route_->target().port);
+    if (route_->is_group() && ctx_.limits.host_of_server)
+        append_host_line(host_line_, route_->target().host, route_->target().port);
     else
         host_line_.append("Host: ").append(authority_).append("\r\n");
     evbuffer* out = stage_.get();
     if (route_->hop().via) {
         // An upstream proxy takes the absolute form, naming the server chosen.
-        http::build_proxy_request_line(req_line_, route_->target().host, route_->target().port, proxy_line_);
+        build_proxy_request_line(req_line_, route_->target().host, route_->target().port, proxy_line_);
         evbuffer_add(out, proxy_line_.data(), proxy_line_.size());
     } else {
         evbuffer_add(out, req_line_.data(), req_line_.size());
@@ -109,7 +109,7 @@ void Relay::pump_request_body()
 {
     if (req_body_done_ || !upstream_)
         return;
-    http::BodyPump pump{req_framing_, req_remaining_, req_parser_};
+    BodyPump pump{req_framing_, req_remaining_, req_parser_};
     evbuffer* sink = evbuffer_get_length(upstream_->out()) ? upstream_->out() : stage_.get();
     auto r = pump.move(client_in(), sink, false);
     upstream_->stream().send(stage_.get());
@@ -118,7 +118,7 @@ void Relay::pump_request_body()
     if (r.error) {
         // The head already went to the server: this connection is spoiled
         // and closed; the client hears why if no answer has started.
-        ctx_.metrics.refused(400);
+        ctx_.events.refused(400);
         close_client_ = true;
         return fail(400, std::string("bad request body: ") + r.error);
     }
@@ -138,18 +138,18 @@ void Relay::pump_response()
 // Step 6: the body stage may give a filter, which changes the body's
 // length: the body is then framed anew (chunked, or until close for
 // HTTP/1.0).
-http::ResponsePlan Relay::response_plan(bool body_follows)
+ResponsePlan Relay::response_plan(bool body_follows)
 {
     resp_filter_.reset();
     if (body_follows)
         if (auto filter = ctx_.stages.body.response_filter(route_->server(), resp_head_))
             resp_filter_.emplace(std::move(filter), !req_is_10_);
-    http::ResponsePlan plan;
+    ResponsePlan plan;
     plan.new_length = resp_filter_.has_value();
     plan.chunked = plan.new_length && !req_is_10_;
-    plan.dechunk = req_is_10_ && resp_framing_ == http::Framing::chunked;
+    plan.dechunk = req_is_10_ && resp_framing_ == Framing::chunked;
     close_client_ = close_client_ || !req_keep_alive_ || !req_body_done_
-                    || resp_framing_ == http::Framing::until_close || plan.dechunk
+                    || resp_framing_ == Framing::until_close || plan.dechunk
                     || (plan.new_length && req_is_10_);
     plan.close_client = close_client_;
     plan.keep_alive_10 = req_is_10_ && !close_client_;
@@ -171,11 +171,11 @@ bool Relay::read_response_head()
                 flush_client();  // a 1xx, if one came
             return false;
         }
-        std::size_t lim = std::min(len, ctx_.config.max_header);
+        std::size_t lim = std::min(len, ctx_.limits.max_header);
         auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, ssize_t(lim)));
-        std::size_t end = http::find_head_end(p, lim, resp_scanned_);
+        std::size_t end = find_head_end(p, lim, resp_scanned_);
         if (end == 0) {
-            if (len >= ctx_.config.max_header)
+            if (len >= ctx_.limits.max_header)
                 bad_response("response head larger than --max-header");
             else if (upstream_eof_)
                 bad_response("connection closed in the middle of the response head");
@@ -196,7 +196,7 @@ bool Relay::read_response_head()
             }
             // 100 Continue and friends: an HTTP/1.0 client would not understand.
             if (!req_is_10_) {
-                http::build_response_head(resp_head_, http::ResponsePlan{}, resp_buf_);
+                build_response_head(resp_head_, ResponsePlan{}, resp_buf_);
                 evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
                 record_.add_out(int64_t(resp_buf_.size()));
             }
@@ -206,11 +206,11 @@ bool Relay::read_response_head()
         if (st >= 500)
             server_failed();
         else if (route_->is_group())
-            ctx_.chooser.server_ok(route_->server_id());
+            ctx_.events.server_ok(route_->server_id());
         resp_framing_ = resp_head_.framing;
-        bool body_follows = !resp_head_.complete && resp_framing_ != http::Framing::none;
-        http::ResponsePlan plan = response_plan(body_follows);
-        http::build_response_head(resp_head_, plan, resp_buf_);
+        bool body_follows = !resp_head_.complete && resp_framing_ != Framing::none;
+        ResponsePlan plan = response_plan(body_follows);
+        build_response_head(resp_head_, plan, resp_buf_);
         evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
         record_.add_out(int64_t(resp_buf_.size()));
         record_.answered(st);
@@ -218,7 +218,7 @@ bool Relay::read_response_head()
         resp_dechunk_ = plan.dechunk;
         resp_remaining_ = resp_head_.content_length;
         evbuffer_drain(in, end);
-        if (resp_head_.complete || resp_framing_ == http::Framing::none) {
+        if (resp_head_.complete || resp_framing_ == Framing::none) {
             response_complete();
             return false;
         }
@@ -229,7 +229,7 @@ bool Relay::read_response_head()
 
 void Relay::pump_response_body()
 {
-    http::BodyPump pump{resp_framing_, resp_remaining_, resp_parser_};
+    BodyPump pump{resp_framing_, resp_remaining_, resp_parser_};
     evbuffer* in = upstream_->in();
     auto r = resp_filter_ ? resp_filter_->move(pump, in, client_sink())
                           : pump.move(in, client_sink(), resp_dechunk_);
@@ -239,32 +239,32 @@ void Relay::pump_response_body()
     if (r.done)
         return response_complete();
     if (upstream_eof_ && evbuffer_get_length(in) == 0) {
-        if (resp_framing_ == http::Framing::until_close) {
+        if (resp_framing_ == Framing::until_close) {
             if (resp_filter_)
                 record_.add_out(int64_t(resp_filter_->finish(client_sink())));
             return response_complete();
         }
-        ctx_.metrics.upstream_error(UpstreamError::reset);
+        ctx_.events.upstream_error(UpstreamError::reset);
         return cut("server " + route_->server() + " closed the connection in the middle of the response"
                    + (upstream_error_.empty() ? "" : ": " + upstream_error_));
     }
     flush_client();
 }
 
-void Relay::upstream_event(http::UpstreamConn&, short what)
+void Relay::upstream_event(UpstreamConn&, short what)
 {
     if (what & BEV_EVENT_TIMEOUT) {
-        ctx_.metrics.upstream_error(UpstreamError::timeout);
+        ctx_.events.upstream_error(UpstreamError::timeout);
         if (!head_sent_)
             server_failed();
         std::string why = "server " + route_->server() + " did not answer within "
-                          + lbkit::format_duration(ctx_.config.server_timeout);
+                          + format_duration(ctx_.limits.server_timeout);
         return head_sent_ ? cut(why) : fail(504, why);
     }
     // EOF or error: what was read before still counts.
     upstream_eof_ = true;
     if (what & BEV_EVENT_ERROR)
-        upstream_error_ = lbkit::errno_text(upstream_->stream().error());
+        upstream_error_ = errno_text(upstream_->stream().error());
     upstream_->stream().disable(EV_READ | EV_WRITE);
     pump_response();
 }
@@ -274,7 +274,7 @@ void Relay::response_complete()
     flush_client();
     resp_ = Resp::done;
     bool reusable = req_body_done_ && resp_head_.keep_alive && !upstream_eof_
-                    && resp_framing_ != http::Framing::until_close;
+                    && resp_framing_ != Framing::until_close;
     if (!req_body_done_)
         close_client_ = true;  // the rest of the request body will never be read
     release_upstream(reusable);
@@ -296,13 +296,13 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
         stale_retried_ = true;
         return route_->redial_same();
     }
-    ctx_.metrics.upstream_error(kind);
+    ctx_.events.upstream_error(kind);
     if (route_->hop().via)
         ctx_.stages.upstream.failed(route_->hop(), "reset");
     server_failed();
     if (retryable && !retried_ && route_->redial_other(why)) {
         retried_ = true;
-        lbkit::log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", route_->server(), ": ", why);
+        log::debug("retrying ", method_name_, " ", url_, " elsewhere: ", route_->server(), ": ", why);
         return;
     }
     fail(502, route_->give_up(why));
@@ -310,7 +310,7 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
 
 void Relay::bad_response(const char* why)
 {
-    ctx_.metrics.upstream_error(UpstreamError::bad_response);
+    ctx_.events.upstream_error(UpstreamError::bad_response);
     std::string sentence = "server " + route_->server() + " sent a bad response: " + why;
     if (head_sent_)
         return cut(sentence);
@@ -323,23 +323,23 @@ void Relay::bad_response(const char* why)
 void Relay::server_failed()
 {
     if (route_->is_group())
-        ctx_.chooser.server_failed(route_->server_id());
+        ctx_.events.server_failed(route_->server_id());
 }
 
-// lbproxy answers itself: the sentence goes to the client.
+// The relay answers itself: the sentence goes to the client.
 void Relay::fail(int status, const std::string& sentence)
 {
     if (head_sent_)
         return cut(sentence);
     flush_client();  // a 1xx may wait there
     release_upstream(false);
-    lbkit::log::debug(owner_.client_name(), " ", method_name_, " ", url_, ": ", status, " ", sentence);
+    log::debug(owner_.client_name(), " ", method_name_, " ", url_, ": ", status, " ", sentence);
     record_.answered(status);
     record_.error(sentence);
     head_sent_ = true;
     resp_ = Resp::done;
     close_client_ = close_client_ || !req_body_done_ || !req_keep_alive_;
-    write_error(stage_.get(), {status, sentence, close_client_, method_ == HTTP_HEAD});
+    write_error(stage_.get(), ctx_.tool, {status, sentence, close_client_, method_ == HTTP_HEAD});
     record_.add_out(int64_t(evbuffer_get_length(stage_.get())));
     flush_client();
     wait_delivery();
@@ -349,7 +349,7 @@ void Relay::fail(int status, const std::string& sentence)
 // connection closing before the announced end.
 void Relay::cut(const std::string& why)
 {
-    lbkit::log::debug(owner_.client_name(), " ", method_name_, " ", url_, ": ", why);
+    log::debug(owner_.client_name(), " ", method_name_, " ", url_, ": ", why);
     flush_client();
     close(why, Ending::linger);
 }
@@ -393,10 +393,10 @@ void Relay::client_event(short what)
         return;
     }
     if (what & BEV_EVENT_TIMEOUT)
-        return close("client did not read the response within " + lbkit::format_duration(ctx_.config.idle_timeout),
+        return close("client did not read the response within " + format_duration(ctx_.limits.idle_timeout),
                      Ending::drop);
     int err = owner_.client().error();
-    close(std::string("client went away") + (err ? ": " + lbkit::errno_text(err) : ""), Ending::drop);
+    close(std::string("client went away") + (err ? ": " + errno_text(err) : ""), Ending::drop);
 }
 
 void Relay::wait_delivery()
@@ -422,4 +422,4 @@ void Relay::release_upstream(bool reusable)
     }
 }
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

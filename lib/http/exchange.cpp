@@ -1,8 +1,9 @@
-#include "exchange.hpp"
+#include "http/exchange.hpp"
 
-#include "route.hpp"
+#include "http/route.hpp"
+#include "loop.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
 void ExchangeRecord::open(std::string_view method, std::string_view url, int64_t bytes_in)
 {
@@ -12,7 +13,7 @@ void ExchangeRecord::open(std::string_view method, std::string_view url, int64_t
     url_.assign(url);
     reached_ = false;
     status_ = 0;
-    start_ms_ = ctx_.now_ms();
+    start_ms_ = cached_unix_ms(ctx_.base);
     bytes_in_ = bytes_in;
     bytes_out_ = 0;
     error_.clear();
@@ -27,7 +28,7 @@ void ExchangeRecord::in_flight(const Route& route)
     if (!route.is_group())
         return;
     in_flight_to_ = route.server_id();
-    ctx_.chooser.request_started(in_flight_to_);
+    ctx_.events.request_started(in_flight_to_);
 }
 
 void ExchangeRecord::landed()
@@ -38,7 +39,7 @@ void ExchangeRecord::landed()
     }
     if (in_flight_to_ == no_server)
         return;
-    ctx_.chooser.request_finished(in_flight_to_);
+    ctx_.events.request_finished(in_flight_to_);
     in_flight_to_ = no_server;
 }
 
@@ -59,11 +60,11 @@ void ExchangeRecord::close(const Route& route, const std::string& client, bool d
     e.status = status_;
     e.bytes_in = bytes_in_;
     e.bytes_out = bytes_out_;
-    e.duration_ms = ctx_.now_ms() - start_ms_;
+    e.duration_ms = cached_unix_ms(ctx_.base) - start_ms_;
     e.delivered = delivered;
     e.reached = reached_;
     e.error = std::move(error_);
-    ctx_.history.record(std::move(e));
+    ctx_.records.record(std::move(e));
 }
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

@@ -1,4 +1,4 @@
-#include "proxy_connect.hpp"
+#include "http/proxy_connect.hpp"
 
 #include <event2/buffer.h>
 
@@ -6,9 +6,9 @@
 
 #include "http/http_parse.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
-std::string proxy_connect_request(const lbkit::HostPort& server)
+std::string proxy_connect_request(const HostPort& server)
 {
     std::string authority = server.str();
     return "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
@@ -20,13 +20,13 @@ ProxyConnectAnswer read_proxy_connect_answer(evbuffer* in, std::size_t max_heade
     std::size_t lim = std::min(len, max_header);
     auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(lim)));
     std::size_t scanned = 0;
-    std::size_t end = lim ? lbkit::http::find_head_end(p, lim, scanned) : 0;
+    std::size_t end = lim ? find_head_end(p, lim, scanned) : 0;
     if (end == 0) {
         if (len >= max_header) return {ProxyConnectAnswer::bad, "an answer head larger than --max-header"};
         return {};
     }
-    lbkit::http::Parser parser(HTTP_RESPONSE);
-    lbkit::http::Head head;
+    Parser parser(HTTP_RESPONSE);
+    Head head;
     // No body follows an answer to CONNECT, whatever its headers say.
     if (const char* err = parser.parse_head(p, end, head, true)) return {ProxyConnectAnswer::bad, err};
     if (head.status >= 200 && head.status < 300) {
@@ -39,4 +39,4 @@ ProxyConnectAnswer read_proxy_connect_answer(evbuffer* in, std::size_t max_heade
     return {ProxyConnectAnswer::refused, line};
 }
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

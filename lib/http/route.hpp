@@ -1,9 +1,9 @@
 // Step "resolve target, connect" of the request path as the relay and the
 // tunnel see it: a Route gets them a connection to a server of the host the
 // client named, tries another when one fails, and says which server it
-// ended on. Dialer (dialer.hpp) is the route of the running proxy; the
-// proxy makes one per exchange through Context::make_route, so a test can
-// give its own.
+// ended on. The tool plugs in its own (lbproxy: Dialer, choosing among a
+// group's servers, bin/lbproxy/dialer.hpp), made per exchange through
+// RelayContext::make_route, so a test can give its own.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -12,19 +12,17 @@
 #include <string_view>
 
 #include "addr.hpp"
-#include "chooser.hpp"
+#include "http/server_id.hpp"
 #include "http/upstream.hpp"
-#include "upstream_hop.hpp"
+#include "http/upstream_hop.hpp"
 
-namespace lbproxy {
-
-namespace http = lbkit::http;
+namespace lbkit::http {
 
 class RouteUser {
 public:
     // A connection to server() is ready (fresh or from the pool). May be
     // called from inside Route::start.
-    virtual void dialed(http::UpstreamConn* conn) = 0;
+    virtual void dialed(UpstreamConn* conn) = 0;
     // No connection: status 502, 503 or 504 and the sentence for the client.
     virtual void dial_failed(int status, const std::string& sentence) = 0;
 
@@ -55,13 +53,9 @@ public:
     virtual const std::string& group() const = 0;
     virtual const std::string& server() const = 0;  // chosen server or "host:port"
     virtual ServerId server_id() const = 0;         // no_server when the host is no group
-    virtual const lbkit::HostPort& target() const = 0;
+    virtual const HostPort& target() const = 0;
     // DIRECT, or the upstream proxy the connection goes through.
     virtual const UpstreamHop& hop() const = 0;
 };
 
-struct Context;
-// Makes the route of one exchange; user hears its outcome.
-using RouteFactory = std::function<std::unique_ptr<Route>(Context& ctx, RouteUser& user)>;
-
-}  // namespace lbproxy
+}  // namespace lbkit::http

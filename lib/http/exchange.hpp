@@ -1,19 +1,20 @@
 // What every exchange of a client connection shares, relayed request or
 // CONNECT tunnel: how it ends for the client connection (ExchangeOwner,
-// Ending) and what it leaves behind (ExchangeRecord): its history row
-// (lbproxy(8), History) and its count among the requests in flight to a
-// server of a group, each built here and nowhere else.
+// Ending) and what it leaves behind (ExchangeRecord): its row
+// (exchange_row.hpp) and its count among the requests in flight to a
+// server of a group and to an upstream proxy, each built here and nowhere
+// else. The client connection is the tool's front (lbproxy: ClientConn,
+// bin/lbproxy/client_conn.hpp).
 #pragma once
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "context.hpp"
+#include "http/relay_context.hpp"
+#include "http/server_id.hpp"
 #include "http/stream.hpp"
 
-namespace lbproxy {
-
-class Route;
+namespace lbkit::http {
 
 // What the client connection does once an exchange is over.
 enum class Ending {
@@ -24,7 +25,7 @@ enum class Ending {
 
 class ExchangeOwner {
 public:
-    virtual http::Stream& client() = 0;
+    virtual Stream& client() = 0;
     virtual const std::string& client_name() const = 0;
     // The exchange is over and recorded. Always the last thing it does.
     virtual void exchange_over(Ending how) = 0;
@@ -35,7 +36,7 @@ protected:
 
 class ExchangeRecord {
 public:
-    explicit ExchangeRecord(Context& ctx) : ctx_(ctx) {}
+    explicit ExchangeRecord(RelayContext& ctx) : ctx_(ctx) {}
     ~ExchangeRecord() { landed(); }
     ExchangeRecord(const ExchangeRecord&) = delete;
     ExchangeRecord& operator=(const ExchangeRecord&) = delete;
@@ -60,12 +61,12 @@ public:
             error_ = why;
     }
 
-    // Ends the exchange: no longer in flight, and its row goes to history
+    // Ends the exchange: no longer in flight, and its row goes to the sink
     // (once: later calls do nothing).
     void close(const Route& route, const std::string& client, bool delivered);
 
 private:
-    Context& ctx_;
+    RelayContext& ctx_;
     bool open_ = false;
     std::string method_, url_;
     ServerId in_flight_to_ = no_server;  // the server counted in flight
@@ -76,4 +77,4 @@ private:
     std::string error_;
 };
 
-}  // namespace lbproxy
+}  // namespace lbkit::http

@@ -1,15 +1,15 @@
-// A CONNECT chained through an upstream proxy (bin/lbproxy/proxy_connect.*):
+// A CONNECT chained through an upstream proxy (lib/http/proxy_connect.*):
 // the request sent, the answer head read whole or not at all.
-#define BOOST_TEST_MODULE lbproxy_proxy_connect
+#define BOOST_TEST_MODULE proxy_connect
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
 #include <event2/buffer.h>
 
 #include "ev.hpp"
-#include "proxy_connect.hpp"
+#include "http/proxy_connect.hpp"
 
-using namespace lbproxy;
+using namespace lbkit::http;
 
 namespace {
 

@@ -1,20 +1,21 @@
-// How a request reaches its server (lbproxy(8), Upstream proxies): straight
-// (DIRECT) or through an upstream proxy of the proxy map. What the upstream
-// stage (stages.hpp) answers and the dialer acts on.
+// How a request reaches its server: straight (DIRECT) or through an
+// upstream proxy (lbproxy's proxy map, lbproxy(8) Upstream proxies). What
+// the upstream stage (stages.hpp) answers, the route acts on and the relay
+// and the tunnel follow (absolute-form request line, chained CONNECT).
 #pragma once
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "addr.hpp"
-#include "chooser.hpp"
+#include "http/server_id.hpp"
 
-namespace lbproxy {
+namespace lbkit::http {
 
 struct UpstreamHop {
     std::string name = "DIRECT";         // what history and metrics name: "DIRECT" or the proxy
-    std::optional<lbkit::HostPort> via;  // the proxy's address; empty: straight to the server
-    ServerId proxy = no_server;          // the proxy as the state book knows it; no_server for DIRECT
+    std::optional<HostPort> via;         // the proxy's address; empty: straight to the server
+    ServerId proxy = no_server;          // the proxy as the tool's chooser knows it; no_server for DIRECT
     std::string pattern;                 // the proxy map's rule that chose it ("" for no rule)
     std::string error;                   // no proxy usable: the 502 sentence
     bool ok() const { return error.empty(); }
@@ -28,4 +29,4 @@ struct TriedProxy {
 };
 using TriedProxies = std::vector<TriedProxy>;
 
-}  // namespace lbproxy
+}  // namespace lbkit::http
