@@ -30,7 +30,7 @@ ProxyCandidate unwatched(const lbkit::HostPort& address, const StateBook& book, 
     p.c.name = address.str();
     p.id = book.find_server(p.c.name);
     p.c.state = api::State::unknown;
-    p.c.suspect = book.suspect(p.c.name, now_ms);
+    p.c.suspect = book.suspect(p.id, now_ms);
     p.c.inflight = static_cast<double>(book.inflight(p.id));
     p.c.sent_since_figure = static_cast<double>(book.sent_since_figure(p.id));
     return p;
@@ -174,10 +174,10 @@ void UpstreamProxies::connect_failed(const UpstreamHop& hop, const std::string& 
 {
     if (!hop.via) return;
     int64_t now = unix_ms();
-    if (!book_.suspect(hop.name, now))
+    if (!book_.suspect(hop.proxy, now))
         lbkit::log::info("upstream proxy ", hop.name, ": connect failed (", why, "); suspect for ",
                          suspect_for_.count(), " ms");
-    book_.mark_suspect(hop.name, now + suspect_for_.count());
+    book_.mark_suspect(hop.proxy, now + suspect_for_.count());
     failed(hop, "connect");
 }
 
