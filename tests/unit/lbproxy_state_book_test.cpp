@@ -606,6 +606,18 @@ BOOST_AUTO_TEST_CASE(a_server_in_two_groups_shares_its_facts)
     BOOST_TEST(in("img.a.co.jp", 1, o.until_ms).ramp == 0.1, boost::test_tools::tolerance(1e-9));
 }
 
+// Candidates view the book's names, which outlive the state that named them.
+BOOST_AUTO_TEST_CASE(candidate_names_outlive_their_state)
+{
+    StateBook b(Millis{30000});
+    const std::string name = "a-server-with-a-name-longer-than-a-short-string.example:8080";
+    b.apply(state(1, {server(name, api::State::up)}), "s1:7400", t0);
+    auto held = b.candidates(G, t0);
+    b.apply(state(2, {server("b:80", api::State::up)}), "s1:7400", t0 + 1);
+    BOOST_TEST(held.at(0).name == name);
+    BOOST_TEST(b.candidates(G, t0 + 1).at(0).name == "b:80");
+}
+
 // Ids and their facts stay for the book's life: a server dropped by one
 // state and named again by a later one is still ejected, under its old id.
 BOOST_AUTO_TEST_CASE(a_server_dropped_and_named_again_keeps_its_id_and_facts)

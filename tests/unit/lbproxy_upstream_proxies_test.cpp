@@ -44,7 +44,9 @@ std::string order_of(const ProxyRule& rule, const StateBook& book, int64_t now)
     std::string out;
     for (std::size_t i : try_order(all)) {
         std::string why = unusable_reason(all[i]);
-        out += (out.empty() ? "" : " ") + all[i].c.name + (why.empty() ? "" : "(" + why + ")");
+        if (!out.empty()) out += " ";
+        out += all[i].c.name;
+        if (!why.empty()) out += "(" + why + ")";
     }
     return out;
 }
