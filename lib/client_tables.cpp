@@ -82,6 +82,7 @@ std::vector<ProxyRule> proxymap_rules(const Table& t)
             if (p == "DIRECT") table::fail(t, r, "DIRECT cannot be mixed with proxies");
             ProxyEntry& e = rule.proxies.emplace_back();
             e.address = check_host_port(t, r, "proxy '" + p + "'", p, default_proxy_port);
+            e.name = e.address.str();
             e.port_given = p.find(':') != std::string::npos;
             e.text = p;
             if (comma == std::string::npos) break;

@@ -32,6 +32,7 @@ inline constexpr uint16_t default_proxy_port = 3128;
 struct ProxyEntry {
     std::string text;         // as written
     HostPort address;         // the port defaulted to 3128
+    std::string name;         // address.str(): "host:port", as states, history and metrics name it
     bool port_given = false;  // with a port it is never a group
 };
 

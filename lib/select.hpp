@@ -6,6 +6,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api.hpp"
@@ -16,8 +17,13 @@ enum class Policy { least, p2c, weighted, central, adaptive };
 Policy policy_from_string(const std::string& s);  // throws BadInput
 const char* to_string(Policy p);
 
+// One server as a selector sees it. Built for every choice, so its name is
+// a view, not a copy: whoever builds candidates keeps the names they view
+// alive and unchanged for as long as the candidates are used (lbproxy's
+// state book keeps every name it ever held; lbstated's groups table stands
+// for the length of a request).
 struct Candidate {
-    std::string name;
+    std::string_view name;
     double load = 0;
     double ratio = 1;
     api::State state = api::State::unknown;

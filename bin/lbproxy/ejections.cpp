@@ -111,15 +111,16 @@ Ejections::Ejections(lbkit::Loop& loop, lbkit::Metrics& metrics, StateBook& book
     metrics_.on_scrape([this] { update_gauges(); });
 }
 
-void Ejections::ok(const std::string& server)
+void Ejections::ok(ServerId server)
 {
     book_.server_ok(server, unix_ms());
 }
 
-void Ejections::failed(const std::string& server)
+void Ejections::failed(ServerId id)
 {
     int64_t now = unix_ms();
-    FailureOutcome o = book_.server_failed(server, now);
+    FailureOutcome o = book_.server_failed(id, now);
+    const std::string& server = book_.server_name(id);
     const Passive& p = book_.passive();
     if (o.kind == FailureOutcome::held) {
         // Said once per streak; the failures go on counting, and the next
@@ -161,10 +162,11 @@ void Ejections::update_gauges()
 {
     int64_t now = unix_ms();
     std::set<std::string> seen;
-    for (const auto& g : book_.view().groups) {
-        metrics_.gauge("lbproxy_ejected_servers", "Servers of each group ejected now", {{"group", g.name}})
-            .set(book_.ejected_in_group(g, now));
-        seen.insert(g.name);
+    const auto& groups = book_.view().groups;
+    for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+        metrics_.gauge("lbproxy_ejected_servers", "Servers of each group ejected now", {{"group", groups[gi].name}})
+            .set(book_.ejected_in_group(gi, now));
+        seen.insert(groups[gi].name);
     }
     for (const auto& g : gauged_)
         if (!seen.count(g)) metrics_.erase("lbproxy_ejected_servers", {{"group", g}});

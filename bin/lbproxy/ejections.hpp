@@ -61,8 +61,8 @@ class Ejections {
 public:
     Ejections(lbkit::Loop& loop, lbkit::Metrics& metrics, StateBook& book, EjectionReports& reports);
     // The outcome of a request to a server of a group.
-    void ok(const std::string& server);
-    void failed(const std::string& server);
+    void ok(ServerId server);
+    void failed(ServerId server);
     // Shutdown: no more returns; the state servers forget our ejections.
     void stop();
 

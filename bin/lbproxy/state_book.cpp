@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <iterator>
 #include <map>
 
 #include "error.hpp"
@@ -113,9 +112,10 @@ StateBook::Outcome StateBook::apply(api::StateView view, const std::string& sour
     auto targets = parse_targets(view);
     bool reset = restarted_.erase(source) != 0 && source == source_;
     if (view.version > view_.version || reset) {
+        Members members = intern_servers(view);
         // The first state a process holds says nothing about what came up.
-        if (live_) start_ramps(view_, view, now_ms);
-        adopt(std::move(view), std::move(targets), now_ms);
+        if (live_) start_ramps(view, members, now_ms);
+        adopt(std::move(view), std::move(targets), std::move(members), now_ms);
         live_ = true;
         source_ = source;
         confirmed_ms_ = now_ms;
@@ -132,7 +132,8 @@ void StateBook::restore(api::StateView view, const std::string& source, int64_t 
 {
     auto targets = parse_targets(view);
     restarted_.insert(source);
-    adopt(std::move(view), std::move(targets), confirmed_ms);
+    Members members = intern_servers(view);
+    adopt(std::move(view), std::move(targets), std::move(members), confirmed_ms);
     live_ = false;
     source_ = source;
     confirmed_ms_ = confirmed_ms;
@@ -148,57 +149,70 @@ void StateBook::confirm(int64_t now_ms)
     confirmed_ms_ = std::max(confirmed_ms_, now_ms);
 }
 
-void StateBook::adopt(api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets, int64_t now_ms)
+StateBook::Members StateBook::intern_servers(const api::StateView& view)
 {
-    std::vector<std::vector<double>> shares = learn_shares(view, now_ms);
+    Members out;
+    out.reserve(view.groups.size());
+    for (const auto& g : view.groups) {
+        auto& ids = out.emplace_back();
+        ids.reserve(g.servers.size());
+        for (const auto& s : g.servers) ids.push_back(intern(s.name));
+    }
+    return out;
+}
+
+void StateBook::adopt(api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets, Members members,
+                      int64_t now_ms)
+{
+    std::vector<std::vector<double>> shares = learn_shares(view, members, now_ms);
     view_ = std::move(view);
     targets_ = std::move(targets);
+    members_ = std::move(members);
     shares_ = std::move(shares);
-    std::fill(sent_.begin(), sent_.end(), 0);  // the new figures include what was sent before
+    for (auto& f : facts_) f.sent = 0;  // the new figures include what was sent before
     groups_.clear();
     servers_.clear();
-    members_.clear();
-    members_.reserve(view_.groups.size());
     for (std::size_t i = 0; i < view_.groups.size(); ++i) {
         groups_[lower(view_.groups[i].name)] = i;
-        auto& ids = members_.emplace_back();
-        ids.reserve(view_.groups[i].servers.size());
-        for (const auto& s : view_.groups[i].servers) {
-            servers_.try_emplace(s.name, i, ids.size());
-            ids.push_back(intern(s.name));
-        }
+        const auto& servers = view_.groups[i].servers;
+        for (std::size_t j = 0; j < servers.size(); ++j) servers_.try_emplace(servers[j].name, i, j);
     }
 }
 
 // The adaptive policy's share factors for a new state: those learned so far
-// (by group and server name), moved by the new load figures of each group
+// (by group name and server id), moved by the new load figures of each group
 // whose figures changed. A state that repeats a group's figures (a
 // transition elsewhere, a confirmation) teaches nothing new about it.
-std::vector<std::vector<double>> StateBook::learn_shares(const api::StateView& next, int64_t now_ms) const
+std::vector<std::vector<double>> StateBook::learn_shares(const api::StateView& next, const Members& ids,
+                                                         int64_t now_ms) const
 {
     std::vector<std::vector<double>> out;
     out.reserve(next.groups.size());
-    for (const auto& g : next.groups) {
+    for (std::size_t gi = 0; gi < next.groups.size(); ++gi) {
+        const api::GroupView& g = next.groups[gi];
         std::size_t old = find(g.name);
         std::vector<sel::Candidate> cands;
         bool new_figures = old == no_group;
-        for (const auto& s : g.servers) {
+        for (std::size_t j = 0; j < g.servers.size(); ++j) {
+            const api::ServerView& s = g.servers[j];
+            ServerId id = ids[gi][j];
             sel::Candidate c;
-            c.name = s.name;
+            c.name = server_name(id);
             c.load = s.load;
             c.ratio = s.ratio;
             c.state = s.state;
             c.draining = s.draining;
-            c.ramp = ramp(s.name, now_ms);  // a ramping server was sent less: its load says so
+            c.ramp = ramp(id, now_ms);  // a ramping server was sent less: its load says so
             if (old != no_group) {
-                const auto& before = view_.groups[old].servers;
-                auto it = std::find_if(before.begin(), before.end(), [&](const api::ServerView& b) { return b.name == s.name; });
-                if (it == before.end() || it->load != s.load)
+                const auto& before = members_[old];
+                auto it = std::find(before.begin(), before.end(), id);
+                auto k = static_cast<std::size_t>(it - before.begin());
+                if (it == before.end() || view_.groups[old].servers[k].load != s.load)
                     new_figures = true;
                 if (it != before.end())
-                    c.share = shares_[old][static_cast<std::size_t>(it - before.begin())];
+                    c.share = shares_[old][k];
             }
-            cands.push_back(std::move(c));
+            cands.push_back(c);
         }
         if (new_figures)
             sel::adapt(cands);
@@ -226,93 +240,104 @@ bool StateBook::stale(int64_t now_ms) const
     return now_ms - confirmed_ms_ > stale_after_.count();
 }
 
-void StateBook::mark_suspect(const std::string& server, int64_t until_ms)
+ServerId StateBook::intern(std::string_view server)
 {
-    suspect_until_[server] = until_ms;
+    if (auto it = ids_.find(server); it != ids_.end()) return it->second;
+    auto id = ServerId(names_.size());
+    names_.emplace_back(server);
+    ids_.emplace(names_.back(), id);
+    facts_.emplace_back();
+    return id;
 }
 
-bool StateBook::suspect(const std::string& server, int64_t now_ms) const
-{
-    auto it = suspect_until_.find(server);
-    return it != suspect_until_.end() && now_ms < it->second;
-}
-
-ServerId StateBook::intern(const std::string& server)
-{
-    auto [it, added] = ids_.try_emplace(server, ServerId(names_.size()));
-    if (added) {
-        names_.push_back(server);
-        inflight_.push_back(0);
-        sent_.push_back(0);
-    }
-    return it->second;
-}
-
-ServerId StateBook::find_server(const std::string& server) const
+ServerId StateBook::find_server(std::string_view server) const
 {
     auto it = ids_.find(server);
     return it == ids_.end() ? no_server : it->second;
 }
 
+const StateBook::ServerFacts& StateBook::facts(ServerId server) const
+{
+    static const ServerFacts none;
+    return server < facts_.size() ? facts_[server] : none;
+}
+
+void StateBook::mark_suspect(ServerId server, int64_t until_ms)
+{
+    if (server < facts_.size()) facts_[server].suspect_until = until_ms;
+}
+
+bool StateBook::suspect(ServerId server, int64_t now_ms) const
+{
+    return now_ms < facts(server).suspect_until;
+}
+
 void StateBook::request_started(ServerId server)
 {
-    if (server >= inflight_.size()) return;
-    ++inflight_[server];
-    ++sent_[server];
+    if (server >= facts_.size()) return;
+    ++facts_[server].inflight;
+    ++facts_[server].sent;
 }
 
 void StateBook::request_finished(ServerId server)
 {
     // An extra finish never goes negative.
-    if (server < inflight_.size() && inflight_[server] > 0) --inflight_[server];
+    if (server < facts_.size() && facts_[server].inflight > 0) --facts_[server].inflight;
 }
 
 int64_t StateBook::inflight(ServerId server) const
 {
-    return server < inflight_.size() ? inflight_[server] : 0;
+    return facts(server).inflight;
 }
 
 int64_t StateBook::sent_since_figure(ServerId server) const
 {
-    return server < sent_.size() ? sent_[server] : 0;
+    return facts(server).sent;
 }
 
 // Slow start -----------------------------------------------------------------
 
-void StateBook::ramp_from(const std::string& server, int64_t from_ms)
+void StateBook::ramp_from(ServerId server, int64_t from_ms)
 {
-    if (passive_.slow_start.count() <= 0) return;
-    int64_t& from = ramp_from_[server];
+    if (passive_.slow_start.count() <= 0 || server >= facts_.size()) return;
+    int64_t& from = facts_[server].ramp_from;
     from = std::max(from, from_ms);
 }
 
-void StateBook::start_ramps(const api::StateView& before, const api::StateView& after, int64_t now_ms)
+// after is the state being applied, ids its servers' ids; view_ and
+// members_ still hold the state before it.
+void StateBook::start_ramps(const api::StateView& after, const Members& ids, int64_t now_ms)
 {
     int64_t span = passive_.slow_start.count();
     if (span <= 0) return;
-    for (auto it = ramp_from_.begin(); it != ramp_from_.end();)
-        it = now_ms - it->second >= span ? ramp_from_.erase(it) : std::next(it);
-    std::unordered_map<std::string, const api::ServerView*> was;
-    for (const auto& g : before.groups)
-        for (const auto& s : g.servers) was.emplace(s.name, &s);
-    for (const auto& g : after.groups)
-        for (const auto& s : g.servers) {
+    // A finished ramp is forgotten: the next one starts afresh.
+    for (auto& f : facts_)
+        if (now_ms - f.ramp_from >= span) f.ramp_from = 0;
+    std::vector<const api::ServerView*> was(facts_.size(), nullptr);  // by id, its first place before
+    for (std::size_t gi = 0; gi < view_.groups.size(); ++gi)
+        for (std::size_t j = 0; j < view_.groups[gi].servers.size(); ++j) {
+            const api::ServerView*& first = was[members_[gi][j]];
+            if (!first) first = &view_.groups[gi].servers[j];
+        }
+    for (std::size_t gi = 0; gi < after.groups.size(); ++gi)
+        for (std::size_t j = 0; j < after.groups[gi].servers.size(); ++j) {
+            const api::ServerView& s = after.groups[gi].servers[j];
             if (s.state != api::State::up) continue;
-            auto it = was.find(s.name);
+            const api::ServerView* before = was[ids[gi][j]];
             // New in the state: it was unknown to this proxy.
-            bool came_up = it == was.end() || it->second->state != api::State::up;
-            bool unpinned = it != was.end() && it->second->pinned && !s.pinned;
-            if (came_up || unpinned) ramp_from(s.name, now_ms);
+            bool came_up = !before || before->state != api::State::up;
+            bool unpinned = before && before->pinned && !s.pinned;
+            if (came_up || unpinned) ramp_from(ids[gi][j], now_ms);
         }
 }
 
-double StateBook::ramp(const std::string& server, int64_t now_ms) const
+double StateBook::ramp(ServerId server, int64_t now_ms) const
 {
     int64_t span = passive_.slow_start.count();
     if (span <= 0) return 1;
-    auto it = ramp_from_.find(server);
-    if (it == ramp_from_.end()) return 1;
-    int64_t elapsed = now_ms - it->second;
+    int64_t from = facts(server).ramp_from;
+    if (from == 0) return 1;
+    int64_t elapsed = now_ms - from;
     if (elapsed >= span) return 1;
     if (elapsed <= 0) return Passive::ramp_floor;
     return Passive::ramp_floor + (1 - Passive::ramp_floor) * static_cast<double>(elapsed) / static_cast<double>(span);
@@ -320,52 +345,50 @@ double StateBook::ramp(const std::string& server, int64_t now_ms) const
 
 // Passive ejection -----------------------------------------------------------
 
-bool StateBook::ejected(const std::string& server, int64_t now_ms) const
+bool StateBook::ejected(ServerId server, int64_t now_ms) const
 {
-    auto it = health_.find(server);
-    return it != health_.end() && now_ms < it->second.until_ms;
+    return now_ms < facts(server).health.until_ms;
 }
 
-int StateBook::ejections(const std::string& server, int64_t now_ms) const
+int StateBook::ejections(ServerId server, int64_t now_ms) const
 {
-    auto it = health_.find(server);
-    if (it == health_.end()) return 0;
-    const Health& h = it->second;
+    const Health& h = facts(server).health;
     if (h.until_ms > 0 && now_ms - h.until_ms >= passive_.forget_after.count()) return 0;
     return h.ejections;
 }
 
-int StateBook::ejected_in_group(const api::GroupView& g, int64_t now_ms) const
+int StateBook::ejected_in_group(std::size_t group, int64_t now_ms) const
 {
-    int n = 0;
-    for (const auto& s : g.servers) n += ejected(s.name, now_ms) ? 1 : 0;
-    return n;
+    if (group >= members_.size()) return 0;
+    const auto& ids = members_[group];
+    return static_cast<int>(std::count_if(ids.begin(), ids.end(), [&](ServerId id) { return ejected(id, now_ms); }));
 }
 
-std::string StateBook::ejection_limit(const std::string& server, int64_t now_ms) const
+std::string StateBook::ejection_limit(ServerId server, int64_t now_ms) const
 {
-    for (const auto& g : view_.groups) {
-        bool member = std::any_of(g.servers.begin(), g.servers.end(), [&](const auto& s) { return s.name == server; });
-        if (!member) continue;
-        auto n = static_cast<int64_t>(g.servers.size());
+    for (std::size_t gi = 0; gi < members_.size(); ++gi) {
+        const auto& ids = members_[gi];
+        if (std::find(ids.begin(), ids.end(), server) == ids.end()) continue;
+        auto n = static_cast<int64_t>(ids.size());
         int64_t allowed = std::max<int64_t>(1, n * passive_.max_percent / 100);
-        if (ejected_in_group(g, now_ms) + 1 > allowed) return g.name;
+        if (ejected_in_group(gi, now_ms) + 1 > allowed) return view_.groups[gi].name;
     }
     return "";
 }
 
-void StateBook::server_ok(const std::string& server, int64_t now_ms)
+void StateBook::server_ok(ServerId server, int64_t now_ms)
 {
-    auto it = health_.find(server);
-    if (it == health_.end() || now_ms < it->second.until_ms) return;
-    it->second.failures = 0;
+    if (server >= facts_.size()) return;
+    Health& h = facts_[server].health;
+    if (now_ms < h.until_ms) return;
+    h.failures = 0;
 }
 
-FailureOutcome StateBook::server_failed(const std::string& server, int64_t now_ms)
+FailureOutcome StateBook::server_failed(ServerId server, int64_t now_ms)
 {
     FailureOutcome o;
-    if (passive_.eject_after <= 0) return o;
-    Health& h = health_[server];
+    if (passive_.eject_after <= 0 || server >= facts_.size()) return o;
+    Health& h = facts_[server].health;
     if (now_ms < h.until_ms) {
         o.failures = h.failures;
         return o;
@@ -393,11 +416,13 @@ FailureOutcome StateBook::server_failed(const std::string& server, int64_t now_m
 std::vector<std::string> StateBook::take_returned(int64_t now_ms)
 {
     std::vector<std::string> out;
-    for (auto& [name, h] : health_)
+    for (std::size_t id = 0; id < facts_.size(); ++id) {
+        Health& h = facts_[id].health;
         if (h.out && h.until_ms <= now_ms) {
             h.out = false;
-            out.push_back(name);
+            out.push_back(names_[id]);
         }
+    }
     std::sort(out.begin(), out.end());
     return out;
 }
@@ -405,8 +430,8 @@ std::vector<std::string> StateBook::take_returned(int64_t now_ms)
 std::vector<std::string> StateBook::ejected_servers(int64_t now_ms) const
 {
     std::vector<std::string> out;
-    for (const auto& [name, h] : health_)
-        if (now_ms < h.until_ms) out.push_back(name);
+    for (std::size_t id = 0; id < facts_.size(); ++id)
+        if (now_ms < facts_[id].health.until_ms) out.push_back(names_[id]);
     std::sort(out.begin(), out.end());
     return out;
 }
@@ -414,8 +439,8 @@ std::vector<std::string> StateBook::ejected_servers(int64_t now_ms) const
 int64_t StateBook::next_return_ms() const
 {
     int64_t next = 0;
-    for (const auto& [name, h] : health_)
-        if (h.out && (next == 0 || h.until_ms < next)) next = h.until_ms;
+    for (const auto& f : facts_)
+        if (f.health.out && (next == 0 || f.health.until_ms < next)) next = f.health.until_ms;
     return next;
 }
 
@@ -450,17 +475,17 @@ sel::Candidate StateBook::candidate(std::size_t gi, std::size_t j, bool aged, in
     ServerId id = members_[gi][j];
     sel::Candidate c;
     c.share = shares_[gi][j];
-    c.name = s.name;
+    c.name = server_name(id);
     c.load = s.load;
     c.ratio = s.ratio;
     c.state = aged && !s.pinned ? api::State::unknown : s.state;
     c.pinned = s.pinned;
     c.draining = s.draining;
-    c.suspect = suspect(s.name, now_ms);
+    c.suspect = suspect(id, now_ms);
     c.inflight = static_cast<double>(inflight(id));
     c.sent_since_figure = static_cast<double>(sent_since_figure(id));
-    c.ramp = ramp(s.name, now_ms);
-    c.ejected = ejected(s.name, now_ms);
+    c.ramp = ramp(id, now_ms);
+    c.ejected = ejected(id, now_ms);
     return c;
 }
 
@@ -515,27 +540,27 @@ nlohmann::json StateBook::to_json(int64_t now_ms) const
 {
     bool aged = stale(now_ms);
     nlohmann::json groups = nlohmann::json::array();
-    for (const auto& g : view_.groups) {
+    for (std::size_t gi = 0; gi < view_.groups.size(); ++gi) {
+        const api::GroupView& g = view_.groups[gi];
         nlohmann::json servers = nlohmann::json::array();
-        const auto& ids = members_[static_cast<std::size_t>(&g - view_.groups.data())];
-        for (const auto& s : g.servers) {
-            ServerId id = ids[servers.size()];
+        for (std::size_t k = 0; k < g.servers.size(); ++k) {
+            const api::ServerView& s = g.servers[k];
+            ServerId id = members_[gi][k];
             nlohmann::json j = api::to_json(s);
             j["state"] = api::to_string(aged && !s.pinned ? api::State::unknown : s.state);
             j["reported_state"] = api::to_string(s.state);
-            j["suspect"] = suspect(s.name, now_ms);
+            j["suspect"] = suspect(id, now_ms);
             j["inflight"] = inflight(id);
-            j["share"] = shares_[static_cast<std::size_t>(&g - view_.groups.data())][servers.size()];
+            j["share"] = shares_[gi][k];
             j["sent_since_state"] = sent_since_figure(id);
-            bool out = ejected(s.name, now_ms);
+            bool out = ejected(id, now_ms);
             j["ejected"] = out;
-            auto h = health_.find(s.name);
-            j["ejected_until_ms"] = out ? h->second.until_ms : 0;
-            j["ejections"] = ejections(s.name, now_ms);
-            j["slow_start"] = ramp(s.name, now_ms);
+            j["ejected_until_ms"] = out ? facts(id).health.until_ms : 0;
+            j["ejections"] = ejections(id, now_ms);
+            j["slow_start"] = ramp(id, now_ms);
             servers.push_back(std::move(j));
         }
-        groups.push_back({{"name", g.name}, {"ejected", ejected_in_group(g, now_ms)}, {"servers", std::move(servers)}});
+        groups.push_back({{"name", g.name}, {"ejected", ejected_in_group(gi, now_ms)}, {"servers", std::move(servers)}});
     }
     return {
         {"version", view_.version},

@@ -27,6 +27,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -62,6 +63,15 @@ struct Passive {
     static constexpr double ramp_floor = 0.1;
 };
 
+// A map keyed by name in which a string_view finds its entry without
+// building a string (the hot path holds views of names).
+struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <class T>
+using ByName = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
+
 // What a failure did to its server.
 struct FailureOutcome {
     enum Kind { counted, ejected, held } kind = counted;  // held: max_percent kept it in
@@ -96,14 +106,22 @@ public:
 
     // Server ids (chooser.hpp): every name a state carries gets one
     // as the state is applied. intern also gives one to a name no state
-    // carried yet (a central answer); find_server does not (no_server).
-    ServerId intern(const std::string& server);
-    ServerId find_server(const std::string& server) const;
+    // carried yet (a central answer, an upstream proxy); find_server does
+    // not (no_server). The table only grows, bounded by the distinct names
+    // ever named, and that is deliberate: an id stays valid for the
+    // exchanges in flight that hold it, and a server keeps its facts (an
+    // ejection, a ramp) while a state leaves it out and when a later one
+    // names it again.
+    ServerId intern(std::string_view server);
+    ServerId find_server(std::string_view server) const;
+    // Stable for the book's life: candidates' names are views of it.
     const std::string& server_name(ServerId id) const { return names_.at(id); }
 
-    // Local facts.
-    void mark_suspect(const std::string& server, int64_t until_ms);
-    bool suspect(const std::string& server, int64_t now_ms) const;
+    // Local facts, by server id: a server that several groups have shares
+    // them. An id the book never gave (no_server) has none, and changes
+    // nothing.
+    void mark_suspect(ServerId server, int64_t until_ms);
+    bool suspect(ServerId server, int64_t now_ms) const;
     void request_started(ServerId server);
     void request_finished(ServerId server);
     int64_t inflight(ServerId server) const;
@@ -112,21 +130,22 @@ public:
 
     // Passive ejection. Outcomes of a server already ejected are ignored
     // (requests that were in flight when it went out).
-    void server_ok(const std::string& server, int64_t now_ms);
-    FailureOutcome server_failed(const std::string& server, int64_t now_ms);
-    bool ejected(const std::string& server, int64_t now_ms) const;
-    // Servers whose ejection ended by now, each named once.
+    void server_ok(ServerId server, int64_t now_ms);
+    FailureOutcome server_failed(ServerId server, int64_t now_ms);
+    bool ejected(ServerId server, int64_t now_ms) const;
+    // Servers whose ejection ended by now, each named once (for the log
+    // and the state servers), sorted.
     std::vector<std::string> take_returned(int64_t now_ms);
     // Servers ejected now, sorted.
     std::vector<std::string> ejected_servers(int64_t now_ms) const;
     // When the next ejected server returns; 0 when none is out.
     int64_t next_return_ms() const;
     // Ejections counted for the backoff (after forget_after, 0).
-    int ejections(const std::string& server, int64_t now_ms) const;
-    // Servers of the group ejected now.
-    int ejected_in_group(const lbkit::api::GroupView& g, int64_t now_ms) const;
+    int ejections(ServerId server, int64_t now_ms) const;
+    // Servers of the group (its index in view().groups) ejected now.
+    int ejected_in_group(std::size_t group, int64_t now_ms) const;
     // Slow start share factor, (0, 1].
-    double ramp(const std::string& server, int64_t now_ms) const;
+    double ramp(ServerId server, int64_t now_ms) const;
     const Passive& passive() const { return passive_; }
 
     // The group's servers as the selection sees them now (aged, suspect,
@@ -152,12 +171,17 @@ private:
     std::size_t find(const std::string& host) const;
     std::vector<lbkit::select::Candidate> candidates(const lbkit::api::GroupView& g, int64_t now_ms) const;
     lbkit::select::Candidate candidate(std::size_t group, std::size_t index, bool aged, int64_t now_ms) const;
-    void adopt(lbkit::api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets, int64_t now_ms);
-    std::vector<std::vector<double>> learn_shares(const lbkit::api::StateView& next, int64_t now_ms) const;
-    void start_ramps(const lbkit::api::StateView& before, const lbkit::api::StateView& after, int64_t now_ms);
-    void ramp_from(const std::string& server, int64_t from_ms);
+    // The ids of view's servers, parallel to its groups and servers.
+    using Members = std::vector<std::vector<ServerId>>;
+    Members intern_servers(const lbkit::api::StateView& view);
+    void adopt(lbkit::api::StateView view, std::vector<std::vector<lbkit::HostPort>> targets, Members members,
+               int64_t now_ms);
+    std::vector<std::vector<double>> learn_shares(const lbkit::api::StateView& next, const Members& ids,
+                                                  int64_t now_ms) const;
+    void start_ramps(const lbkit::api::StateView& after, const Members& ids, int64_t now_ms);
+    void ramp_from(ServerId server, int64_t from_ms);
     // The group (by name) that would pass max_percent with server out, or "".
-    std::string ejection_limit(const std::string& server, int64_t now_ms) const;
+    std::string ejection_limit(ServerId server, int64_t now_ms) const;
 
     struct Health {
         int failures = 0;           // consecutive
@@ -165,6 +189,16 @@ private:
         int64_t until_ms = 0;       // end of the last ejection
         bool out = false;           // ejected, return not yet taken
     };
+    // What this proxy learned of one server, by its id.
+    struct ServerFacts {
+        int64_t suspect_until = 0;  // avoided before this time (a failed connect)
+        Health health;              // passive ejection
+        int64_t ramp_from = 0;      // slow start began (may be in the future); 0: no ramp
+        int64_t inflight = 0;       // requests sent, not yet finished
+        int64_t sent = 0;           // requests started since the held state was applied
+    };
+    // The facts of server; those of a server without any for an id the book never gave.
+    const ServerFacts& facts(ServerId server) const;
 
     lbkit::Millis stale_after_;
     Passive passive_;
@@ -178,13 +212,9 @@ private:
     std::unordered_map<std::string, std::size_t> groups_;  // lower-case name -> index
     std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> servers_;  // name -> first (group, index)
     std::set<std::string> restarted_;                      // sources whose next state is taken
-    std::unordered_map<std::string, int64_t> suspect_until_;
     std::deque<std::string> names_;                        // by ServerId; a deque keeps references stable
-    std::unordered_map<std::string, ServerId> ids_;
-    std::vector<int64_t> inflight_;                        // by ServerId
-    std::vector<int64_t> sent_;                            // by ServerId
-    std::unordered_map<std::string, Health> health_;
-    std::unordered_map<std::string, int64_t> ramp_from_;    // slow start began (may be in the future)
+    ByName<ServerId> ids_;
+    std::vector<ServerFacts> facts_;                       // by ServerId
 };
 
 const char* to_string(StateBook::Outcome o);

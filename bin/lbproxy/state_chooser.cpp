@@ -76,7 +76,7 @@ void StateChooser::central(const std::string& group, const ServerIds& exclude, W
         int64_t now = unix_ms();
         ServerId id = book_.find_server(a.server);
         bool tried = std::find(exclude.begin(), exclude.end(), id) != exclude.end();
-        if (id == no_server || tried || book_.suspect(a.server, now) || book_.ejected(a.server, now))
+        if (id == no_server || tried || book_.suspect(id, now) || book_.ejected(id, now))
             return finish(local(group, exclude), done);
         try {
             c.target = lbkit::server_address(a.server);
@@ -116,9 +116,10 @@ void StateChooser::finish(Choice c, const Waiting& done)
 void StateChooser::mark_suspect(ServerId id)
 {
     const std::string& server = book_.server_name(id);
-    if (!book_.suspect(server, unix_ms()))
+    int64_t now = unix_ms();
+    if (!book_.suspect(id, now))
         lbkit::log::info("server ", server, ": connect failed; suspect for ", suspect_for_.count(), " ms");
-    book_.mark_suspect(server, unix_ms() + suspect_for_.count());
+    book_.mark_suspect(id, now + suspect_for_.count());
     metrics_.counter("lbproxy_suspect_total", "Servers marked suspect after a failed connect",
                      {{"server", server}}).inc();
 }
@@ -135,12 +136,12 @@ void StateChooser::request_finished(ServerId server)
 
 void StateChooser::server_ok(ServerId server)
 {
-    ejections_.ok(book_.server_name(server));
+    ejections_.ok(server);
 }
 
 void StateChooser::server_failed(ServerId server)
 {
-    ejections_.failed(book_.server_name(server));
+    ejections_.failed(server);
 }
 
 }  // namespace lbproxy

@@ -8,8 +8,6 @@
 // HTTP answer, which a cancelled choice drops.
 #pragma once
 #include <random>
-#include <string_view>
-#include <unordered_map>
 
 #include "ejections.hpp"
 #include "loop.hpp"
@@ -55,13 +53,7 @@ private:
     Ejections& ejections_;
     std::mt19937_64 rng_;
     // Hot path: one counter per group and server, found without rendering
-    // labels or building a key (lookups by string_view).
-    struct NameHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-    };
-    template <class T>
-    using ByName = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
+    // labels or building a key.
     ByName<ByName<lbkit::Series*>> selections_;  // group -> server -> counter
 };
 

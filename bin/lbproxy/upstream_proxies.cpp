@@ -15,22 +15,22 @@ ProxyCandidate from_state(sel::Candidate c, const std::string& group, const Stat
 {
     ProxyCandidate p;
     p.group = group;
-    p.address = lbkit::server_address(c.name);
-    p.id = book.find_server(c.name);
+    p.id = book.find_server(c.name);  // a server of the state: it has one
+    p.address = lbkit::server_address(book.server_name(p.id));
     p.figures = true;
     p.c = std::move(c);
     return p;
 }
 
 // A host:port no group has: no figures, unknown, usable.
-ProxyCandidate unwatched(const lbkit::HostPort& address, const StateBook& book, int64_t now_ms)
+ProxyCandidate unwatched(const ProxyEntry& e, const StateBook& book, int64_t now_ms)
 {
     ProxyCandidate p;
-    p.address = address;
-    p.c.name = address.str();
+    p.address = e.address;
+    p.c.name = e.name;
     p.id = book.find_server(p.c.name);
     p.c.state = api::State::unknown;
-    p.c.suspect = book.suspect(p.c.name, now_ms);
+    p.c.suspect = book.suspect(p.id, now_ms);
     p.c.inflight = static_cast<double>(book.inflight(p.id));
     p.c.sent_since_figure = static_cast<double>(book.sent_since_figure(p.id));
     return p;
@@ -51,11 +51,10 @@ std::vector<ProxyCandidate> rule_proxies(const ProxyRule& rule, const StateBook&
             for (auto& c : book.candidates(e.text, now_ms)) add(from_state(std::move(c), e.text, book));
             continue;
         }
-        std::string name = e.address.str();
-        if (auto c = book.server_candidate(name, now_ms))
+        if (auto c = book.server_candidate(e.name, now_ms))
             add(from_state(std::move(*c), "", book));
         else
-            add(unwatched(e.address, book, now_ms));
+            add(unwatched(e, book, now_ms));
     }
     return out;
 }
@@ -166,7 +165,7 @@ UpstreamHop UpstreamProxies::hop(std::string_view host, const TriedProxies& trie
     const ProxyCandidate& p = all[at[static_cast<std::size_t>(i)]];
     hop.name = p.c.name;
     hop.via = p.address;
-    hop.proxy = book_.intern(p.c.name);
+    hop.proxy = p.id != no_server ? p.id : book_.intern(p.c.name);
     return hop;
 }
 
@@ -174,10 +173,10 @@ void UpstreamProxies::connect_failed(const UpstreamHop& hop, const std::string& 
 {
     if (!hop.via) return;
     int64_t now = unix_ms();
-    if (!book_.suspect(hop.name, now))
+    if (!book_.suspect(hop.proxy, now))
         lbkit::log::info("upstream proxy ", hop.name, ": connect failed (", why, "); suspect for ",
                          suspect_for_.count(), " ms");
-    book_.mark_suspect(hop.name, now + suspect_for_.count());
+    book_.mark_suspect(hop.proxy, now + suspect_for_.count());
     failed(hop, "connect");
 }
 

@@ -48,6 +48,8 @@ struct ProxyCandidate {
 };
 
 // The proxies of rule now, in table order, groups expanded to their servers.
+// Their names are views of book's names and rule's entries: they are used
+// while both stand as they were.
 std::vector<ProxyCandidate> rule_proxies(const ProxyRule& rule, const StateBook& book, int64_t now_ms);
 
 // Why a proxy cannot be chosen now ("down", "pinned", "draining",

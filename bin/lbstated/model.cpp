@@ -237,9 +237,9 @@ lbkit::api::StateView Model::view(int64_t now_ms, const std::string& only_group)
             sv.state = c.state;
             sv.pinned = c.pinned;
             sv.draining = c.draining;
-            if (const ServerStatus* s = status(c.name); s && s->last_report_ms >= 0)
+            if (const ServerStatus* s = status(sv.name); s && s->last_report_ms >= 0)
                 sv.age_ms = now_ms - s->last_report_ms;
-            sv.ejected_by = ejected_by(c.name, now_ms);
+            sv.ejected_by = ejected_by(sv.name, now_ms);
             gv.servers.push_back(std::move(sv));
         }
         v.groups.push_back(std::move(gv));
@@ -258,7 +258,7 @@ std::optional<std::string> Model::select(const Group& g, std::mt19937_64& rng)
     int i = lbkit::select::choose(lbkit::select::Policy::least, cands, rng);
     if (i < 0)
         return std::nullopt;
-    const std::string& name = cands[static_cast<std::size_t>(i)].name;
+    const std::string& name = g.members[static_cast<std::size_t>(i)].server;  // candidates are in member order
     if (auto it = servers_.find(name); it != servers_.end())
         ++it->second.assigned;
     return name;

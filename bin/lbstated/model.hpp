@@ -66,6 +66,7 @@ public:
     bool draining(const std::string& server) const { return drains_.count(server) != 0; }
 
     lbkit::api::StateView view(int64_t now_ms, const std::string& only_group = "") const;
+    // g's servers in member order; their names are views of g's.
     std::vector<lbkit::select::Candidate> candidates(const Group& g) const;
     // Central selection: the choice is counted as load until the next report.
     std::optional<std::string> select(const Group& g, std::mt19937_64& rng);

@@ -200,12 +200,13 @@ void Stated::update_server_metrics()
     std::set<std::pair<std::string, std::string>> now;
     for (const auto& g : model_.groups().groups)
         for (const auto& c : model_.candidates(g)) {
-            lbkit::Labels l{{"group", g.name}, {"server", c.name}};
+            std::string server(c.name);
+            lbkit::Labels l{{"group", g.name}, {"server", server}};
             metrics_.gauge("lbstated_server_load", "Load of a server as last reported or pinned", l).set(c.load);
             metrics_.gauge("lbstated_server_up", "1 when the server is up", l).set(c.state == State::up ? 1 : 0);
             metrics_.gauge("lbstated_server_ejected_by", "Proxies that eject the server now (passive ejection)", l)
-                .set(model_.ejected_by(c.name, now_ms()));
-            now.emplace(g.name, c.name);
+                .set(model_.ejected_by(server, now_ms()));
+            now.emplace(g.name, std::move(server));
         }
     for (const auto& [group, server] : metric_servers_)
         if (!now.count({group, server}))

@@ -82,7 +82,10 @@ struct Run {
 
 class Sim {
 public:
-    Sim(const Options& o, const Scenario& sc, sel::Policy policy) : o_(o), sc_(sc), policy_(policy), rng_(o.seed) {}
+    Sim(const Options& o, const Scenario& sc, sel::Policy policy) : o_(o), sc_(sc), policy_(policy), rng_(o.seed)
+    {
+        for (std::size_t i = 0; i < o_.ratios.size(); ++i) names_.push_back("s" + std::to_string(i + 1));
+    }
 
     Run run()
     {
@@ -123,7 +126,7 @@ private:
         std::vector<sel::Candidate> c;
         for (std::size_t i = 0; i < o_.ratios.size(); ++i) {
             sel::Candidate k;
-            k.name = "s" + std::to_string(i + 1);
+            k.name = names_[i];
             k.load = published_[i];
             k.ratio = o_.ratios[i];
             k.state = lbkit::api::State::up;
@@ -200,6 +203,7 @@ private:
     const Scenario& sc_;
     sel::Policy policy_;
     std::mt19937_64 rng_;
+    std::vector<std::string> names_;         // by server; the candidates view them
     std::vector<Proxy> proxies_;
     std::vector<std::vector<double>> recv_;  // proxies' requests received per second and server
     std::vector<double> window_;             // received since the last report

@@ -103,6 +103,7 @@ BOOST_AUTO_TEST_CASE(proxies_as_written)
     BOOST_TEST(ps[1].text == "proxies.example");
     BOOST_TEST(!ps[1].port_given);  // may be a representative name
     BOOST_TEST(ps[1].address.str() == "proxies.example:3128");
+    BOOST_TEST(ps[1].name == "proxies.example:3128");  // the name a state or history gives it
     BOOST_TEST(ps[2].address.str() == "10.0.0.1:3128");
     BOOST_TEST(m.rules[1].direct);
     BOOST_TEST(m.rules[1].proxies.empty());

@@ -204,14 +204,14 @@ BOOST_AUTO_TEST_CASE(suspect_servers_are_avoided_while_another_is_eligible)
 {
     StateBook b(Millis{30000});
     b.apply(state(1, {server("a:80", api::State::up), server("b:80", api::State::up)}), "s", t0);
-    b.mark_suspect("a:80", t0 + 5000);
-    BOOST_TEST(b.suspect("a:80", t0 + 4999));
+    b.mark_suspect(b.find_server("a:80"), t0 + 5000);
+    BOOST_TEST(b.suspect(b.find_server("a:80"), t0 + 4999));
     auto during = tally(b, Policy::p2c, t0 + 100);
     BOOST_TEST(during["b:80"] == 300);
     auto after = tally(b, Policy::p2c, t0 + 5000);
     BOOST_TEST(after["a:80"] > 0);
     // Both suspect: a suspect server is better than none.
-    b.mark_suspect("b:80", t0 + 5000);
+    b.mark_suspect(b.find_server("b:80"), t0 + 5000);
     auto both = tally(b, Policy::p2c, t0 + 100);
     BOOST_TEST(both["a:80"] + both["b:80"] == 300);
 }
@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_CASE(json_shows_effective_state_and_local_facts)
 {
     StateBook b(Millis{1000});
     b.apply(state(7, {server("a:80", api::State::up)}), "s1:7400", t0);
-    b.mark_suspect("a:80", t0 + 10000);
+    b.mark_suspect(b.find_server("a:80"), t0 + 10000);
     b.request_started(b.intern("a:80"));
     auto j = b.to_json(t0 + 500);
     BOOST_TEST(j["version"].get<uint64_t>() == 7u);
@@ -373,7 +373,7 @@ Passive passive(int eject_after, int max_percent = 50, int64_t slow_ms = 10000)
 
 void fail(StateBook& b, const std::string& s, int n, int64_t now)
 {
-    for (int i = 0; i < n; ++i) b.server_failed(s, now);
+    for (int i = 0; i < n; ++i) b.server_failed(b.find_server(s), now);
 }
 
 }  // namespace
@@ -456,14 +456,14 @@ BOOST_AUTO_TEST_CASE(consecutive_failures_eject_and_a_success_resets_them)
     StateBook b(Millis{30000}, passive(3));
     b.apply(state(1, up3()), "s1:7400", t0);
     fail(b, "a:80", 2, t0);
-    b.server_ok("a:80", t0);
+    b.server_ok(b.find_server("a:80"), t0);
     fail(b, "a:80", 2, t0);
-    BOOST_TEST(!b.ejected("a:80", t0));
-    FailureOutcome o = b.server_failed("a:80", t0 + 5);
+    BOOST_TEST(!b.ejected(b.find_server("a:80"), t0));
+    FailureOutcome o = b.server_failed(b.find_server("a:80"), t0 + 5);
     BOOST_TEST((o.kind == FailureOutcome::ejected));
     BOOST_TEST(o.ejections == 1);
     BOOST_TEST(o.until_ms == t0 + 5 + 30000);
-    BOOST_TEST(b.ejected("a:80", t0 + 5));
+    BOOST_TEST(b.ejected(b.find_server("a:80"), t0 + 5));
     BOOST_TEST(cand(b, "a:80", t0 + 5).ejected);
     BOOST_TEST(!cand(b, "b:80", t0 + 5).ejected);
     BOOST_TEST(b.next_return_ms() == t0 + 30005);
@@ -490,7 +490,7 @@ BOOST_AUTO_TEST_CASE(consecutive_failures_eject_and_a_success_resets_them)
     BOOST_TEST(b.to_json(t0 + 30005)["groups"][0]["servers"][0]["ejected_until_ms"] == 0);
     // The count of failures started again at the ejection.
     fail(b, "a:80", 2, t0 + 30010);
-    BOOST_TEST(!b.ejected("a:80", t0 + 30010));
+    BOOST_TEST(!b.ejected(b.find_server("a:80"), t0 + 30010));
 }
 
 BOOST_AUTO_TEST_CASE(ejection_time_grows_with_the_count_is_capped_and_forgotten)
@@ -500,7 +500,7 @@ BOOST_AUTO_TEST_CASE(ejection_time_grows_with_the_count_is_capped_and_forgotten)
     int64_t now = t0;
     std::vector<int64_t> spans;
     for (int i = 0; i < 12; ++i) {
-        FailureOutcome o = b.server_failed("a:80", now);
+        FailureOutcome o = b.server_failed(b.find_server("a:80"), now);
         BOOST_TEST((o.kind == FailureOutcome::ejected));
         spans.push_back(o.until_ms - now);
         now = o.until_ms;  // back, and failing again at once
@@ -510,11 +510,11 @@ BOOST_AUTO_TEST_CASE(ejection_time_grows_with_the_count_is_capped_and_forgotten)
     BOOST_TEST(spans[2] == 90000);
     BOOST_TEST(spans[9] == 300000);
     BOOST_TEST(spans[11] == 300000);
-    BOOST_TEST(b.ejections("a:80", now) == 12);
+    BOOST_TEST(b.ejections(b.find_server("a:80"), now) == 12);
     // Five minutes healthy after the last ejection: the count starts over.
-    BOOST_TEST(b.ejections("a:80", now + 299999) == 12);
-    BOOST_TEST(b.ejections("a:80", now + 300000) == 0);
-    FailureOutcome o = b.server_failed("a:80", now + 300000);
+    BOOST_TEST(b.ejections(b.find_server("a:80"), now + 299999) == 12);
+    BOOST_TEST(b.ejections(b.find_server("a:80"), now + 300000) == 0);
+    FailureOutcome o = b.server_failed(b.find_server("a:80"), now + 300000);
     BOOST_TEST(o.ejections == 1);
     BOOST_TEST(o.until_ms - (now + 300000) == 30000);
 }
@@ -524,26 +524,26 @@ BOOST_AUTO_TEST_CASE(max_ejection_percent_keeps_servers_in_but_one_may_always_go
     StateBook b(Millis{30000}, passive(2, 50));
     b.apply(state(1, up3()), "s1:7400", t0);
     fail(b, "a:80", 2, t0);
-    BOOST_TEST(b.ejected("a:80", t0));
+    BOOST_TEST(b.ejected(b.find_server("a:80"), t0));
     // 50% of 3 is one server: the next ones are held however often they fail.
     fail(b, "b:80", 1, t0);
-    FailureOutcome o = b.server_failed("b:80", t0);
+    FailureOutcome o = b.server_failed(b.find_server("b:80"), t0);
     BOOST_TEST((o.kind == FailureOutcome::held));
     BOOST_TEST(o.group == G);
     fail(b, "c:80", 5, t0);
-    BOOST_TEST(!b.ejected("b:80", t0));
-    BOOST_TEST(!b.ejected("c:80", t0));
-    BOOST_TEST(b.ejected_in_group(b.view().groups[0], t0) == 1);
+    BOOST_TEST(!b.ejected(b.find_server("b:80"), t0));
+    BOOST_TEST(!b.ejected(b.find_server("c:80"), t0));
+    BOOST_TEST(b.ejected_in_group(0, t0) == 1);
     // When a returns, the next failure of b ejects it.
     b.take_returned(t0 + 30000);
-    o = b.server_failed("b:80", t0 + 30000);
+    o = b.server_failed(b.find_server("b:80"), t0 + 30000);
     BOOST_TEST((o.kind == FailureOutcome::ejected));
 
     // 0% still lets one server go; 50% of 4 is two.
     StateBook none(Millis{30000}, passive(1, 0));
     none.apply(state(1, up3()), "s1:7400", t0);
-    BOOST_TEST((none.server_failed("a:80", t0).kind == FailureOutcome::ejected));
-    BOOST_TEST((none.server_failed("b:80", t0).kind == FailureOutcome::held));
+    BOOST_TEST((none.server_failed(none.find_server("a:80"), t0).kind == FailureOutcome::ejected));
+    BOOST_TEST((none.server_failed(none.find_server("b:80"), t0).kind == FailureOutcome::held));
     StateBook four(Millis{30000}, passive(1, 50));
     auto s4 = up3();
     s4.push_back(server("d:80", api::State::up));
@@ -551,7 +551,7 @@ BOOST_AUTO_TEST_CASE(max_ejection_percent_keeps_servers_in_but_one_may_always_go
     fail(four, "a:80", 1, t0);
     fail(four, "b:80", 1, t0);
     fail(four, "c:80", 1, t0);
-    BOOST_TEST(four.ejected_in_group(four.view().groups[0], t0) == 2);
+    BOOST_TEST(four.ejected_in_group(0, t0) == 2);
 }
 
 BOOST_AUTO_TEST_CASE(eject_after_zero_never_ejects)
@@ -559,6 +559,84 @@ BOOST_AUTO_TEST_CASE(eject_after_zero_never_ejects)
     StateBook b(Millis{30000}, passive(0));
     b.apply(state(1, up3()), "s1:7400", t0);
     fail(b, "a:80", 100, t0);
-    BOOST_TEST(!b.ejected("a:80", t0));
+    BOOST_TEST(!b.ejected(b.find_server("a:80"), t0));
     BOOST_TEST(b.next_return_ms() == 0);
+}
+
+// A server that two groups have is one id: what the proxy learns of it
+// through one group (requests in flight, a failed connect, an ejection)
+// holds in the other, and --max-ejection-percent counts it in both.
+BOOST_AUTO_TEST_CASE(a_server_in_two_groups_shares_its_facts)
+{
+    StateBook b(Millis{30000}, passive(1, 50));
+    auto v = state(1, {server("a:80", api::State::up), server("b:80", api::State::up)}, "www.a.co.jp");
+    v.groups.push_back({"img.a.co.jp", {server("c:80", api::State::up), server("a:80", api::State::up)}});
+    b.apply(v, "s1:7400", t0);
+    auto in = [&b](const std::string& group, std::size_t index, int64_t now) {
+        return b.candidates(group, now).at(index);
+    };
+    ServerId a = b.find_server("a:80");
+    BOOST_TEST(in("www.a.co.jp", 0, t0).name == "a:80");
+    BOOST_TEST(in("img.a.co.jp", 1, t0).name == "a:80");
+
+    b.request_started(a);
+    BOOST_TEST(in("www.a.co.jp", 0, t0).inflight == 1.0);
+    BOOST_TEST(in("img.a.co.jp", 1, t0).inflight == 1.0);
+    b.mark_suspect(a, t0 + 100);
+    BOOST_TEST(in("img.a.co.jp", 1, t0).suspect);
+
+    FailureOutcome o = b.server_failed(a, t0);
+    BOOST_TEST((o.kind == FailureOutcome::ejected));
+    BOOST_TEST(in("www.a.co.jp", 0, t0).ejected);
+    BOOST_TEST(in("img.a.co.jp", 1, t0).ejected);
+    BOOST_TEST(b.ejected_in_group(0, t0) == 1);
+    BOOST_TEST(b.ejected_in_group(1, t0) == 1);
+    auto j = b.to_json(t0);
+    BOOST_TEST(j["groups"][0]["servers"][0]["ejected_until_ms"] == o.until_ms);
+    BOOST_TEST(j["groups"][1]["servers"][1]["ejected_until_ms"] == o.until_ms);
+    BOOST_TEST((b.ejected_servers(t0) == std::vector<std::string>{"a:80"}));
+    // Each group of two is at its limit with a out: their other servers stay.
+    FailureOutcome c = b.server_failed(b.find_server("c:80"), t0);
+    BOOST_TEST((c.kind == FailureOutcome::held));
+    BOOST_TEST(c.group == "img.a.co.jp");
+    BOOST_TEST(b.server_failed(b.find_server("b:80"), t0).group == "www.a.co.jp");
+    // It returns once, and ramps in both groups.
+    BOOST_TEST((b.take_returned(o.until_ms) == std::vector<std::string>{"a:80"}));
+    BOOST_TEST(in("www.a.co.jp", 0, o.until_ms).ramp == 0.1, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(in("img.a.co.jp", 1, o.until_ms).ramp == 0.1, boost::test_tools::tolerance(1e-9));
+}
+
+// Candidates view the book's names, which outlive the state that named them.
+BOOST_AUTO_TEST_CASE(candidate_names_outlive_their_state)
+{
+    StateBook b(Millis{30000});
+    const std::string name = "a-server-with-a-name-longer-than-a-short-string.example:8080";
+    b.apply(state(1, {server(name, api::State::up)}), "s1:7400", t0);
+    auto held = b.candidates(G, t0);
+    b.apply(state(2, {server("b:80", api::State::up)}), "s1:7400", t0 + 1);
+    BOOST_TEST(held.at(0).name == name);
+    BOOST_TEST(b.candidates(G, t0 + 1).at(0).name == "b:80");
+}
+
+// Ids and their facts stay for the book's life: a server dropped by one
+// state and named again by a later one is still ejected, under its old id.
+BOOST_AUTO_TEST_CASE(a_server_dropped_and_named_again_keeps_its_id_and_facts)
+{
+    StateBook b(Millis{30000}, passive(1, 100));
+    b.apply(state(1, up3()), "s1:7400", t0);
+    ServerId a = b.find_server("a:80");
+    FailureOutcome o = b.server_failed(a, t0);
+    BOOST_TEST((o.kind == FailureOutcome::ejected));
+    b.apply(state(2, {server("b:80", api::State::up), server("c:80", api::State::up)}), "s1:7400", t0 + 1);
+    BOOST_TEST(b.find_server("a:80") == a);
+    BOOST_TEST(b.ejected(a, t0 + 1));
+    b.apply(state(3, up3()), "s1:7400", t0 + 2);
+    BOOST_TEST(b.find_server("a:80") == a);
+    BOOST_TEST(cand(b, "a:80", t0 + 2).ejected);
+    // An id the book never gave has no facts and takes none.
+    b.mark_suspect(no_server, t0 + 5000);
+    BOOST_TEST(!b.suspect(no_server, t0));
+    BOOST_TEST((b.server_failed(no_server, t0).kind == FailureOutcome::counted));
+    BOOST_TEST(!b.ejected(no_server, t0));
+    BOOST_TEST(b.ramp(no_server, t0) == 1.0);
 }

@@ -44,7 +44,9 @@ std::string order_of(const ProxyRule& rule, const StateBook& book, int64_t now)
     std::string out;
     for (std::size_t i : try_order(all)) {
         std::string why = unusable_reason(all[i]);
-        out += (out.empty() ? "" : " ") + all[i].c.name + (why.empty() ? "" : "(" + why + ")");
+        if (!out.empty()) out += " ";
+        out += all[i].c.name;
+        if (!why.empty()) out += "(" + why + ")";
     }
     return out;
 }
@@ -82,7 +84,7 @@ BOOST_FIXTURE_TEST_CASE(pinned_down_suspect_and_draining_are_never_tried, Fixtur
                        server("p3:3128", api::State::up, 2)});
     v.groups[0].servers[2].draining = true;
     book.apply(v, "s", t0);
-    book.mark_suspect("p2:3128", t0 + 5000);
+    book.mark_suspect(book.find_server("p2:3128"), t0 + 5000);
     ProxyMap m = map_of("* proxies.test\n");
     BOOST_TEST(order_of(m.rules[0], book, t0) == "p1:3128(pinned) p2:3128(suspect) p3:3128(draining)");
     UpstreamProxies up(book, m, metrics, Policy::adaptive, lbkit::Millis{5000});

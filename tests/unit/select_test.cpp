@@ -24,7 +24,7 @@ std::map<std::string, int> tally(select::Policy p, const std::vector<Candidate>&
     std::map<std::string, int> out;
     for (int i = 0; i < n; ++i) {
         int k = select::choose(p, c, rng);
-        out[k < 0 ? "-" : c[static_cast<std::size_t>(k)].name]++;
+        out[std::string(k < 0 ? "-" : c[static_cast<std::size_t>(k)].name)]++;
     }
     return out;
 }
@@ -135,7 +135,8 @@ double fraction(const std::map<std::string, int>& t, const std::string& name, in
 
 // Loads as the servers would report them after receiving the shares a
 // selector holds now, plus foreign load on some of them.
-void follow_shares(std::vector<Candidate>& c, double total, const std::map<std::string, double>& foreign = {})
+void follow_shares(std::vector<Candidate>& c, double total,
+                   const std::map<std::string, double, std::less<>>& foreign = {})
 {
     double w = 0;
     for (const auto& k : c) w += k.ratio * k.share;
