@@ -5,7 +5,6 @@
 
 #include <string>
 
-#include "http/head_rewrite.hpp"
 
 namespace lbkit::http {
 
@@ -21,10 +20,10 @@ void write_error(evbuffer* out, std::string_view tool, const ErrorAnswer& a)
                         "Content-Type: text/plain; charset=utf-8\r\n"
                         "Content-Length: %zu\r\n"
                         "Cache-Control: no-store\r\n"
-                        "Via: %.*s\r\n"
+                        "Via: 1.1 %.*s\r\n"
                         "%s"
                         "\r\n",
-                        a.status, reason, body.size(), int(via_value.size()), via_value.data(),
+                        a.status, reason, body.size(), int(tool.size()), tool.data(),
                         a.close ? "Connection: close\r\n" : "");
     if (!a.head_only)
         evbuffer_add(out, body.data(), body.size());

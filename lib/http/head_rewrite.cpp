@@ -20,7 +20,8 @@ void append_uint(std::string& out, unsigned v)
     out.append(buf, r.ptr);
 }
 
-void append_headers(const Head& h, std::string& out, bool skip_host, bool skip_te, bool skip_length = false)
+void append_headers(const Head& h, std::string_view tool, std::string& out, bool skip_host, bool skip_te,
+                    bool skip_length = false)
 {
     for (const auto& hd : h.headers) {
         if (dropped(h, hd))
@@ -33,7 +34,7 @@ void append_headers(const Head& h, std::string& out, bool skip_host, bool skip_t
             continue;
         out.append(hd.name).append(": ").append(hd.value).append("\r\n");
     }
-    out.append("Via: ").append(via_value).append("\r\n");
+    out.append("Via: 1.1 ").append(tool).append("\r\n");
 }
 
 }  // namespace
@@ -83,10 +84,10 @@ void build_proxy_request_line(std::string_view origin_line, std::string_view hos
     line.append(rest);
 }
 
-void build_request_rest(const Head& req, std::string& rest)
+void build_request_rest(const Head& req, std::string_view tool, std::string& rest)
 {
     rest.clear();
-    append_headers(req, rest, true, false);
+    append_headers(req, tool, rest, true, false);
     rest.append("\r\n");
 }
 
@@ -97,7 +98,7 @@ void append_host_line(std::string& out, std::string_view host, uint16_t port)
     out.append("\r\n");
 }
 
-void build_response_head(const Head& resp, const ResponsePlan& plan, std::string& out)
+void build_response_head(const Head& resp, const ResponsePlan& plan, std::string_view tool, std::string& out)
 {
     out.assign("HTTP/1.1 ");
     append_uint(out, unsigned(resp.status));
@@ -107,7 +108,7 @@ void build_response_head(const Head& resp, const ResponsePlan& plan, std::string
     else
         out.append(http_status_str(static_cast<http_status>(resp.status)));
     out.append("\r\n");
-    append_headers(resp, out, false, plan.dechunk || plan.new_length, plan.new_length);
+    append_headers(resp, tool, out, false, plan.dechunk || plan.new_length, plan.new_length);
     if (plan.chunked)
         out.append("Transfer-Encoding: chunked\r\n");
     if (plan.close_client)

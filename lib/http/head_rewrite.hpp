@@ -3,6 +3,7 @@
 // added) and the response to the client (same filtering, and the
 // Connection header that says what the proxy will do with the client
 // connection). Built into strings whose capacity is reused per connection.
+// The Via header names the tool that relays ("Via: 1.1 lbproxy").
 #pragma once
 #include <cstdint>
 #include <string>
@@ -12,8 +13,6 @@
 #include "http/request_target.hpp"
 
 namespace lbkit::http {
-
-inline constexpr std::string_view via_value = "1.1 lbproxy";
 
 // "GET /path?q HTTP/1.1\r\n" into line.
 void build_request_line(const Head& req, const Target& t, std::string& line);
@@ -26,7 +25,7 @@ void build_proxy_request_line(std::string_view origin_line, std::string_view hos
 // The headers sent on to the server, without Host (host_line adds it, so a
 // retry on another server changes only that line), ending with Via and the
 // blank line.
-void build_request_rest(const Head& req, std::string& rest);
+void build_request_rest(const Head& req, std::string_view tool, std::string& rest);
 
 // "Host: web1:8080\r\n": the port is left out when it is 80.
 void append_host_line(std::string& out, std::string_view host, uint16_t port);
@@ -40,6 +39,6 @@ struct ResponsePlan {
 };
 
 // Status line and headers for the client.
-void build_response_head(const Head& resp, const ResponsePlan& plan, std::string& out);
+void build_response_head(const Head& resp, const ResponsePlan& plan, std::string_view tool, std::string& out);
 
 }  // namespace lbkit::http

@@ -52,7 +52,7 @@ void Relay::begin(const Head& req, const Target& t)
     req_body_done_ = req.complete || req.framing == Framing::none;
     body_moved_ = false;
     build_request_line(req, t, req_line_);
-    build_request_rest(req, req_rest_);
+    build_request_rest(req, ctx_.tool, req_rest_);
 
     resp_scanned_ = 0;
     resp_ = Resp::head;
@@ -196,7 +196,7 @@ bool Relay::read_response_head()
             }
             // 100 Continue and friends: an HTTP/1.0 client would not understand.
             if (!req_is_10_) {
-                build_response_head(resp_head_, ResponsePlan{}, resp_buf_);
+                build_response_head(resp_head_, ResponsePlan{}, ctx_.tool, resp_buf_);
                 evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
                 record_.add_out(int64_t(resp_buf_.size()));
             }
@@ -210,7 +210,7 @@ bool Relay::read_response_head()
         resp_framing_ = resp_head_.framing;
         bool body_follows = !resp_head_.complete && resp_framing_ != Framing::none;
         ResponsePlan plan = response_plan(body_follows);
-        build_response_head(resp_head_, plan, resp_buf_);
+        build_response_head(resp_head_, plan, ctx_.tool, resp_buf_);
         evbuffer_add(client_sink(), resp_buf_.data(), resp_buf_.size());
         record_.add_out(int64_t(resp_buf_.size()));
         record_.answered(st);

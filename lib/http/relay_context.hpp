@@ -31,8 +31,9 @@ struct RelayContext {
     UpstreamPool& pool;
     RouteFactory make_route;  // the tool's route, or a test's own
     Stages stages;
-    // Who signs the answers the engine makes up itself ("lbproxy: 502 Bad
-    // Gateway"; error_page.hpp).
+    // Who relays: named in the Via header of every head sent on
+    // (head_rewrite.hpp) and signing the answers the engine makes up itself
+    // ("lbproxy: 502 Bad Gateway"; error_page.hpp).
     std::string_view tool;
 };
 

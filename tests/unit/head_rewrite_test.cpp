@@ -48,7 +48,7 @@ BOOST_AUTO_TEST_CASE(request_to_server)
     BOOST_REQUIRE(parse_absolute(r.head.target, t) == nullptr);
     std::string line, rest;
     build_request_line(r.head, t, line);
-    build_request_rest(r.head, rest);
+    build_request_rest(r.head, "lbproxy", rest);
     BOOST_TEST(line == "GET /p?q=1 HTTP/1.1\r\n");
     BOOST_TEST(rest == "Accept: */*\r\nVia: 1.0 other\r\nVia: 1.1 lbproxy\r\n\r\n");
 }
@@ -98,18 +98,18 @@ BOOST_AUTO_TEST_CASE(response_to_client)
              "\r\n",
              HTTP_RESPONSE);
     std::string out;
-    build_response_head(r.head, ResponsePlan{}, out);
+    build_response_head(r.head, ResponsePlan{}, "lbproxy", out);
     BOOST_TEST(out == "HTTP/1.1 200 Fine\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
                       "X-Backend: b1\r\nVia: 1.1 lbproxy\r\n\r\n");
     ResponsePlan ten;
     ten.dechunk = true;
     ten.close_client = true;
-    build_response_head(r.head, ten, out);
+    build_response_head(r.head, ten, "lbproxy", out);
     BOOST_TEST(out == "HTTP/1.1 200 Fine\r\nContent-Type: text/plain\r\n"
                       "X-Backend: b1\r\nVia: 1.1 lbproxy\r\nConnection: close\r\n\r\n");
     ResponsePlan ka;
     ka.keep_alive_10 = true;
-    build_response_head(r.head, ka, out);
+    build_response_head(r.head, ka, "lbproxy", out);
     BOOST_TEST(out.find("Connection: keep-alive\r\n") != std::string::npos);
 }
 
@@ -121,13 +121,13 @@ BOOST_AUTO_TEST_CASE(response_with_a_filtered_body)
     ResponsePlan plan;
     plan.new_length = plan.chunked = true;
     std::string out;
-    build_response_head(r.head, plan, out);
+    build_response_head(r.head, plan, "lbproxy", out);
     BOOST_TEST(out == "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nVia: 1.1 lbproxy\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n");
     Parsed c("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_RESPONSE);
     ResponsePlan ten;
     ten.new_length = ten.close_client = true;
-    build_response_head(c.head, ten, out);
+    build_response_head(c.head, ten, "lbproxy", out);
     BOOST_TEST(out == "HTTP/1.1 200 OK\r\nVia: 1.1 lbproxy\r\nConnection: close\r\n\r\n");
 }
 

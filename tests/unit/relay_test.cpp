@@ -225,6 +225,7 @@ BOOST_AUTO_TEST_CASE(answer_relayed_reported_and_recorded)
     e.send(get);
     BOOST_REQUIRE(e.run_until([&] { return s.has_request(); }));
     BOOST_TEST(s.got.find("GET /page HTTP/1.1\r\n") == 0u, s.got);
+    BOOST_TEST(s.got.find("\r\nVia: 1.1 relaytest\r\n") != std::string::npos, s.got);  // the tool relays
     BOOST_TEST(e.events.in_flight == 1);  // until the answer is in
     s.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     const http::Exchange& row = e.only_row();
@@ -243,6 +244,7 @@ BOOST_AUTO_TEST_CASE(answer_relayed_reported_and_recorded)
     for (http::ServerId id : e.events.servers)
         BOOST_TEST(id == server_id);
     BOOST_TEST(e.answer.substr(e.answer.size() - 2) == "ok");
+    BOOST_TEST(e.answer.find("\r\nVia: 1.1 relaytest\r\n") != std::string::npos, e.answer);
 }
 
 BOOST_AUTO_TEST_CASE(server_error_counted_against_the_server)
