@@ -113,8 +113,8 @@ std::string squid_hierarchy(const Json& r)
 {
     std::string server = r.value("server", "");
     std::string proxy = r.value("upstream_proxy", "");
+    if (server.empty() || proxy == "-") return "HIER_NONE/-";
     if (!proxy.empty() && proxy != "DIRECT") return "FIRSTUP_PARENT/" + proxy;
-    if (server.empty()) return "HIER_NONE/-";
     // host:port as the groups table names it: the servers of one host
     // on several ports stay apart.
     return "HIER_DIRECT/" + server;

@@ -241,5 +241,11 @@ like "both stopped: 502 that names the pattern and why" "$out" \
 out=$(curl "${X[@]}" -w ' %{http_code}' "http://www.example.test:$BP/")
 like "... and the next request too (both suspect now)" "$out" \
     "no upstream proxy for \\*\\.example\\.test is usable \\(2 known: 2 suspect\\).* 502$"
+no_proxy_row() { hist | grep -F '(2 known: 2 suspect)'; }
+wait_for 5 no_proxy_row
+like "history: no proxy carried the 502, none is named" "$(no_proxy_row | head -1)" '"upstream_proxy":"-"'
+like "lbctl history --format squid: HIER_NONE" \
+    "$("$LBCTL" -s "$AD" history --format squid | grep -F "/502 " | grep -F "http://www.example.test:$BP/" | tail -1)" \
+    'TAG_NONE/502 .* HIER_NONE/- -$'
 
 done_testing
