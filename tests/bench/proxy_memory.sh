@@ -73,7 +73,7 @@ echo "(RSS in MiB; nginx counts master and worker; tinyproxy closes every connec
 
 if [ $lbproxy_ran = yes ]; then
     rss=$(awk '$1 == "lbproxy" { print $2 }' "$B/rss")
-    echo "target lbproxy RSS with $CLIENTS idle clients <= 64 MiB: $(verdict "$rss <= 65536")"
+    echo "target lbproxy RSS with $CLIENTS idle clients <= 32 MiB: $(verdict "$rss <= 32768")"
 else
     [ -x "$LBPROXY" ] || echo "SKIP: lbproxy not built ($LBPROXY missing)"
     [ -x "$LBSTATED" ] || echo "SKIP: lbproxy row needs lbstated, not built ($LBSTATED missing)"
