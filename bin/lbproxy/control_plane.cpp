@@ -185,7 +185,10 @@ ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOption
 {
     restore();
     proxymap.start();
-    sources.on_restart([this](const std::string& source) { book.source_restarted(source); });
+    sources.on_restart([this](const std::string& source) {
+        book.source_restarted(source);
+        ejections.state_server_restarted(source);
+    });
     admin.add(admin_routes(deps));
     admin.on_health([this] {
         int64_t now = unix_ms();

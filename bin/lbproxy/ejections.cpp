@@ -22,6 +22,7 @@ EjectionReports::EjectionReports(httpc::Client& http, const std::vector<std::str
     for (const auto& u : state_servers) {
         auto t = std::make_unique<Target>();
         t->url = normalize_state_url(u);
+        t->key = source_key(t->url);
         targets_.push_back(std::move(t));
     }
 }
@@ -85,11 +86,12 @@ void EjectionReports::send(Target& t, httpc::Request req, const std::string& wha
     in_flight_.insert(*id);
 }
 
-void EjectionReports::ejected(const std::string& server, int64_t remaining_ms)
+void EjectionReports::ejected(const std::string& server, int64_t remaining_ms, const std::string& only_to)
 {
     std::string path = "/v1/servers/" + lbkit::httpd::url_encode(server) + "/ejection";
     std::string body = lbkit::api::dump({{"proxy", proxy_}, {"until_ms", remaining_ms}});
     for (auto& t : targets_) {
+        if (!only_to.empty() && t->key != only_to) continue;
         httpc::Request req;
         req.method = "POST";
         req.url = t->url + path;
@@ -136,6 +138,18 @@ void Ejections::failed(ServerId id)
     metrics_.counter("lbproxy_ejections_total", "Passive ejections of each server", {{"server", server}}).inc();
     reports_.ejected(server, o.until_ms - now);
     arm();
+}
+
+void Ejections::state_server_restarted(const std::string& key)
+{
+    if (stopped_) return;
+    int64_t now = unix_ms();
+    std::vector<std::string> out = book_.ejected_servers(now);
+    for (const auto& server : out)
+        reports_.ejected(server, book_.ejection_end_ms(book_.find_server(server)) - now, key);
+    if (!out.empty())
+        log::info("state server ", key, " restarted: ", out.size(), " ejection", out.size() == 1 ? "" : "s",
+                  " in force reported again");
 }
 
 void Ejections::arm()

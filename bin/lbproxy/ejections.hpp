@@ -7,7 +7,9 @@
 //   DELETE /v1/servers/NAME/ejection?proxy=ID
 // A report that fails is logged once per state server (until one works
 // again) and changes nothing here: the ejection is local. lbstated expires
-// an ejection at its time even when the return is never reported.
+// an ejection at its time even when the return is never reported, and keeps
+// ejections in memory only: when a state server restarts, the ejections in
+// force are reported to it again.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -32,7 +34,9 @@ public:
     // port is bound, before any report.
     void set_proxy(std::string id) { proxy_ = std::move(id); }
     const std::string& proxy() const { return proxy_; }
-    void ejected(const std::string& server, int64_t remaining_ms);
+    // To every state server, or only to the one whose key (source_key) is
+    // only_to.
+    void ejected(const std::string& server, int64_t remaining_ms, const std::string& only_to = "");
     void returned(const std::string& server);
     // Shutdown: the reports still out are dropped, and the ejections in
     // force are ended at every state server (blocking, briefly: the loop
@@ -42,6 +46,7 @@ public:
 private:
     struct Target {
         std::string url;   // normalized base URL
+        std::string key;   // source_key(url)
         bool warned = false;
     };
     void send(Target& t, lbkit::httpc::Request req, const std::string& what);
@@ -63,6 +68,8 @@ public:
     // The outcome of a request to a server of a group.
     void ok(ServerId server);
     void failed(ServerId server);
+    // The state server with this key restarted and forgot our ejections.
+    void state_server_restarted(const std::string& key);
     // Shutdown: no more returns; the state servers forget our ejections.
     void stop();
 

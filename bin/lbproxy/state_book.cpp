@@ -436,6 +436,11 @@ std::vector<std::string> StateBook::ejected_servers(int64_t now_ms) const
     return out;
 }
 
+int64_t StateBook::ejection_end_ms(ServerId server) const
+{
+    return facts(server).health.until_ms;
+}
+
 int64_t StateBook::next_return_ms() const
 {
     int64_t next = 0;

@@ -138,6 +138,8 @@ public:
     std::vector<std::string> take_returned(int64_t now_ms);
     // Servers ejected now, sorted.
     std::vector<std::string> ejected_servers(int64_t now_ms) const;
+    // When server's ejection ends (Unix ms); in the past when it is not out.
+    int64_t ejection_end_ms(ServerId server) const;
     // When the next ejected server returns; 0 when none is out.
     int64_t next_return_ms() const;
     // Ejections counted for the backoff (after forget_after, 0).

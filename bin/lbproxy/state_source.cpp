@@ -28,6 +28,7 @@ struct StateSources::Source {
     lbkit::Backoff backoff{Millis{250}, Millis{5000}};
     int64_t last_ok_ms = 0;
     int64_t last_push_ms = 0;
+    int64_t last_health_ms = 0;  // a health check was sent
     int64_t down_until_ms = 0;  // central: not asked again before this
     bool pull_in_flight = false;
     std::string last_error;
@@ -163,12 +164,18 @@ void StateSources::watch(Source& s)
 {
     if (stopped_) return;
     int64_t now = unix_ms();
-    // Periodic pushes that keep arriving are proof enough of a live subscription.
+    // Periodic pushes that keep arriving are proof enough of a live
+    // subscription, but not of the same instance: a restarted state server
+    // pushes to the subscribers it kept and has forgotten what proxies told
+    // it (ejections). So the health check still runs, at most every
+    // periodic_health_every.
+    int64_t health_every = std::max(config_.interval, periodic_health_every).count();
     if (config_.mode == "periodic" && s.registered &&
-        now - s.last_push_ms < config_.interval.count() * 5 / 2) {
+        now - s.last_push_ms < config_.interval.count() * 5 / 2 && now - s.last_health_ms < health_every) {
         schedule(s, config_.interval);
         return;
     }
+    s.last_health_ms = now;
     send(request(s, "GET", "/v1/health"), [this, &s](const httpc::Result& r) { health_answer(s, r); });
 }
 

@@ -47,6 +47,10 @@ std::string normalize_state_url(const std::string& url);
 // The URL's host:port: how a push names its source (?source=KEY).
 std::string source_key(const std::string& normalized_url);
 
+// In periodic mode, how often a state server is checked for a restart
+// while its pushes arrive (lbproxy(8), --state-mode).
+inline constexpr lbkit::Millis periodic_health_every{5000};
+
 struct CentralAnswer {
     bool asked = false;   // false: no state server answered; choose locally
     std::string server;   // set on 200

@@ -29,7 +29,11 @@ $G2  127.0.0.1:$F2  1
 $G2  127.0.0.1:$F3  1
 EOF2
 SP=$(free_port); mkdir -p "$T/stated" "$T/proxy"
-start stated "$LBSTATED" --listen 127.0.0.1:$SP --groups "$T/groups" --state-dir "$T/stated" --token-file "$T/token"
+start_stated() {
+    start stated "$LBSTATED" --listen 127.0.0.1:$SP --groups "$T/groups" --state-dir "$T/stated" --token-file "$T/token"
+    STATED_PID=$LAST_PID
+}
+start_stated
 wait_port $SP || { not_ok "lbstated started"; done_testing; }
 ST=http://127.0.0.1:$SP
 for p in $P1 $P2 $P3 $F1 $F2 $F3; do report_server "$ST" "$p" up 0 "$TOK" >/dev/null; done
@@ -90,6 +94,16 @@ is "lbstated: the others are not" "$(stated_field "$S1" ejected_by)" 0
 row=$("$LBCTL" -s "$ST" status "$G" | grep -F "$S3")
 is "lbctl status: state up, EJECTED 1 (last column)" "$(cut -f6,9 <<<"$row")" $'up\t1'
 like "lbctl status -o table: EJECTED column" "$("$LBCTL" -s "$ST" -o table status)" "AGE +EJECTED"
+
+# lbstated restarts and has forgotten the ejection (it keeps ejections in
+# memory); lbproxy sees the new instance and reports it again.
+stop "$STATED_PID"
+start_stated
+wait_port $SP || { not_ok "lbstated restarted"; done_testing; }
+if wait_for 10 ejected_by 1; then ok "lbstated restarted: lbproxy reports its ejection again"
+else not_ok "lbstated restarted: lbproxy reports its ejection again"; fi
+like "log: the ejection reported again" "$(cat "$T/proxy.log")" \
+    "state server 127.0.0.1:$SP restarted: 1 ejection in force reported again"
 like "lbstated: the ejection names the proxy" "$(curl -s -X POST -H "Authorization: Bearer $TOK" \
     --data-binary "{\"proxy\":\"$PROXY_ID\",\"until_ms\":60000}" "$ST/v1/servers/$S3/ejection")" \
     "\"proxies\":\[\{\"proxy\":\"$PROXY_ID\""
