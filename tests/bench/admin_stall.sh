@@ -108,3 +108,5 @@ echo "(history queries answered during the run: $queries, $full of them with all
 printf '\n%-34s %9s %8s %s\n' "with the query loop" value target ""
 printf '%-34s %9.3f %8s %s\n' "p99 ms" "$busy_p99" "<= 1" "$(verdict "$busy_p99 <= 1")"
 printf '%-34s %9.3f %8s %s\n' "max ms" "$busy_max" "<= 20" "$(verdict "$busy_max <= 20")"
+printf '%-34s %9.3f %8s %s\n' "p99 ms minus the control's" "$(awk -v a="$busy_p99" -v b="$twin_p99" 'BEGIN { print a - b }')" "" \
+    "(what the admin API itself adds)"
