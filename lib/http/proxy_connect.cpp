@@ -22,7 +22,8 @@ ProxyConnectAnswer read_proxy_connect_answer(evbuffer* in, std::size_t max_heade
     std::size_t scanned = 0;
     std::size_t end = lim ? find_head_end(p, lim, scanned) : 0;
     if (end == 0) {
-        if (len >= max_header) return {ProxyConnectAnswer::bad, "an answer head larger than --max-header"};
+        if (len >= max_header)
+            return {ProxyConnectAnswer::bad, "an answer head larger than " + std::to_string(max_header) + " bytes"};
         return {};
     }
     Parser parser(HTTP_RESPONSE);

@@ -176,7 +176,7 @@ bool Relay::read_response_head()
         std::size_t end = find_head_end(p, lim, resp_scanned_);
         if (end == 0) {
             if (len >= ctx_.limits.max_header)
-                bad_response("response head larger than --max-header");
+                bad_response("response head larger than " + std::to_string(ctx_.limits.max_header) + " bytes");
             else if (upstream_eof_)
                 bad_response("connection closed in the middle of the response head");
             else
@@ -308,10 +308,11 @@ void Relay::upstream_lost(UpstreamError kind, const std::string& why)
     fail(502, route_->give_up(why));
 }
 
-void Relay::bad_response(const char* why)
+void Relay::bad_response(std::string_view why)
 {
     ctx_.events.upstream_error(UpstreamError::bad_response);
-    std::string sentence = "server " + route_->server() + " sent a bad response: " + why;
+    std::string sentence = "server " + route_->server() + " sent a bad response: ";
+    sentence.append(why);
     if (head_sent_)
         return cut(sentence);
     server_failed();

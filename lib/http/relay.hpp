@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "http/body_filter.hpp"
 #include "http/body_pump.hpp"
@@ -66,7 +67,7 @@ private:
     void pump_response_body();
     void response_complete();
     void upstream_lost(UpstreamError kind, const std::string& why);
-    void bad_response(const char* why);
+    void bad_response(std::string_view why);
     void server_failed();
     void fail(int status, const std::string& sentence);
     void cut(const std::string& why);

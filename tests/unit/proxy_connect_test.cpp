@@ -59,5 +59,5 @@ BOOST_AUTO_TEST_CASE(bad_or_endless_answers)
     big.add("HTTP/1.1 200 OK\r\nX: " + std::string(2000, 'a'));
     auto a = read_proxy_connect_answer(big.buf.get(), 1024);
     BOOST_TEST(a.kind == ProxyConnectAnswer::bad);
-    BOOST_TEST(a.what == "an answer head larger than --max-header");
+    BOOST_TEST(a.what == "an answer head larger than 1024 bytes");
 }
