@@ -22,9 +22,7 @@ LBCTL=$top_builddir/bin/lbctl/lbctl
 need_exe "$LBPROXY" lbproxy
 need_exe "$LBSTATED" lbstated
 need_exe "$LBCTL" lbctl
-for c in wrk nginx curl; do
-    command -v "$c" >/dev/null || skip "admin stall: $c not installed (tests/bench/setup.sh installs it)"
-done
+need_cmds "admin stall" wrk nginx curl
 raise_fd_limit
 
 ORIGIN=$(free_port)

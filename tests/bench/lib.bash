@@ -41,6 +41,14 @@ skip() { say "SKIP: $*"; exit 0; }
 # need_exe PATH NAME: skip when a binary of the tree was not built.
 need_exe() { [ -x "$1" ] || skip "$2 not built ($1 missing)"; }
 
+# need_cmds WHAT CMD...: skips the benchmark WHAT when a command is missing.
+need_cmds() {
+    local what=$1 c; shift
+    for c in "$@"; do
+        command -v "$c" >/dev/null || skip "$what: $c not installed (tests/bench/setup.sh installs it)"
+    done
+}
+
 # The hard limit on open files here is 20,000; every peer inherits the raised soft limit.
 raise_fd_limit() {
     local hard

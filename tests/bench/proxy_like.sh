@@ -21,9 +21,7 @@ GROUP=bench.lbkit
 
 need_exe "$LBPROXY" lbproxy
 need_exe "$LBSTATED" lbstated
-for c in wrk nginx haproxy socat curl; do
-    command -v "$c" >/dev/null || skip "like for like: $c not installed (tests/bench/setup.sh installs it)"
-done
+need_cmds "like for like" wrk nginx haproxy socat curl
 raise_fd_limit
 
 ORIGIN=$(free_port)

@@ -14,9 +14,7 @@ GROUP=bench.lbkit
 TOOL=$BENCHBIN/idle_clients
 
 need_exe "$TOOL" "tests/bench/idle_clients"
-for c in nginx haproxy squid curl; do
-    command -v "$c" >/dev/null || skip "proxy memory: $c not installed (tests/bench/setup.sh installs it)"
-done
+need_cmds "proxy memory" nginx haproxy squid curl
 raise_fd_limit
 
 ORIGIN=$(free_port)

@@ -25,9 +25,7 @@ CONNS=${BENCH_CONNS:-50}
 CONNS_1M=${BENCH_CONNS_1M:-$CONNS}
 GROUP=bench.lbkit
 
-for c in wrk nginx haproxy squid tinyproxy curl; do
-    command -v "$c" >/dev/null || skip "proxy throughput: $c not installed (tests/bench/setup.sh installs it)"
-done
+need_cmds "proxy throughput" wrk nginx haproxy squid tinyproxy curl
 raise_fd_limit
 
 ORIGIN=$(free_port)

@@ -21,9 +21,7 @@ GROUP=bench.lbkit
 
 need_exe "$LBPROXY" lbproxy
 need_exe "$LBSTATED" lbstated
-for c in wrk nginx squid curl; do
-    command -v "$c" >/dev/null || skip "upstream proxy: $c not installed (tests/bench/setup.sh installs it)"
-done
+need_cmds "upstream proxy" wrk nginx squid curl
 raise_fd_limit
 
 ORIGIN=$(free_port)
