@@ -127,6 +127,7 @@ void Subscribers::state_changed(bool transition)
     // Built only when a load change must be measured: with no change
     // subscriber, a report costs no serialization of the state.
     std::optional<StateBody> now;
+    MovedSince moved;
     for (auto& [id, s] : subs_) {
         if (s->spec.mode != lbkit::api::PushMode::change || s->retry->pending())
             continue;  // a retry sends the newest state anyway
@@ -137,19 +138,22 @@ void Subscribers::state_changed(bool transition)
         } else {
             if (!now)
                 now = current_();
-            push_loads(*s, *now);
+            push_loads(*s, *now, moved);
         }
     }
 }
 
 // A load change: pushed when it moved some figure by more than --load-delta
 // since the last push, but not sooner than --push-min-interval after it.
-void Subscribers::push_loads(Sub& s, const StateBody& now)
+void Subscribers::push_loads(Sub& s, const StateBody& now, MovedSince& moved)
 {
     if (s.coalesce->pending() || (s.in_flight && s.waiting))
         return;  // a push of the newest state is already due
-    if (s.sent_loads && now.loads && !loads_moved(*s.sent_loads, *now.loads, options_.load_delta))
-        return;
+    if (s.sent_loads && now.loads) {
+        auto [it, first] = moved.try_emplace(s.sent_loads.get(), false);
+        if (first) it->second = loads_moved(*s.sent_loads, *now.loads, options_.load_delta);
+        if (!it->second) return;
+    }
     int64_t due = s.last_push_ms < 0 ? 0 : s.last_push_ms + options_.push_min_interval.count();
     int64_t wait = due - lbkit::monotonic_ms();
     if (wait > 0 || s.in_flight) {

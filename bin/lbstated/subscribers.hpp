@@ -64,7 +64,11 @@ public:
 private:
     struct Sub;
     void push(Sub& s);
-    void push_loads(Sub& s, const StateBody& now);
+    // Whether the loads moved since a push, by the loads that push sent:
+    // subscribers pushed together share them, so each figure is compared
+    // once per report, not once per subscriber.
+    using MovedSince = std::map<const std::vector<double>*, bool>;
+    void push_loads(Sub& s, const StateBody& now, MovedSince& moved);
     void resume(Sub& s);
     void start_periodic(Sub& s);
     void done(int64_t id, uint64_t version, const lbkit::httpc::Result& r);
