@@ -54,4 +54,7 @@ stop "$STATED" TERM
 run_stated
 is "a restart keeps the file's table" "$(G 2>/dev/null | cut -f2)" 127.0.0.1:8081
 is "... without the note of a kept API table" "$(grep -c 'keeping the groups' "$T/lbstated.log")" 0
+verbose=$(G -v 2>&1 >/dev/null)
+like "-v: each request and its answer on stderr" "$verbose" \
+    "lbctl: GET $S/v1/groups.*"$'\n'"lbctl: 200 in [0-9]+ ms"
 done_testing
