@@ -156,7 +156,6 @@ UpstreamHop UpstreamProxies::hop(std::string_view host, const TriedProxies& trie
     }
     int i = sel::choose(policy_, pool, rng_);
     if (i < 0) {
-        hop.name = "-";  // no proxy carries it: the history says so, not DIRECT
         hop.error = explain_no_proxy(rule->pattern, all);
         metrics_.counter("lbproxy_no_upstream_proxy_total",
                          "Requests answered 502 because no upstream proxy of their rule was usable",

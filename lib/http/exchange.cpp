@@ -56,7 +56,8 @@ void ExchangeRecord::close(const Route& route, const std::string& client, bool d
     e.url = url_;
     e.group = route.group();
     e.server = route.server();
-    e.upstream_proxy = route.hop().name;
+    // A hop with an error had no proxy to carry the exchange: not DIRECT either.
+    e.upstream_proxy = route.hop().ok() ? route.hop().name : "-";
     e.status = status_;
     e.bytes_in = bytes_in_;
     e.bytes_out = bytes_out_;

@@ -13,7 +13,7 @@ struct Exchange {
     std::string url;            // as the client sent it
     std::string group;          // representative name, empty if none
     std::string server;         // real server chosen, or the host relayed to
-    std::string upstream_proxy; // "DIRECT", or the upstream proxy that carried it ("proxy-a:3128")
+    std::string upstream_proxy; // "DIRECT", the proxy that carried it ("proxy-a:3128"), "-": none usable
     int status = 0;             // 0 when no response was sent
     int64_t bytes_in = 0;       // request bytes from the client
     int64_t bytes_out = 0;      // response bytes written to the client

@@ -13,7 +13,7 @@
 namespace lbkit::http {
 
 struct UpstreamHop {
-    std::string name = "DIRECT";         // what history and metrics name: "DIRECT", the proxy, or "-" (none usable)
+    std::string name = "DIRECT";         // what history and metrics name: "DIRECT" or the proxy
     std::optional<HostPort> via;         // the proxy's address; empty: straight to the server
     ServerId proxy = no_server;          // the proxy as the tool's chooser knows it; no_server for DIRECT
     std::string pattern;                 // the proxy map's rule that chose it ("" for no rule)
