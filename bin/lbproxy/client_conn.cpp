@@ -179,7 +179,7 @@ void ClientConn::read_head()
     // The timer stays as it is: timer_cb ignores it while a request is
     // relayed, and next_request() arms it anew for the idle time.
     if (const char* err = parser_.parse_head(p, end, head_))
-        return refuse(parser_.bad_version() ? 505 : 400, err);
+        return refuse(parser_.refusal_status(), err);
     dispatch(head_);
 }
 

@@ -35,7 +35,6 @@ Proxy::Proxy(lbkit::Loop& loop, lbkit::Metrics& metrics, const ProxyConfig& conf
       })
 {
     ctx_.relay.make_route = Dialer::factory(ctx_);
-    http::set_max_header(config.max_header);
     clients_.on_remove([this] {
         if (at_limit_ && clients_.size() < config_.max_connections) {
             at_limit_ = false;

@@ -6,7 +6,7 @@
 // BodyPump does), passes the payload through the filter and frames what
 // comes out anew, since its length is not known in advance: chunked for an
 // HTTP/1.1 client, as is for one that reads until the connection closes.
-// An unfiltered body never comes here: BodyPump moves it without a copy.
+// An unfiltered body never comes here: BodyPump moves it.
 #pragma once
 #include <cstddef>
 #include <memory>

@@ -8,15 +8,16 @@ namespace lbkit::http {
 
 namespace {
 
-// Runs the parser over up to max bytes at the front of buf, in place.
-std::size_t feed_chunked(evbuffer* buf, std::size_t max, Parser& parser, evbuffer* decoded)
+// Runs the parser over up to max bytes at the front of buf, in place; what
+// the chunks carry goes to out as mode says.
+std::size_t feed_chunked(evbuffer* buf, std::size_t max, Parser& parser, evbuffer* out, ChunkOutput mode)
 {
     evbuffer_iovec vec[8];
     int n = evbuffer_peek(buf, ssize_t(max), nullptr, vec, 8);
     std::size_t total = 0;
     for (int i = 0; i < std::min(n, 8) && total < max; ++i) {
         std::size_t len = std::min(vec[i].iov_len, max - total);
-        std::size_t used = parser.feed_body(static_cast<const char*>(vec[i].iov_base), len, decoded);
+        std::size_t used = parser.feed_body(static_cast<const char*>(vec[i].iov_base), len, out, mode);
         total += used;
         if (parser.done() || parser.error() || used < len)
             break;
@@ -62,15 +63,15 @@ BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
             r.done = remaining == 0;
             break;
         case Framing::chunked:
-            if (decode) {
-                n = feed_chunked(from, std::min(avail, room), parser, to);
-                evbuffer_drain(from, n);
-                r.moved += n;
-                r.written += evbuffer_get_length(to) - queued;
-                n = 0;
-            } else {
-                n = feed_chunked(from, std::min(avail, room), parser, nullptr);
-            }
+            // Never passed on as it came: decoded, then framed canonically
+            // (or not at all, for decode), so the next hop reads exactly
+            // the chunks the parser read.
+            n = feed_chunked(from, std::min(avail, room), parser, to,
+                             decode ? ChunkOutput::payload : ChunkOutput::canonical);
+            evbuffer_drain(from, n);
+            r.moved += n;
+            r.written += evbuffer_get_length(to) - queued;
+            n = 0;
             if (parser.error()) {
                 r.error = parser.error();
                 return r;

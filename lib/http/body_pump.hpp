@@ -1,9 +1,10 @@
 // Moves a message body from one buffer to the next, as far as the framing
 // allows and while the destination has room (relay_buffer_limit): the
 // reader side stays paused at its read limit until the writer side drains,
-// which bounds memory whatever the body size. Large bodies change hands as
-// whole chains, without a copy; a small one is copied behind its head so
-// that the message leaves in one piece.
+// which bounds memory whatever the body size. Large bodies framed by length
+// or by the end of the connection change hands as whole chains, without a
+// copy; a small one is copied behind its head so that the message leaves in
+// one piece. A chunked body is decoded and framed anew (one copy).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +24,7 @@ inline constexpr std::size_t relay_buffer_limit = 256 * 1024;
 struct BodyPump {
     Framing framing;
     uint64_t& remaining;   // Framing::length: bytes still to come
-    Parser& parser;  // Framing::chunked: validates (and decodes) the chunks
+    Parser& parser;  // Framing::chunked: validates, decodes and re-frames the chunks
 
     struct Result {
         std::size_t moved = 0;    // bytes taken from `from`
@@ -32,7 +33,8 @@ struct BodyPump {
         const char* error = nullptr;
     };
 
-    // decode: chunked framing removed (for an HTTP/1.0 client).
+    // A chunked body goes out canonically framed, or with decode its
+    // framing removed (for an HTTP/1.0 client).
     Result move(evbuffer* from, evbuffer* to, bool decode);
 };
 

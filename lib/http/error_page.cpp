@@ -1,16 +1,16 @@
 #include "http/error_page.hpp"
 
 #include <event2/buffer.h>
-#include <http_parser.h>
 
 #include <string>
 
+#include "http/reason_phrase.hpp"
 
 namespace lbkit::http {
 
 void write_error(evbuffer* out, std::string_view tool, const ErrorAnswer& a)
 {
-    const char* reason = http_status_str(static_cast<http_status>(a.status));
+    const char* reason = reason_phrase(a.status);
     std::string body;
     body.reserve(tool.size() + a.sentence.size() + 64);
     body.append(tool).append(": ").append(std::to_string(a.status)).append(" ").append(reason).append("\n");

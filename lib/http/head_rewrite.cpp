@@ -2,15 +2,21 @@
 
 #include <charconv>
 
+#include "http/reason_phrase.hpp"
+
 namespace lbkit::http {
 
 namespace {
 
 // Drops the headers that must not cross the proxy: hop-by-hop ones and
-// those the Connection header names.
+// those the Connection header names, but never the framing headers or Host
+// (RFC 9110 7.6.1 forbids naming them): the proxy framed the message by
+// them, and a next hop that did not see them would frame it otherwise
+// (a body read as the next request). HAProxy keeps them too.
 bool dropped(const Head& h, const Header& hd)
 {
-    return is_hop_by_hop(hd.field) || (!h.connection.empty() && list_has(h.connection, hd.name));
+    return is_hop_by_hop(hd.field)
+           || (!is_framing(hd.field) && !h.connection.empty() && list_has(h.connection, hd.name));
 }
 
 void append_uint(std::string& out, unsigned v)
@@ -20,7 +26,9 @@ void append_uint(std::string& out, unsigned v)
     out.append(buf, r.ptr);
 }
 
-void append_headers(const Head& h, std::string_view tool, std::string& out, bool skip_host, bool skip_te,
+// Transfer-Encoding is never copied: a chunked body is framed anew, and the
+// header is written as the new framing says (canonical_chunked).
+void append_headers(const Head& h, std::string_view tool, std::string& out, bool skip_host,
                     bool skip_length = false)
 {
     for (const auto& hd : h.headers) {
@@ -28,7 +36,7 @@ void append_headers(const Head& h, std::string_view tool, std::string& out, bool
             continue;
         if (skip_host && hd.field == Field::host)
             continue;
-        if (skip_te && hd.field == Field::transfer_encoding)
+        if (hd.field == Field::transfer_encoding)
             continue;
         if (skip_length && hd.field == Field::content_length)
             continue;
@@ -87,7 +95,9 @@ void build_proxy_request_line(std::string_view origin_line, std::string_view hos
 void build_request_rest(const Head& req, std::string_view tool, std::string& rest)
 {
     rest.clear();
-    append_headers(req, tool, rest, true, false);
+    append_headers(req, tool, rest, true);
+    if (req.framing == Framing::chunked)
+        rest.append("Transfer-Encoding: chunked\r\n");
     rest.append("\r\n");
 }
 
@@ -106,9 +116,9 @@ void build_response_head(const Head& resp, const ResponsePlan& plan, std::string
     if (!resp.reason.empty())
         out.append(resp.reason);
     else
-        out.append(http_status_str(static_cast<http_status>(resp.status)));
+        out.append(reason_phrase(resp.status));
     out.append("\r\n");
-    append_headers(resp, tool, out, false, plan.dechunk || plan.new_length, plan.new_length);
+    append_headers(resp, tool, out, false, plan.new_length);
     if (plan.chunked)
         out.append("Transfer-Encoding: chunked\r\n");
     if (plan.close_client)

@@ -35,7 +35,7 @@ struct ResponsePlan {
     bool keep_alive_10 = false;  // an HTTP/1.0 client kept alive: say so explicitly
     bool dechunk = false;        // chunked body decoded for an HTTP/1.0 client
     bool new_length = false;     // a filter changes the body: its length is no longer known
-    bool chunked = false;        // ... and it goes out chunked (to an HTTP/1.1 client)
+    bool chunked = false;        // the body goes out chunked (to an HTTP/1.1 client)
 };
 
 // Status line and headers for the client.

@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -9,7 +10,7 @@ namespace lbkit::http {
 
 namespace {
 
-// RFC 9110 tchar: what a header name may be made of.
+// RFC 9110 tchar: what a method and a header name may be made of.
 constexpr auto tchar_table = [] {
     std::array<bool, 256> t{};
     for (int c = '0'; c <= '9'; ++c) t[c] = true;
@@ -26,6 +27,50 @@ bool is_token(std::string_view name)
     return !name.empty();
 }
 
+// Bytes a head may not hold outside a line end: the C0 controls but HTAB
+// (CR and LF are looked at on their own) and DEL (RFC 9110 5.5, 9112 2.2).
+constexpr auto control_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[c] = c != '\t' && c != '\r' && c != '\n';
+    t[0x7f] = true;
+    return t;
+}();
+
+// RFC 3986 allows only visible ASCII in a URI; anything else in a target is
+// a byte the next hop may read differently (raw UTF-8, a space).
+bool is_visible_ascii(std::string_view s)
+{
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7f)
+            return false;
+    }
+    return true;
+}
+
+// The HTAB of the OWS around each header value made a space, in place: the
+// lines after the first, from the colon on and before the line end.
+void untab_ows(std::string& head)
+{
+    std::size_t line = head.find('\n');
+    while (line != std::string::npos && line + 1 < head.size()) {
+        std::size_t start = line + 1;
+        std::size_t end = head.find('\n', start);
+        std::size_t stop = end == std::string::npos ? head.size() : end;
+        std::size_t colon = head.find(':', start);
+        if (colon != std::string::npos && colon < stop) {
+            for (std::size_t i = colon + 1; i < stop && (head[i] == ' ' || head[i] == '\t'); ++i)
+                head[i] = ' ';
+            std::size_t last = stop;
+            if (last > colon + 1 && head[last - 1] == '\r')
+                --last;
+            for (std::size_t i = last; i > colon + 1 && (head[i - 1] == ' ' || head[i - 1] == '\t'); --i)
+                head[i - 1] = ' ';
+        }
+        line = end;
+    }
+}
+
 std::string_view trim(std::string_view v)
 {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -33,19 +78,26 @@ std::string_view trim(std::string_view v)
     return v;
 }
 
-// obs-fold: a line of the head section that starts with a blank continues the
-// previous header. Allowed by the parser, refused by us (RFC 9112 5.2).
-bool has_obs_fold(const char* data, std::size_t len)
+// The methods llhttp parses under HTTP/1.x, by name.
+int known_method(std::string_view name)
 {
-    for (const char* p = static_cast<const char*>(std::memchr(data, '\n', len)); p;) {
-        std::size_t off = std::size_t(p - data) + 1;
-        if (off >= len)
-            break;
-        if (data[off] == ' ' || data[off] == '\t')
-            return true;
-        p = static_cast<const char*>(std::memchr(data + off, '\n', len - off));
-    }
-    return false;
+#define LBKIT_METHOD(num, id, text) if (name == #text) return int(num);
+    HTTP_METHOD_MAP(LBKIT_METHOD)
+#undef LBKIT_METHOD
+    return other_method;
+}
+
+// Appends n in lowercase hexadecimal without leading zeros.
+void append_hex(evbuffer* out, uint64_t n, const char* suffix, std::size_t suffix_len)
+{
+    char buf[24];
+    char* p = buf + 16;
+    do {
+        *--p = "0123456789abcdef"[n & 0xf];
+        n >>= 4;
+    } while (n);
+    std::memcpy(buf + 16, suffix, suffix_len);
+    evbuffer_add(out, p, std::size_t(buf + 16 + suffix_len - p));
 }
 
 }  // namespace
@@ -93,7 +145,7 @@ std::string_view Head::find(std::string_view name) const
 
 void Head::clear()
 {
-    method = -1;
+    method = other_method;
     method_name = target = reason = {};
     status = 0;
     major = minor = 1;
@@ -124,81 +176,178 @@ std::size_t find_head_end(const char* data, std::size_t len, std::size_t& scanne
     return 0;
 }
 
-void set_max_header(std::size_t bytes)
+Parser::Parser(llhttp_type_t type) : type_(type)
 {
-    // The parser counts the request line too; leave room for it.
-    if (bytes + 8192 > HTTP_MAX_HEADER_SIZE)
-        http_parser_set_max_header_size(uint32_t(bytes + 8192));
+    llhttp_init(&parser_, type, &settings());
+    parser_.data = this;
 }
 
-Parser::Parser(http_parser_type type) : type_(type)
+const char* Parser::refuse(const char* why, int status)
 {
-    http_parser_init(&parser_, type);
+    refusal_status_ = status;
+    return error_ = why;
+}
+
+void Parser::reset(Head& out, bool no_body)
+{
+    llhttp_init(&parser_, type_, &settings());
     parser_.data = this;
+    head_ = &out;
+    out_ = nullptr;
+    in_body_ = false;
+    last_was_value_ = false;
+    no_body_ = no_body;
+    done_ = false;
+    refusal_status_ = 400;
+    error_ = nullptr;
+}
+
+// llhttp takes only SP after a Content-Length or Transfer-Encoding value,
+// where RFC 9110 5.6.3 allows OWS, SP or HTAB: such a head is refused by
+// llhttp for a tab that changes nothing (the proxy trims the values it
+// forwards).
+bool Parser::tabs_refused(const char* data, std::size_t len) const
+{
+    auto err = llhttp_get_errno(&parser_);
+    return (err == HPE_INVALID_CONTENT_LENGTH || err == HPE_INVALID_TRANSFER_ENCODING)
+           && std::memchr(data, '\t', len) != nullptr;
 }
 
 const char* Parser::parse_head(const char* data, std::size_t len, Head& out, bool no_body)
 {
     out.clear();
-    http_parser_init(&parser_, type_);
-    parser_.data = this;
-    head_ = &out;
-    decoded_ = nullptr;
-    in_body_ = false;
-    last_was_value_ = false;
-    no_body_ = no_body;
-    done_ = false;
-    bad_version_ = false;
-    error_ = nullptr;
     out.size = len;
+    reset(out, no_body);
 
-    if (has_obs_fold(data, len))
-        return error_ = "obsolete line folding in a header (obs-fold) is not accepted";
-    in_head_ = true;
-    std::size_t n = http_parser_execute(&parser_, &settings(), data, len);
-    in_head_ = false;
-    auto err = HTTP_PARSER_ERRNO(&parser_);
-    if (error_)
-        return error_;
-    if (err != HPE_OK && err != HPE_PAUSED) {
-        switch (err) {
-        case HPE_UNEXPECTED_CONTENT_LENGTH:
-            return error_ = "ambiguous framing: several Content-Length headers, or Content-Length with Transfer-Encoding";
-        case HPE_INVALID_TRANSFER_ENCODING:
-            return error_ = "Transfer-Encoding other than chunked is not accepted in a request";
-        case HPE_INVALID_CONTENT_LENGTH:
-            return error_ = "bad Content-Length value";
-        case HPE_INVALID_HEADER_TOKEN:
-            return error_ = "bad character in a header";
-        case HPE_HEADER_OVERFLOW:
-            return error_ = "header section too large";
-        default:
-            return error_ = http_errno_description(err);
-        }
+    if (const char* err = check_bytes(data, len))
+        return err;
+    const char* err = execute_head(data, len);
+    if (err && tabs_refused(data, len)) {
+        // Parsed again from a copy with spaces for those tabs: the views
+        // then point into the copy, which lives until the next head.
+        ows_copy_.assign(data, len);
+        untab_ows(ows_copy_);
+        out.clear();
+        out.size = len;
+        reset(out, no_body);
+        err = execute_head(ows_copy_.data(), len);
     }
-    if (!in_body_ || n != len)
-        return error_ = "incomplete or malformed head section";
+    if (err)
+        return err;
+    if (type_ == HTTP_REQUEST && !is_visible_ascii(out.target))
+        return refuse("the request target holds a byte that is not visible ASCII (a URI is ASCII, RFC 3986)");
     return nullptr;
 }
 
-std::size_t Parser::feed_body(const char* data, std::size_t len, evbuffer* decoded)
+// The byte rules of RFC 9112 2.2 and 5.2 over the whole head, in one pass:
+// a CR that a next hop might take for a line end (or replace by a space)
+// where llhttp does not, a line ended by LF alone (which RFC 9112 lets a
+// recipient take for a line end, and others do not), a control character,
+// obs-fold.
+const char* Parser::check_bytes(const char* data, std::size_t len)
+{
+    for (std::size_t i = 0; i < len; ++i) {
+        auto c = static_cast<unsigned char>(data[i]);
+        if (c >= 0x20 && c != 0x7f)
+            continue;
+        if (c == '\r') {
+            if (i + 1 >= len || data[i + 1] != '\n')
+                return refuse("a CR not followed by LF in the head (RFC 9112 2.2)");
+        } else if (c == '\n') {
+            if (i == 0 || data[i - 1] != '\r')
+                return refuse("a line of the head ends with LF alone, not CRLF (RFC 9112 2.2)");
+            if (i + 1 < len && (data[i + 1] == ' ' || data[i + 1] == '\t'))
+                return refuse("obsolete line folding in a header (obs-fold) is not accepted");
+        } else if (control_table[c]) {
+            return refuse("a control character in the head");
+        }
+    }
+    return nullptr;
+}
+
+// Runs llhttp over the head. A request method that llhttp does not know
+// (RFC 9110 allows any token: QUERY, an application's own) is checked here
+// and llhttp is given POST in its place: the framing of a request does not
+// depend on its method (RFC 9112 6.3), and the rest of the head is parsed
+// from the buffer itself, so its views stay valid.
+const char* Parser::execute_head(const char* data, std::size_t len)
+{
+    in_head_ = true;
+    const char* why = run_head(data, len);
+    in_head_ = false;
+    return why;
+}
+
+const char* Parser::run_head(const char* data, std::size_t len)
+{
+    llhttp_errno_t err;
+    if (type_ == HTTP_REQUEST) {
+        auto* sp = static_cast<const char*>(std::memchr(data, ' ', len));
+        std::string_view name(data, sp ? std::size_t(sp - data) : len);
+        if (!sp || !is_token(name))
+            return refuse("the request line does not start with a method (a token) and a space");
+        head_->method_name = name;
+        head_->method = known_method(name);
+        if (head_->method == other_method) {
+            err = llhttp_execute(&parser_, "POST", 4);
+            if (err == HPE_OK)
+                err = llhttp_execute(&parser_, sp, std::size_t(data + len - sp));
+        } else {
+            err = llhttp_execute(&parser_, data, len);
+        }
+    } else {
+        err = llhttp_execute(&parser_, data, len);
+    }
+    if (error_)
+        return error_;
+    switch (err) {
+    case HPE_OK:
+    case HPE_PAUSED:
+    case HPE_PAUSED_UPGRADE:
+        break;
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        return refuse("ambiguous framing: several Content-Length headers, or Content-Length with Transfer-Encoding");
+    case HPE_INVALID_TRANSFER_ENCODING:
+        // llhttp stops at a second "chunked" as at another coding.
+        if (std::count_if(head_->headers.begin(), head_->headers.end(),
+                          [](const Header& hd) { return classify(hd.name) == Field::transfer_encoding; }) > 1)
+            return refuse("several Transfer-Encoding headers");
+        return refuse("a transfer coding other than chunked alone is not supported", 501);
+    case HPE_INVALID_CONTENT_LENGTH:
+        return refuse("bad Content-Length value");
+    case HPE_INVALID_HEADER_TOKEN:
+        return refuse("bad character in a header");
+    case HPE_INVALID_VERSION:
+        return refuse("only HTTP/1.0 and HTTP/1.1 are spoken here", 505);
+    default:
+        return refuse(llhttp_get_error_reason(&parser_));
+    }
+    // Paused at the end of a body-less message: that end must be the end of
+    // the head, or the head is followed by bytes it did not announce.
+    if (!in_body_ || (err != HPE_OK && llhttp_get_error_pos(&parser_) != data + len))
+        return refuse("incomplete or malformed head section");
+    return nullptr;
+}
+
+std::size_t Parser::feed_body(const char* data, std::size_t len, evbuffer* out, ChunkOutput mode)
 {
     if (done_ || error_)
         return 0;
-    decoded_ = decoded;
-    std::size_t n = http_parser_execute(&parser_, &settings(), data, len);
-    decoded_ = nullptr;
-    auto err = HTTP_PARSER_ERRNO(&parser_);
-    if (err != HPE_OK && err != HPE_PAUSED) {
-        error_ = err == HPE_INVALID_CHUNK_SIZE || err == HPE_INVALID_CONTENT_LENGTH
-                     ? "bad chunk size in a chunked body"
-                     : http_errno_description(err);
-        return n;
-    }
-    return n;
+    out_ = out;
+    mode_ = mode;
+    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    out_ = nullptr;
+    if (err == HPE_OK)
+        return len;
+    std::size_t used = std::size_t(llhttp_get_error_pos(&parser_) - data);
+    if (err != HPE_PAUSED)
+        error_ = err == HPE_INVALID_CHUNK_SIZE ? "bad chunk size line in a chunked body"
+                 : err == HPE_STRICT            ? "bad chunk framing in a chunked body (a chunk line or the CRLF after a chunk)"
+                                                : llhttp_get_error_reason(&parser_);
+    return used;
 }
 
-int Parser::on_url(http_parser* p, const char* at, std::size_t len)
+int Parser::on_url(llhttp_t* p, const char* at, std::size_t len)
 {
     auto* self = static_cast<Parser*>(p->data);
     auto& t = self->head_->target;
@@ -207,28 +356,19 @@ int Parser::on_url(http_parser* p, const char* at, std::size_t len)
     return 0;
 }
 
-int Parser::on_status(http_parser* p, const char* at, std::size_t len)
+int Parser::on_status(llhttp_t* p, const char* at, std::size_t len)
 {
     auto* self = static_cast<Parser*>(p->data);
-    // The parser checks header values for control characters but not the
-    // reason phrase, which goes to the client as it came.
-    for (char c : std::string_view(at, len)) {
-        auto u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && u != '\t') || u == 0x7f) {
-            self->error_ = "control character in the status line";
-            return -1;
-        }
-    }
     auto& r = self->head_->reason;
     r = r.empty() ? std::string_view(at, len) : std::string_view(r.data(), std::size_t(at + len - r.data()));
     return 0;
 }
 
-int Parser::on_header_field(http_parser* p, const char* at, std::size_t len)
+int Parser::on_header_field(llhttp_t* p, const char* at, std::size_t len)
 {
     auto* self = static_cast<Parser*>(p->data);
     if (self->in_body_)
-        return 0;  // chunked trailers: forwarded raw, not interpreted
+        return 0;  // chunked trailers: checked by llhttp, then dropped
     auto& hs = self->head_->headers;
     if (self->last_was_value_ || hs.empty())
         hs.push_back({std::string_view(at, len), {}});
@@ -238,7 +378,7 @@ int Parser::on_header_field(http_parser* p, const char* at, std::size_t len)
     return 0;
 }
 
-int Parser::on_header_value(http_parser* p, const char* at, std::size_t len)
+int Parser::on_header_value(llhttp_t* p, const char* at, std::size_t len)
 {
     auto* self = static_cast<Parser*>(p->data);
     if (self->in_body_)
@@ -249,19 +389,14 @@ int Parser::on_header_value(http_parser* p, const char* at, std::size_t len)
     return 0;
 }
 
-int Parser::on_headers_complete(http_parser* p)
+int Parser::on_headers_complete(llhttp_t* p)
 {
     auto* self = static_cast<Parser*>(p->data);
     Head& h = *self->head_;
     h.major = p->http_major;
     h.minor = p->http_minor;
-    if (self->type_ == HTTP_REQUEST) {
-        h.method = int(p->method);
-        h.method_name = http_method_str(static_cast<http_method>(p->method));
-    } else {
+    if (self->type_ == HTTP_RESPONSE) {
         h.status = int(p->status_code);
-        // http_parser takes one to three digits ("HTTP/1.1 10 x"), which a
-        // client would then refuse: only 100-599 are status codes.
         if (h.status < 100 || h.status > 599) {
             self->error_ = "status code outside 100-599";
             return -1;
@@ -269,20 +404,20 @@ int Parser::on_headers_complete(http_parser* p)
     }
     for (auto& hd : h.headers)
         hd.value = trim(hd.value);
-    if ((self->error_ = self->check_headers()))
+    if (self->check_headers())
         return -1;
     self->in_body_ = true;
 
-    // Framing, from what the parser decided (it refused the ambiguous cases).
+    // Framing, from what llhttp decided (it refused the ambiguous cases).
     bool informational = h.status >= 100 && h.status < 200;
     bool bodiless = self->no_body_ || informational || h.status == 204 || h.status == 304;
     if (self->type_ == HTTP_RESPONSE && bodiless)
         h.framing = Framing::none;
     else if (p->flags & F_CHUNKED)
         h.framing = Framing::chunked;
-    else if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0)
+    else if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0)
         h.framing = Framing::length, h.content_length = p->content_length;
-    else if (self->type_ == HTTP_RESPONSE && !(p->flags & F_CONTENTLENGTH))
+    else if (self->type_ == HTTP_RESPONSE && !(p->flags & F_CONTENT_LENGTH))
         h.framing = Framing::until_close;
     // A HEAD answer, 1xx, 204 and 304 may announce a body they do not have:
     // 1 tells the parser to skip it.
@@ -292,18 +427,17 @@ int Parser::on_headers_complete(http_parser* p)
 const char* Parser::check_headers()
 {
     Head& h = *head_;
-    if (h.major != 1 || h.minor > 1) {
-        bad_version_ = true;
-        return "only HTTP/1.0 and HTTP/1.1 are spoken here";
-    }
-    int hosts = 0, lengths = 0;
-    bool te = false, close = false, keep_alive = false;
+    if (h.major != 1 || h.minor > 1)
+        return refuse("only HTTP/1.0 and HTTP/1.1 are spoken here", 505);
+    int hosts = 0, lengths = 0, codings = 0;
+    std::string_view coding;
+    bool close = false, keep_alive = false;
     for (auto& hd : h.headers) {
         if (!is_token(hd.name))
-            return hd.name.empty() ? "empty header name" : "bad character in a header name";
+            return refuse(hd.name.empty() ? "empty header name" : "bad character in a header name");
         switch (hd.field = classify(hd.name)) {
         case Field::content_length: ++lengths; break;
-        case Field::transfer_encoding: te = true; break;
+        case Field::transfer_encoding: ++codings, coding = hd.value; break;
         case Field::host: ++hosts; break;
         case Field::connection:
         case Field::proxy_connection:
@@ -316,46 +450,82 @@ const char* Parser::check_headers()
         default: break;
         }
     }
-    // The parser refuses these too; checked here as well so the rule does
-    // not depend on the library's version.
-    if (lengths > 1 || (lengths && te))
-        return "ambiguous framing: several Content-Length headers, or Content-Length with Transfer-Encoding";
+    // llhttp refuses these too; checked here as well so the rule does not
+    // depend on the library's version.
+    if (lengths > 1 || (lengths && codings))
+        return refuse("ambiguous framing: several Content-Length headers, or Content-Length with Transfer-Encoding");
     if (hosts > 1)
-        return "several Host headers";
+        return refuse("several Host headers");
+    if (codings)
+        if (const char* err = check_transfer_encoding(coding, codings))
+            return err;
     h.keep_alive = h.is_10() ? keep_alive && !close : !close;
     return nullptr;
 }
 
-int Parser::on_body(http_parser* p, const char* at, std::size_t len)
+// Only "chunked", alone and once: every hop must agree on where the body
+// ends, and a coding list ("gzip, chunked", "identity, chunked") or a
+// repeated header is where hops have disagreed (RFC 9112 6.1, 6.3).
+const char* Parser::check_transfer_encoding(std::string_view value, int lines)
+{
+    if (lines > 1)
+        return refuse("several Transfer-Encoding headers");
+    if (!iequals(value, "chunked"))
+        return refuse("a transfer coding other than chunked alone is not supported", 501);
+    return nullptr;
+}
+
+int Parser::on_chunk_header(llhttp_t* p)
 {
     auto* self = static_cast<Parser*>(p->data);
-    if (self->decoded_)
-        evbuffer_add(self->decoded_, at, len);
+    self->chunk_size_ = p->content_length;
+    if (self->out_ && self->mode_ == ChunkOutput::canonical)
+        append_hex(self->out_, self->chunk_size_, "\r\n", 2);
     return 0;
 }
 
-int Parser::on_message_complete(http_parser* p)
+int Parser::on_body(llhttp_t* p, const char* at, std::size_t len)
+{
+    auto* self = static_cast<Parser*>(p->data);
+    if (self->out_)
+        evbuffer_add(self->out_, at, len);
+    return 0;
+}
+
+int Parser::on_chunk_complete(llhttp_t* p)
+{
+    auto* self = static_cast<Parser*>(p->data);
+    // The last chunk's line ends with the message (on_message_complete).
+    if (self->out_ && self->mode_ == ChunkOutput::canonical && self->chunk_size_ > 0)
+        evbuffer_add(self->out_, "\r\n", 2);
+    return 0;
+}
+
+int Parser::on_message_complete(llhttp_t* p)
 {
     auto* self = static_cast<Parser*>(p->data);
     self->done_ = true;
     if (self->in_head_)
         self->head_->complete = true;
+    else if (self->out_ && self->mode_ == ChunkOutput::canonical)
+        evbuffer_add(self->out_, "\r\n", 2);  // after the last chunk: no trailers
     // Stop at the end of this message: what follows is the next one.
-    http_parser_pause(p, 1);
-    return 0;
+    return HPE_PAUSED;
 }
 
-const http_parser_settings& Parser::settings()
+const llhttp_settings_t& Parser::settings()
 {
-    static const http_parser_settings s = [] {
-        http_parser_settings st;
-        http_parser_settings_init(&st);
+    static const llhttp_settings_t s = [] {
+        llhttp_settings_t st;
+        llhttp_settings_init(&st);
         st.on_url = &Parser::on_url;
         st.on_status = &Parser::on_status;
         st.on_header_field = &Parser::on_header_field;
         st.on_header_value = &Parser::on_header_value;
         st.on_headers_complete = &Parser::on_headers_complete;
+        st.on_chunk_header = &Parser::on_chunk_header;
         st.on_body = &Parser::on_body;
+        st.on_chunk_complete = &Parser::on_chunk_complete;
         st.on_message_complete = &Parser::on_message_complete;
         return st;
     }();

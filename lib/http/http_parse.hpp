@@ -1,20 +1,29 @@
-// HTTP/1.x message parsing for the relay engine: a thin wrapper over Debian's
-// libhttp-parser (never a hand parser) plus the checks it leaves to us, so
-// that every framing the proxy forwards is unambiguous (no request
-// smuggling): one Content-Length at most, never with Transfer-Encoding, no
-// obs-fold, header names that are tokens, HTTP/1.x only, one Host.
+// HTTP/1.x message parsing for the relay engine: a thin wrapper over llhttp
+// (Debian's node-llhttp sources, built in strict mode: lib/http/llhttp.c),
+// never a hand parser, plus the checks it leaves to us, so that every
+// framing the proxy forwards is read the same way by the next hop (no
+// request smuggling): one Content-Length at most, never with
+// Transfer-Encoding, Transfer-Encoding exactly "chunked", no obs-fold, no
+// CR without LF and no control character in the head, header names that are
+// tokens, a request target of visible ASCII, HTTP/1.x only, one Host.
+// lbproxy(8) lists the rules and their answers.
 //
 // A head section is parsed in one piece once it is complete in the buffer
 // (find_head_end), so the views in Head point into that contiguous memory
 // and nothing is copied. The same parser then continues into a chunked body
-// (feed_body), which it validates and, when asked, decodes.
+// (feed_body), which it validates strictly and re-emits canonically: the
+// next hop never sees the client's chunk extensions, trailers or spelling
+// of a chunk size, only what this parser understood.
 #pragma once
-#include <http_parser.h>
+#include <llhttp.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include "http/ascii.hpp"
 
 struct evbuffer;
 
@@ -36,15 +45,26 @@ enum class Field : unsigned char {
 // Which Field a header name is (case-insensitive).
 Field classify(std::string_view name);
 inline bool is_hop_by_hop(Field f) { return f >= Field::connection; }
+// The fields the proxy frames and routes by: never dropped because a
+// Connection header names them, or the next hop would frame the message
+// differently from the proxy.
+inline bool is_framing(Field f)
+{
+    return f == Field::content_length || f == Field::transfer_encoding || f == Field::host;
+}
 
 struct Header {
     std::string_view name, value;
     Field field = Field::other;      // set by the parser
 };
 
+// A method llhttp does not know (RFC 9110 allows any token) is -1, with its
+// name in method_name.
+inline constexpr int other_method = -1;
+
 struct Head {
     // Request line (requests) or status line (responses).
-    int method = -1;                 // enum http_method
+    int method = other_method;       // enum llhttp_method, or other_method
     std::string_view method_name;
     std::string_view target;
     int status = 0;
@@ -71,69 +91,74 @@ struct Head {
 // head that arrives byte by byte is scanned once.
 std::size_t find_head_end(const char* data, std::size_t len, std::size_t& scanned);
 
-// Case-insensitive ASCII equality, as header names compare.
-inline bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x != y && ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z'))
-            return false;
-    }
-    return true;
-}
 // Does the comma-separated list value contain token (case-insensitive)?
 bool list_has(std::string_view value, std::string_view token);
 
-// Raises libhttp-parser's own head limit (80 KiB) when --max-header is larger.
-void set_max_header(std::size_t bytes);
+// What feed_body writes of a chunked body.
+enum class ChunkOutput {
+    payload,    // the data alone, the framing removed (for an HTTP/1.0 client)
+    canonical,  // "SIZE CRLF data CRLF" ... "0 CRLF CRLF": no extensions, no trailers
+};
 
 class Parser {
 public:
-    explicit Parser(http_parser_type type);
+    explicit Parser(llhttp_type_t type);
     Parser(const Parser&) = delete;
     Parser& operator=(const Parser&) = delete;
 
     // Parses one complete head section data[0..len). For a response,
     // no_body says the request was HEAD (the answer has no body whatever its
     // headers say). Returns nullptr, or why the head is refused: a sentence
-    // for the 400 (or 502) answer.
+    // for the answer whose status refusal_status() gives.
     const char* parse_head(const char* data, std::size_t len, Head& out, bool no_body = false);
 
     // Feeds body bytes of a chunked message that parse_head started. Returns
     // how many bytes belong to this message (it stops at its end; done() is
-    // then true). With decoded set, the payload without the chunk framing is
-    // appended there. error() says why it stopped early.
-    std::size_t feed_body(const char* data, std::size_t len, evbuffer* decoded = nullptr);
+    // then true). What the chunks carry goes to out as mode says. error()
+    // says why it stopped early.
+    std::size_t feed_body(const char* data, std::size_t len, evbuffer* out, ChunkOutput mode);
     bool done() const { return done_; }
     const char* error() const { return error_; }
 
-    // A 505 rather than a 400: the version is not HTTP/1.x.
-    bool bad_version() const { return bad_version_; }
+    // The status for a refused request head: 400, 501 (a transfer coding
+    // other than chunked) or 505 (not HTTP/1.x). A refused response head is
+    // a 502 whatever this says.
+    int refusal_status() const { return refusal_status_; }
 
 private:
-    static int on_url(http_parser* p, const char* at, std::size_t len);
-    static int on_status(http_parser* p, const char* at, std::size_t len);
-    static int on_header_field(http_parser* p, const char* at, std::size_t len);
-    static int on_header_value(http_parser* p, const char* at, std::size_t len);
-    static int on_headers_complete(http_parser* p);
-    static int on_body(http_parser* p, const char* at, std::size_t len);
-    static int on_message_complete(http_parser* p);
+    static int on_url(llhttp_t* p, const char* at, std::size_t len);
+    static int on_status(llhttp_t* p, const char* at, std::size_t len);
+    static int on_header_field(llhttp_t* p, const char* at, std::size_t len);
+    static int on_header_value(llhttp_t* p, const char* at, std::size_t len);
+    static int on_headers_complete(llhttp_t* p);
+    static int on_chunk_header(llhttp_t* p);
+    static int on_body(llhttp_t* p, const char* at, std::size_t len);
+    static int on_chunk_complete(llhttp_t* p);
+    static int on_message_complete(llhttp_t* p);
+    const char* refuse(const char* why, int status = 400);
+    void reset(Head& out, bool no_body);
+    bool tabs_refused(const char* data, std::size_t len) const;
+    const char* execute_head(const char* data, std::size_t len);
+    const char* run_head(const char* data, std::size_t len);
+    const char* check_bytes(const char* data, std::size_t len);
     const char* check_headers();
-    static const http_parser_settings& settings();
+    const char* check_transfer_encoding(std::string_view value, int lines);
+    static const llhttp_settings_t& settings();
 
-    http_parser parser_;
-    http_parser_type type_;
+    llhttp_t parser_;
+    llhttp_type_t type_;
     Head* head_ = nullptr;
-    evbuffer* decoded_ = nullptr;
+    evbuffer* out_ = nullptr;
+    ChunkOutput mode_ = ChunkOutput::canonical;
+    uint64_t chunk_size_ = 0;  // of the chunk being read
     bool in_head_ = false;   // inside parse_head
     bool in_body_ = false;   // the head is done: trailers are not headers
     bool last_was_value_ = false;
     bool no_body_ = false;
     bool done_ = false;
-    bool bad_version_ = false;
+    int refusal_status_ = 400;
     const char* error_ = nullptr;
+    std::string ows_copy_;   // a head whose OWS tabs were made spaces
 };
 
 }  // namespace lbkit::http

@@ -146,7 +146,7 @@ ResponsePlan Relay::response_plan(bool body_follows)
             resp_filter_.emplace(std::move(filter), !req_is_10_);
     ResponsePlan plan;
     plan.new_length = resp_filter_.has_value();
-    plan.chunked = plan.new_length && !req_is_10_;
+    plan.chunked = !req_is_10_ && (plan.new_length || resp_framing_ == Framing::chunked);
     plan.dechunk = req_is_10_ && resp_framing_ == Framing::chunked;
     close_client_ = close_client_ || !req_keep_alive_ || !req_body_done_
                     || resp_framing_ == Framing::until_close || plan.dechunk

@@ -2,7 +2,7 @@
 
 #include <http_parser.h>
 
-#include "http/http_parse.hpp"
+#include "http/ascii.hpp"
 
 namespace lbkit::http {
 

@@ -1,6 +1,7 @@
 // The request target a client sends to a forward proxy: absolute-form
 // ("http://host:port/path?q") for ordinary requests, authority-form
-// ("host:port") for CONNECT. Parsed with libhttp-parser's URL parser.
+// ("host:port") for CONNECT. Parsed with libhttp-parser's URL parser
+// (llhttp, which parses the messages, has none).
 #pragma once
 #include <cstdint>
 #include <string_view>

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Request smuggling and malformed requests: every ambiguous framing, obs-fold,
 # bad chunk size and bad header is refused with 400 and the connection
-# closed, and nothing smuggled reaches the server. Too large a head: 431.
+# closed, and nothing smuggled reaches the server; a transfer coding other
+# than chunked: 501. Too large a head: 431.
 # Too slow a head: 408. Not HTTP/1.x: 505.
 . "$(dirname "$0")/lib.sh"
 
@@ -48,9 +49,9 @@ refused "obs-fold with a tab" 400 \
     "GET $B/ HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\tmore\r\n\r\n"
 refused "blank before the colon" 400 \
     "POST $B/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"
-refused "Transfer-Encoding that is not chunked" 400 \
+refused "Transfer-Encoding that is not chunked" 501 \
     "POST $B/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n$SMUGGLED"
-refused "chunked not last" 400 \
+refused "chunked not last" 501 \
     "POST $B/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"
 refused "two Host headers" 400 \
     "GET $B/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"

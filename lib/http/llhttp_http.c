@@ -1,0 +1,3 @@
+/* llhttp's header callbacks (see llhttp_strict.c). */
+#define LLHTTP_STRICT_MODE 1
+#include <http.c>
