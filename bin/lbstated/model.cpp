@@ -41,17 +41,17 @@ const ServerStatus* Model::status(const std::string& server) const
     return it == servers_.end() ? nullptr : &it->second;
 }
 
-std::map<std::string, State> Model::snapshot() const
+Model::Shown Model::shown(const std::string& server) const
 {
-    std::map<std::string, State> s;
-    for (const auto& [name, _] : servers_)
-        s[name] = effective_state(name);
+    Shown s;
+    s.state = effective_state(server);
+    if (auto it = servers_.find(server); it != servers_.end()) {
+        s.load = it->second.load;
+        s.reported = it->second.last_report_ms >= 0;
+    }
+    if (auto p = pins_.find(server); p != pins_.end() && p->second.load)
+        s.load = *p->second.load;  // the pin's load hides the reported one
     return s;
-}
-
-bool Model::differs(const std::map<std::string, State>& before) const
-{
-    return before != snapshot();
 }
 
 void Model::set_groups(Groups g)
@@ -70,17 +70,23 @@ void Model::set_groups(Groups g)
 ReportOutcome Model::apply_report(const lbkit::api::Report& r, int64_t now_ms)
 {
     ReportOutcome out;
-    auto before = snapshot();
+    // What the state showed of each server the report names, before it.
+    std::map<const std::string*, Shown> before;
+    auto touch = [&](std::map<std::string, ServerStatus>::iterator it) {
+        if (auto [b, added] = before.try_emplace(&it->first); added)
+            b->second = shown(it->first);
+        return &it->second;
+    };
     int64_t stale = stale_after_ms_ > 0 ? stale_after_ms_ : 3 * r.interval_ms;
     for (const auto& sr : r.servers) {
         std::vector<ServerStatus*> targets;
         if (auto it = servers_.find(sr.addr); it != servers_.end()) {
-            targets.push_back(&it->second);
+            targets.push_back(touch(it));
         } else {
             auto [lo, hi] = groups_.by_addr.equal_range(sr.addr);
             for (auto it2 = lo; it2 != hi; ++it2)
                 if (auto s = servers_.find(it2->second); s != servers_.end())
-                    targets.push_back(&s->second);
+                    targets.push_back(touch(s));
         }
         if (targets.empty()) {
             out.unknown.push_back(sr.addr);
@@ -96,10 +102,19 @@ ReportOutcome Model::apply_report(const lbkit::api::Report& r, int64_t now_ms)
         }
         ++out.applied;
     }
-    if (out.applied > 0) {
-        out.transition = differs(before);
-        bump();
+    if (out.applied == 0)
+        return out;
+    ++report_serial_;
+    for (const auto& [name, was] : before) {
+        Shown now = shown(*name);
+        if (now == was)
+            continue;
+        out.changed = true;
+        if (now.state != was.state)
+            out.transition = true;
     }
+    if (out.changed)
+        bump();
     return out;
 }
 

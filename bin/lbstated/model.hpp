@@ -31,7 +31,8 @@ struct ServerStatus {
 struct ReportOutcome {
     int applied = 0;
     std::vector<std::string> unknown;  // addresses that name no server
-    bool transition = false;           // some server changed state
+    bool changed = false;              // the state shows something new: a new version
+    bool transition = false;           // some server changed state (implies changed)
 };
 
 class Model {
@@ -49,6 +50,10 @@ public:
     void set_groups(Groups g);
     const Groups& groups() const { return groups_; }
 
+    // A report that changes nothing the state shows (each server it names
+    // keeps its state and the load the state shows, and had been reported
+    // before) refreshes the figures' time but keeps the version: no waiting
+    // request and no subscriber is woken for it (lbstated(8), Servers and states).
     ReportOutcome apply_report(const lbkit::api::Report& r, int64_t now_ms);
     // Servers whose reports stopped become unknown; returns those whose
     // state changed by it (a transition when not empty).
@@ -83,14 +88,24 @@ public:
     std::map<std::string, int64_t> ejections(const std::string& server, int64_t now_ms) const;
     // Changes with every ejection added, ended or expired (the state body cache).
     uint64_t ejection_serial() const { return ejection_serial_; }
+    // Changes with every report applied, new version or not: the ages of
+    // the figures in the state body.
+    uint64_t report_serial() const { return report_serial_; }
 
     State effective_state(const std::string& server) const;
     const ServerStatus* status(const std::string& server) const;
 
 private:
+    // What the state document shows of a server, but its age: a report that
+    // leaves it as it was is no change.
+    struct Shown {
+        State state = State::unknown;
+        double load = 0;
+        bool reported = false;
+        bool operator==(const Shown& o) const { return state == o.state && load == o.load && reported == o.reported; }
+    };
+    Shown shown(const std::string& server) const;
     void bump();
-    std::map<std::string, State> snapshot() const;
-    bool differs(const std::map<std::string, State>& before) const;
 
     int64_t stale_after_ms_;
     Groups groups_;
@@ -99,6 +114,7 @@ private:
     std::set<std::string> drains_;
     std::map<std::string, std::map<std::string, int64_t>> ejected_;  // server -> proxy -> until_ms
     uint64_t ejection_serial_ = 0;
+    uint64_t report_serial_ = 0;
     uint64_t version_ = 0;
     uint64_t ceiling_ = 0;
     std::function<void(uint64_t)> reserve_;

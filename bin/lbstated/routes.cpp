@@ -204,6 +204,12 @@ Response delete_ejection(Stated& d, Request& req)
 Response post_subscriber(Stated& d, Request& req)
 {
     auto spec = lbkit::api::subscriber_from_json(req.json_object());
+    // A loopback URL from another host would be accepted and every push to
+    // it would fail: refused, with what to do instead.
+    if (auto why = loopback_push_refusal(spec.url, req.peer, host_addresses()); !why.empty()) {
+        lbkit::log::warn("subscriber ", spec.url, " from ", req.peer, " refused: its host is this host's loopback");
+        throw HttpError(400, why);
+    }
     int64_t id = d.subscribers().add(spec);
     lbkit::log::info("subscriber ", id, " ", spec.url, " (", lbkit::api::to_string(spec.mode), ") registered by ", req.peer);
     Json j = lbkit::api::to_json(spec);

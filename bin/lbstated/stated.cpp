@@ -108,8 +108,10 @@ void Stated::replace_groups(const std::string& text, const std::string& who)
 
 StateBody Stated::state_body()
 {
-    // Ejections reported by proxies show in the body without a new version.
-    if (!cached_.json || cached_.version != model_.version() || cached_ejections_ != model_.ejection_serial()) {
+    // Ejections reported by proxies, and the ages of figures a report
+    // repeated, show in the body without a new version.
+    if (!cached_.json || cached_.version != model_.version() || cached_ejections_ != model_.ejection_serial() ||
+        cached_reports_ != model_.report_serial()) {
         auto view = model_.view(now_ms());
         auto loads = std::make_shared<std::vector<double>>();
         for (const auto& g : view.groups)
@@ -117,6 +119,7 @@ StateBody Stated::state_body()
                 loads->push_back(sv.ratio > 0 ? sv.load / sv.ratio : sv.load);
         cached_.version = model_.version();
         cached_ejections_ = model_.ejection_serial();
+        cached_reports_ = model_.report_serial();
         cached_.json = std::make_shared<const std::string>(lbkit::api::dump(lbkit::api::to_json(view)));
         cached_.loads = std::move(loads);
     }
@@ -128,7 +131,9 @@ ReportOutcome Stated::apply_report(const lbkit::api::Report& report)
     auto outcome = model_.apply_report(report, now_ms());
     if (outcome.transition)
         lbkit::log::info("report from ", report.notifier, ": state changed (version ", model_.version(), ")");
-    if (outcome.applied > 0)
+    // A report that repeats what the state shows wakes no one: no push, no
+    // long poll answered, the same version.
+    if (outcome.changed)
         changed(outcome.transition);
     return outcome;
 }

@@ -77,6 +77,7 @@ private:
     lbkit::Timer sweep_;
     StateBody cached_;
     uint64_t cached_ejections_ = 0;  // the model's ejection serial the cached body shows
+    uint64_t cached_reports_ = 0;    // the model's report serial (the ages) the cached body shows
     std::mt19937_64 rng_{std::random_device{}()};
     std::string file_text_;  // the --groups file as last applied
     std::set<std::pair<std::string, std::string>> metric_servers_;  // (group, server) shown in /metrics

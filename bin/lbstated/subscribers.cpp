@@ -1,9 +1,16 @@
 #include "subscribers.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstring>
 #include <optional>
 
+#include "addr.hpp"
 #include "clock.hpp"
 #include "duration.hpp"
 #include "log.hpp"
@@ -11,8 +18,102 @@
 namespace lbstated {
 namespace {
 
+// The numeric form inet_ntop writes, IPv4 for an IPv4-mapped IPv6 address,
+// so that a peer "::ffff:10.0.0.5" and an interface 10.0.0.5 compare equal;
+// empty when host is not a numeric address.
+std::string canonical_ip(const std::string& host)
+{
+    char buf[INET6_ADDRSTRLEN];
+    in_addr a4;
+    if (inet_pton(AF_INET, host.c_str(), &a4) == 1)
+        return inet_ntop(AF_INET, &a4, buf, sizeof buf);
+    in6_addr a6;
+    if (inet_pton(AF_INET6, host.c_str(), &a6) != 1)
+        return "";
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        std::memcpy(&a4, &a6.s6_addr[12], 4);
+        return inet_ntop(AF_INET, &a4, buf, sizeof buf);
+    }
+    return inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+}
+
+bool ends_with(const std::string& s, const std::string& tail)
+{
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
 
 }  // namespace
+
+std::string url_host(const std::string& url)
+{
+    auto scheme = url.find("://");
+    if (scheme == std::string::npos)
+        return "";
+    std::string authority = url.substr(scheme + 3, url.find_first_of("/?#", scheme + 3) - (scheme + 3));
+    if (auto at = authority.rfind('@'); at != std::string::npos)
+        authority.erase(0, at + 1);
+    std::string host;
+    if (!authority.empty() && authority[0] == '[') {
+        auto close = authority.find(']');
+        host = authority.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+        if (auto zone = host.find('%'); zone != std::string::npos)
+            host.erase(zone);  // fe80::1%25eth0
+    } else {
+        host = authority.substr(0, authority.rfind(':'));
+    }
+    for (char& c : host)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!host.empty() && host.back() == '.')
+        host.pop_back();
+    return host;
+}
+
+bool this_host(const std::string& host)
+{
+    if (host == "localhost" || ends_with(host, ".localhost"))
+        return true;
+    in_addr a4;
+    // inet_aton, not inet_pton: the resolver takes "127.1" and "2130706433" too.
+    if (host.find(':') == std::string::npos && inet_aton(host.c_str(), &a4) != 0) {
+        uint32_t a = ntohl(a4.s_addr);
+        return (a >> 24) == 127 || a == 0;
+    }
+    in6_addr a6;
+    if (inet_pton(AF_INET6, host.c_str(), &a6) != 1)
+        return false;
+    if (IN6_IS_ADDR_V4MAPPED(&a6))
+        return a6.s6_addr[12] == 127 || (a6.s6_addr[12] | a6.s6_addr[13] | a6.s6_addr[14] | a6.s6_addr[15]) == 0;
+    return IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_UNSPECIFIED(&a6);
+}
+
+std::string loopback_push_refusal(const std::string& url, const std::string& peer,
+                                  const std::vector<std::string>& host_addresses)
+{
+    std::string host = url_host(url);
+    std::string from = canonical_ip(peer);
+    if (host.empty() || !this_host(host) || from.empty() || this_host(from))
+        return "";
+    for (const auto& a : host_addresses)
+        if (canonical_ip(a) == from)
+            return "";  // the subscriber is on this host: its loopback is ours
+    return "url: host " + host + " means lbstated's own host (loopback), but the subscription comes from " + from +
+           " on another host: every push would go to lbstated's host, not to the proxy; register a URL this manager "
+           "can reach (lbproxy --admin on an address reachable from the manager, with --token-file, or --admin-url), "
+           "or use lbproxy --state-mode pull, in which the proxy connects to the manager itself";
+}
+
+std::vector<std::string> host_addresses()
+{
+    std::vector<std::string> out;
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0)
+        return out;
+    for (ifaddrs* i = list; i; i = i->ifa_next)
+        if (i->ifa_addr && (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
+            out.push_back(lbkit::sockaddr_ip(i->ifa_addr));
+    freeifaddrs(list);
+    return out;
+}
 
 bool loads_moved(const std::vector<double>& sent, const std::vector<double>& now, double delta)
 {

@@ -43,6 +43,24 @@ struct DeliveryOptions {
 // value it was) between two figures; a changed server list counts as moved.
 bool loads_moved(const std::vector<double>& sent, const std::vector<double>& now, double delta);
 
+// The host of an http:// or https:// URL, without brackets, in lower case
+// and without a final dot; empty when there is none.
+std::string url_host(const std::string& url);
+// An address or name that, from this host, means this host: 127.0.0.0/8 in
+// any form a resolver takes ("127.1"), ::1, ::ffff:127.x.y.z, localhost and
+// its subdomains (RFC 6761), and the unspecified 0.0.0.0 and ::, which a
+// connect also takes to this host.
+bool this_host(const std::string& host);
+// Why a subscription from peer (its numeric address) must be refused: its
+// push URL names this host's loopback while the peer is on another host,
+// so every push would come back here instead of reaching the subscriber.
+// host_addresses are this host's own addresses: a peer that is one of
+// them is on this host, where the loopback URL is right. Empty: accepted.
+std::string loopback_push_refusal(const std::string& url, const std::string& peer,
+                                  const std::vector<std::string>& host_addresses);
+// This host's addresses, numeric (getifaddrs), for loopback_push_refusal.
+std::vector<std::string> host_addresses();
+
 class Subscribers {
 public:
     Subscribers(lbkit::Loop& loop, lbkit::httpc::Client& http, StatedStore& store, lbkit::Metrics& metrics,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Long polling on lbstated's GET /v1/state (since=N&wait=D): answered at once
 # when the version is past N, on the change otherwise, or after D with the
-# same version; bad arguments refused; clients that leave while waiting are
+# same version; a report that changes nothing is no change; bad arguments refused; clients that leave while waiting are
 # forgotten; and lbctl status --watch on top of it.
 . "$(dirname "$0")/lib.sh"
 
@@ -62,6 +62,30 @@ read -r code secs <"$T/c.status"
 check "a report answers the waiting request (${secs}s)" less "$secs" 5
 v3=$(body_version "$T/c")
 check "... with a newer version ($v3 > $v2)" test "$v3" -gt "$v2"
+
+# A report that repeats what the state shows (same state, same load) keeps
+# the version and wakes no one; a changed one wakes the waiting request at once.
+is "an identical report: 200" "$(report_server "$S" 8081 up 7)" 200
+like "... answered with the version it keeps" "$(last_body)" "\"version\":$v3[,}]"
+report_server "$S" 8081 up 7 >/dev/null
+is "two identical reports: the version is unchanged" "$(version)" "$v3"
+poll "since=$v3&wait=10s" "$T/i" >"$T/i.status" &
+waiter=$!
+wait_for 5 waiting_is 1
+report_server "$S" 8081 up 7 >/dev/null
+report_server "$S" 8081 up 7 >/dev/null
+sleep 0.5
+check "a long poll is not answered by identical reports" kill -0 "$waiter"
+is "... it still waits" "$(waiting)" 1
+report_server "$S" 8081 up 8 >/dev/null
+wait "$waiter"
+read -r code secs <"$T/i.status"
+is "a changed report answers it: 200" "$code" 200
+check "... at once, well before the wait of 10s (${secs}s)" less "$secs" 3
+v3i=$(body_version "$T/i")
+check "... with a newer version ($v3i > $v3)" test "$v3i" -gt "$v3"
+like "... and the new load" "$(cat "$T/i")" '"load":8'
+v3=$v3i
 
 # Times out with the same version -------------------------------------------
 read -r code secs < <(poll "since=$v3&wait=1s" "$T/d")

@@ -1,4 +1,5 @@
-// lbstated's model: reports, staleness, pins, drains, versions, groups.
+// lbstated's model: reports, staleness, pins, drains, versions, groups; and
+// the rule that refuses a loopback push URL registered from another host.
 #define BOOST_TEST_MODULE stated_model
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
@@ -8,6 +9,7 @@
 #include "error.hpp"
 #include "groups.hpp"
 #include "model.hpp"
+#include "subscribers.hpp"
 
 using namespace lbstated;
 using lbkit::api::State;
@@ -159,6 +161,138 @@ BOOST_AUTO_TEST_CASE(load_change_bumps_version_without_transition)
     auto out = m.apply_report(report(21, 15, 0), 100);
     BOOST_TEST(!out.transition);
     BOOST_TEST(m.version() == v + 1);
+}
+
+// A report that repeats what the state shows (same states, same loads, of
+// servers reported before) keeps the version: long polls and subscribers
+// are not woken for nothing. Anything the state shows that moves is a change.
+BOOST_AUTO_TEST_CASE(identical_report_keeps_the_version)
+{
+    Model m(0);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    auto v0 = m.version();
+    auto first = m.apply_report(report(20, 15, 0), 0);
+    BOOST_TEST(first.changed);
+    BOOST_TEST(m.version() == v0 + 1);
+    auto v = m.version();
+    auto serial = m.report_serial();
+
+    auto same = m.apply_report(report(20, 15, 0), 1000);
+    BOOST_TEST(same.applied == 3);
+    BOOST_TEST(!same.changed);
+    BOOST_TEST(!same.transition);
+    BOOST_TEST(m.version() == v);
+    BOOST_TEST(m.report_serial() != serial);  // the ages moved: the body is built again
+    BOOST_TEST(m.view(1500).groups[0].servers[0].age_ms == 500);  // the figure is fresh
+    BOOST_TEST(m.sweep(3500).empty());  // and keeps the server from going stale
+
+    // Each thing the state shows is a change: a load, a state, of one server.
+    auto load = m.apply_report(report(20, 15.5, 0), 2000);
+    BOOST_TEST(load.changed);
+    BOOST_TEST(!load.transition);
+    BOOST_TEST(m.version() == v + 1);
+    auto state = m.apply_report(report(20, 15.5, 0, State::up), 3000);
+    BOOST_TEST(state.changed);
+    BOOST_TEST(state.transition);
+    BOOST_TEST(m.version() == v + 2);
+    // A partial report naming one server with its figure unchanged.
+    m.apply_report({"lan-b", 1000, {{"127.0.0.1:8082", 15.5, State::up}}}, 3100);
+    BOOST_TEST(m.version() == v + 2);
+    // A server named twice in one report: the last entry is what counts.
+    m.apply_report({"lan-b", 1000, {{"127.0.0.1:8082", 99, State::down}, {"127.0.0.1:8082", 15.5, State::up}}}, 3200);
+    BOOST_TEST(m.version() == v + 2);
+}
+
+BOOST_AUTO_TEST_CASE(report_changes_are_what_the_state_shows)
+{
+    Model m(0);
+    m.set_groups(parse_groups(reference_groups, "groups", false));
+    // A first report is news even when it says what the state assumed
+    // (unknown, load 0): the server now has a figure and an age.
+    auto v = m.version();
+    auto first = m.apply_report({"n", 1000, {{"127.0.0.1:8081", 0, State::unknown}}}, 0);
+    BOOST_TEST(first.changed);
+    BOOST_TEST(!first.transition);
+    BOOST_TEST(m.version() == v + 1);
+
+    // A stale server reported again as before comes back up: a transition.
+    m.apply_report(report(20, 15, 0), 0);
+    BOOST_TEST(!m.sweep(3001).empty());
+    v = m.version();
+    auto back = m.apply_report(report(20, 15, 0), 4000);
+    BOOST_TEST(back.transition);
+    BOOST_TEST(m.version() == v + 1);
+
+    // The load a pin sets hides the reported one: a new reported figure
+    // behind it shows nowhere, and the unpin shows it.
+    BOOST_TEST(m.pin("127.0.0.1:8081", lbkit::api::Pin{std::nullopt, 5.0, std::nullopt}));
+    v = m.version();
+    BOOST_TEST(!m.apply_report(report(30, 15, 0), 5000).changed);
+    BOOST_TEST(m.version() == v);
+    BOOST_TEST(m.view(5000).groups[0].servers[0].load == 5);
+    BOOST_TEST(m.unpin("127.0.0.1:8081"));
+    BOOST_TEST(m.view(5000).groups[0].servers[0].load == 30);
+    // A pin of the state alone: a new load still shows.
+    BOOST_TEST(m.pin("127.0.0.1:8081", lbkit::api::Pin{State::down, std::nullopt, std::nullopt}));
+    v = m.version();
+    auto behind = m.apply_report(report(40, 15, 0), 6000);
+    BOOST_TEST(behind.changed);
+    BOOST_TEST(!behind.transition);  // pinned down whatever is reported
+    BOOST_TEST(m.version() == v + 1);
+}
+
+// The peer that registers a subscriber × the host of its push URL.
+BOOST_AUTO_TEST_CASE(loopback_push_url_from_another_host_is_refused)
+{
+    const std::vector<std::string> mine = {"127.0.0.1", "::1", "10.203.0.1", "fd00:203::1"};
+    auto refused = [&](const std::string& url, const std::string& peer) {
+        return !loopback_push_refusal(url, peer, mine).empty();
+    };
+    const char* loopback_urls[] = {
+        "http://127.0.0.1:7401/v1/state?source=a%3A1", "http://127.9.8.7:7401/v1/state", "http://127.1:7401/",
+        "http://localhost:7401/v1/state", "http://LocalHost.:7401/v1/state", "http://proxy.localhost/v1/state",
+        "https://[::1]:7401/v1/state", "http://[::ffff:127.0.0.1]:7401/", "http://0.0.0.0:7401/v1/state",
+        "http://[::]:7401/", "http://user@127.0.0.1:7401/", "http://127.0.0.1/v1/state", "http://2130706433:7401/",
+    };
+    const char* reachable_urls[] = {
+        "http://10.203.0.2:7401/v1/state", "http://[fd00:203::2]:7401/v1/state", "http://client7.example:7401/v1/state",
+        "http://localhost.example:7401/", "http://127.0.0.1.example/", "http://[fe80::1%25eth0]:7401/",
+        "http://128.0.0.1:7401/",
+    };
+    // From another host, IPv4 or IPv6 (mapped too): every loopback URL is
+    // refused, every other accepted.
+    for (const char* peer : {"10.203.0.2", "fd00:203::2", "::ffff:10.203.0.2", "192.0.2.9"}) {
+        for (const char* url : loopback_urls)
+            BOOST_TEST(refused(url, peer), url << " from " << peer);
+        for (const char* url : reachable_urls)
+            BOOST_TEST(!refused(url, peer), url << " from " << peer);
+    }
+    // From this host, on loopback or on one of its own addresses: all accepted.
+    for (const char* peer : {"127.0.0.1", "127.0.0.5", "::1", "::ffff:127.0.0.1", "10.203.0.1", "::ffff:10.203.0.1",
+                             "fd00:203::1"}) {
+        for (const char* url : loopback_urls)
+            BOOST_TEST(!refused(url, peer), url << " from " << peer);
+        for (const char* url : reachable_urls)
+            BOOST_TEST(!refused(url, peer), url << " from " << peer);
+    }
+    // A peer that is no address (not an IP socket) is not judged.
+    BOOST_TEST(!refused("http://127.0.0.1:7401/", ""));
+    // The sentence says what is wrong and what to do.
+    std::string why = loopback_push_refusal("http://127.0.0.1:7401/v1/state", "10.203.0.2", mine);
+    BOOST_TEST(why.rfind("url: host 127.0.0.1 means lbstated's own host (loopback), but the subscription comes from "
+                         "10.203.0.2 on another host", 0) == 0u);
+    BOOST_TEST(why.find("--admin") != std::string::npos);
+    BOOST_TEST(why.find("--state-mode pull") != std::string::npos);
+    BOOST_TEST(loopback_push_refusal("http://[::1]:7401/", "fd00:203::2", mine).find("host ::1 means") !=
+               std::string::npos);
+
+    BOOST_TEST(url_host("http://[::1]:80/x") == "::1");
+    BOOST_TEST(url_host("https://Web.Example.:8443?x=1") == "web.example");
+    BOOST_TEST(url_host("http://a@b@host/p") == "host");
+    BOOST_TEST(url_host("not a url") == "");
+    BOOST_TEST(this_host("127.255.255.254"));
+    BOOST_TEST(!this_host("10.0.0.1"));
+    BOOST_TEST(!this_host("::2"));
 }
 
 BOOST_AUTO_TEST_CASE(versions_survive_restart_above_every_handed_out)
