@@ -52,7 +52,8 @@ void add_state_options(CLI::App& app, StateOptions& o)
                              "Periodic push interval; health check of lbstated; pause after a failed pull");
     lbkit::cli::add_duration(app, "--state-timeout", o.state_timeout, "Time allowed for each request to lbstated");
     lbkit::cli::add_duration(app, "--stale-after", o.stale_after,
-                             "State no lbstated confirmed for this long: servers count as unknown");
+                             "State no lbstated confirmed for this long: servers count as unknown; "
+                             "behind a version lbstated announces for this long: health degraded");
     lbkit::cli::add_duration(app, "--suspect-time", o.suspect_for, "How long a server whose connect failed is avoided");
     app.add_option("--history-max-rows", o.history_max_rows, "Relay history rows kept (0: no history)")
         ->check(lbkit::cli::non_negative)
@@ -148,12 +149,16 @@ struct ControlPlane::Impl {
     lbkit::Timer persist_timer;
     int64_t saved_confirmed_ms = 0;
     bool stopped = false;
+    bool degraded = false;  // as last logged
+    lbkit::Series* degraded_total = nullptr;
 
     StateBook::Outcome receive(lbkit::api::StateView view, const std::string& source);
     void restore();
     void persist_confirmed();
     std::string push_url() const;
     void add_metrics();
+    // Logs (once) when the state turns degraded and when it recovers.
+    void check_degraded();
 };
 
 ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOptions o, const std::string& state_dir,
@@ -189,12 +194,24 @@ ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOption
         book.source_restarted(source);
         ejections.state_server_restarted(source);
     });
+    sources.on_announce([this](const std::string& source, uint64_t version) {
+        bool take = book.announced(source, version, unix_ms());
+        check_degraded();
+        return take;
+    });
+    sources.on_silent([this](const std::string& source) {
+        book.silent(source, unix_ms());
+        check_degraded();
+    });
     admin.add(admin_routes(deps));
     admin.on_health([this] {
         int64_t now = unix_ms();
+        check_degraded();
         nlohmann::json j{{"state_version", book.version()},
                          {"state_age_ms", book.confirmed_ms() ? now - book.confirmed_ms() : -1},
                          {"state_stale", book.stale(now)},
+                         {"state_newest_version", book.newest_announced()},
+                         {"state_behind_ms", book.behind_since_ms() ? now - book.behind_since_ms() : 0},
                          {"state_mode", opt.state_mode},
                          {"policy", opt.policy}};
         // Until a first state arrives, representative names are relayed as
@@ -202,10 +219,32 @@ ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOption
         if (auto missing = chooser.missing_state(); !missing.empty()) {
             j["status"] = "starting";
             j["reason"] = missing;
+        } else if (book.degraded(now)) {
+            // It serves, but on a state older than a state server's for
+            // longer than --stale-after: its pushes or fetches are lost.
+            j["status"] = "degraded";
+            j["reason"] = book.degraded_reason(now);
         }
         return j;
     });
     add_metrics();
+}
+
+void ControlPlane::Impl::check_degraded()
+{
+    int64_t now = unix_ms();
+    bool is = book.degraded(now);
+    if (is == degraded) return;
+    degraded = is;
+    if (is) {
+        if (degraded_total) degraded_total->inc();
+        log::warn("health degraded: ", book.degraded_reason(now));
+    } else {
+        uint64_t newest = book.newest_announced();
+        log::info("health ok again: state version ", book.version(),
+                  newest ? ", state servers announce " + std::to_string(newest) + " at most"
+                         : ", no state server announces a version now");
+    }
 }
 
 void ControlPlane::Impl::add_metrics()
@@ -215,6 +254,19 @@ void ControlPlane::Impl::add_metrics()
     metrics.gauge_fn("lbproxy_state_age_seconds", "Seconds since a state server last confirmed the state", [this] {
         return book.confirmed_ms() ? static_cast<double>(unix_ms() - book.confirmed_ms()) / 1000.0 : -1.0;
     });
+    metrics.gauge_fn("lbproxy_state_degraded",
+                     "1 while the state held has been behind a version a state server announces for longer than "
+                     "--stale-after",
+                     [this] { return book.degraded(unix_ms()) ? 1.0 : 0.0; });
+    metrics.gauge_fn("lbproxy_state_behind_seconds",
+                     "Seconds the state held has been behind a version a state server announces (0: it is not)",
+                     [this] {
+                         int64_t since = book.behind_since_ms();
+                         return since ? static_cast<double>(unix_ms() - since) / 1000.0 : 0.0;
+                     });
+    degraded_total = &metrics.counter("lbproxy_state_degraded_total",
+                                      "Times the health turned degraded: the state held lagged behind for longer "
+                                      "than --stale-after");
     metrics.gauge_fn("lbproxy_history_rows_written", "History rows committed to SQLite",
                      [this] { return static_cast<double>(history.written()); });
     metrics.gauge_fn("lbproxy_history_rows_dropped", "History rows dropped because the queue was full",
@@ -248,6 +300,7 @@ StateBook::Outcome ControlPlane::Impl::receive(lbkit::api::StateView view, const
     auto outcome = book.apply(std::move(view), source, unix_ms());
     metrics.counter("lbproxy_state_updates_total", "States received, by outcome", {{"outcome", to_string(outcome)}})
         .inc();
+    check_degraded();
     if (outcome == StateBook::Outcome::older) {
         log::debug("state version ", version, " from ", source, " ignored: version ", book.version(), " is newer");
         return outcome;

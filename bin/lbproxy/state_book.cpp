@@ -119,12 +119,15 @@ StateBook::Outcome StateBook::apply(api::StateView view, const std::string& sour
         live_ = true;
         source_ = source;
         confirmed_ms_ = now_ms;
+        update_behind(now_ms);
         return Outcome::accepted;
     }
     if (view.version == view_.version) {
         confirmed_ms_ = std::max(confirmed_ms_, now_ms);
+        update_behind(now_ms);
         return Outcome::same;
     }
+    update_behind(now_ms);
     return Outcome::older;
 }
 
@@ -147,6 +150,62 @@ void StateBook::source_restarted(const std::string& source)
 void StateBook::confirm(int64_t now_ms)
 {
     confirmed_ms_ = std::max(confirmed_ms_, now_ms);
+}
+
+bool StateBook::would_take(const std::string& source, uint64_t version) const
+{
+    if (version > view_.version) return true;
+    // After a restart of the held state's server, any other version is taken.
+    return version != view_.version && source == source_ && restarted_.count(source) != 0;
+}
+
+bool StateBook::announced(const std::string& source, uint64_t version, int64_t now_ms)
+{
+    announced_[source] = version;
+    update_behind(now_ms);
+    return would_take(source, version);
+}
+
+void StateBook::silent(const std::string& source, int64_t now_ms)
+{
+    announced_.erase(source);
+    update_behind(now_ms);
+}
+
+uint64_t StateBook::newest_announced() const
+{
+    uint64_t out = 0;
+    for (const auto& [source, version] : announced_) out = std::max(out, version);
+    return out;
+}
+
+std::map<std::string, uint64_t>::const_iterator StateBook::behind_what() const
+{
+    auto best = announced_.end();
+    for (auto it = announced_.begin(); it != announced_.end(); ++it)
+        if (would_take(it->first, it->second) && (best == announced_.end() || it->second > best->second)) best = it;
+    return best;
+}
+
+void StateBook::update_behind(int64_t now_ms)
+{
+    if (behind_what() == announced_.end()) behind_since_ms_ = 0;
+    else if (behind_since_ms_ == 0) behind_since_ms_ = now_ms;
+}
+
+bool StateBook::degraded(int64_t now_ms) const
+{
+    return behind_since_ms_ != 0 && now_ms - behind_since_ms_ > stale_after_.count();
+}
+
+std::string StateBook::degraded_reason(int64_t now_ms) const
+{
+    auto it = behind_what();
+    if (it == announced_.end() || !degraded(now_ms)) return "";
+    return "this proxy holds state version " + std::to_string(view_.version) + " while state server " + it->first +
+           " announces version " + std::to_string(it->second) + ", and has been behind for " +
+           lbkit::format_duration(lbkit::Millis{now_ms - behind_since_ms_}) + " (--stale-after " +
+           lbkit::format_duration(stale_after_) + ")";
 }
 
 StateBook::Members StateBook::intern_servers(const api::StateView& view)

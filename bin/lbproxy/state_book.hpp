@@ -16,6 +16,14 @@
 // treated as unknown, so it is chosen only while no server of its group is
 // up. A pin is an operator's command, not a measurement, so it stays.
 //
+// Lag (lbproxy(8), GET /v1/health): each state server's health answer
+// announces the version it holds. The book is behind while some state
+// server that answers announces a version the book would take from it
+// (newer than the one held, or any other after that server restarted);
+// it is degraded when it has been behind for more than stale_after. A
+// server that does not answer announces nothing, so an outage of every
+// state server makes the state stale (above) but not degraded.
+//
 // Local facts the selection adds to the state: requests in flight, requests
 // sent since the held state was applied (the load figures do not count
 // them yet), servers suspect after a failed connect, passive ejection and
@@ -23,6 +31,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -96,6 +105,23 @@ public:
     // A state server said the held state is still current (health check in
     // change mode: it would have pushed a change).
     void confirm(int64_t now_ms);
+
+    // A state server's health answer announced the version it holds. True
+    // when the book would take that version from it (the caller fetches
+    // the state then instead of confirming the one held).
+    bool announced(const std::string& source, uint64_t version, int64_t now_ms);
+    // The state server did not answer: what it announced no longer counts.
+    void silent(const std::string& source, int64_t now_ms);
+    // Whether a state of this version from source would be taken.
+    bool would_take(const std::string& source, uint64_t version) const;
+    // The newest version a state server that answers announces (0: none).
+    uint64_t newest_announced() const;
+    // Since when the book is behind an announced version (0: it is not).
+    int64_t behind_since_ms() const { return behind_since_ms_; }
+    // Behind for more than stale_after.
+    bool degraded(int64_t now_ms) const;
+    // Why it is degraded, a sentence for the health answer and the log.
+    std::string degraded_reason(int64_t now_ms) const;
 
     bool is_group(const std::string& host) const;
     bool stale(int64_t now_ms) const;
@@ -214,6 +240,12 @@ private:
     std::unordered_map<std::string, std::size_t> groups_;  // lower-case name -> index
     std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> servers_;  // name -> first (group, index)
     std::set<std::string> restarted_;                      // sources whose next state is taken
+    std::map<std::string, uint64_t> announced_;            // source -> version its health answer named
+    int64_t behind_since_ms_ = 0;                          // behind an announced version since (0: not)
+    // Recomputes behind_since_ms_ after an announcement or a new state.
+    void update_behind(int64_t now_ms);
+    // The announcement the book is behind (the newest such), or announced_.end().
+    std::map<std::string, uint64_t>::const_iterator behind_what() const;
     std::deque<std::string> names_;                        // by ServerId; a deque keeps references stable
     ByName<ServerId> ids_;
     std::vector<ServerFacts> facts_;                       // by ServerId

@@ -31,6 +31,9 @@ struct StateSources::Source {
     int64_t last_health_ms = 0;  // a health check was sent
     int64_t down_until_ms = 0;  // central: not asked again before this
     bool pull_in_flight = false;
+    bool fetch_in_flight = false;  // GET /v1/state outside pull mode
+    bool fetch_warned = false;     // its failure was logged at warn level
+    int64_t announced = -1;        // state_version of the last health answer; -1: none
     std::string last_error;
     std::unique_ptr<lbkit::Timer> timer;
 };
@@ -182,14 +185,25 @@ void StateSources::watch(Source& s)
 void StateSources::health_answer(Source& s, const httpc::Result& r)
 {
     count(s, "health", r.ok());
-    if (!r.ok()) return failed(s, "GET /v1/health", r.describe());
+    auto silent = [this, &s] {
+        s.announced = -1;
+        if (on_silent_) on_silent_(s.key);
+    };
+    if (!r.ok()) {
+        silent();
+        return failed(s, "GET /v1/health", r.describe());
+    }
     std::string instance;
+    int64_t announced = -1;
     try {
         auto j = nlohmann::json::parse(r.body);
         // lbstated's health names its start time and pid: a new pair is a restart.
         for (const char* f : {"instance", "started_ms", "pid"})
             if (j.is_object() && j.contains(f)) instance += lbkit::api::dump(j[f]);
+        if (j.is_object() && j.contains("state_version") && j["state_version"].is_number_unsigned())
+            announced = static_cast<int64_t>(j["state_version"].get<uint64_t>());
     } catch (const std::exception&) {
+        silent();
         return failed(s, "GET /v1/health", "answer is not JSON");
     }
     bool restarted = !s.instance.empty() && instance != s.instance;
@@ -199,19 +213,32 @@ void StateSources::health_answer(Source& s, const httpc::Result& r)
         if (on_restart_) on_restart_(s.key);
     }
     s.instance = instance;
+    // The state server holds a version the proxy would take: a push was
+    // lost (or, in change mode, load figures were coalesced). Fetch it
+    // rather than confirm the state held.
+    s.announced = announced;
+    bool behind = announced >= 0 && on_announce_ && on_announce_(s.key, static_cast<uint64_t>(announced));
+    if (behind)
+        log::debug("state server ", s.url, ": holds state version ", announced, "; fetching it");
     if (pull_mode()) {
-        succeeded(s);  // pulls confirm the state; the watch only looks for restarts
+        succeeded(s);  // pulls confirm the state; the watch looks for restarts and newer versions
+        if (behind) pull([] {});
         return schedule(s, config_.interval);
     }
-    if (!s.registered || restarted) return register_with(s);
-    if (config_.mode == "periodic") {
+    if (!s.registered || restarted) {
+        if (behind) fetch_state(s, false);
+        return register_with(s);
+    }
+    if (config_.mode == "periodic" && unix_ms() - s.last_push_ms >= config_.interval.count() * 5 / 2) {
         // Alive, but no push for 2.5 intervals: it may have dropped us.
         log::info("state server ", s.url, ": no periodic push for ", unix_ms() - s.last_push_ms,
                   " ms; registering again");
+        if (behind) fetch_state(s, false);
         return register_with(s);
     }
     succeeded(s);
-    on_confirm_(s.key);
+    if (behind) fetch_state(s, false);
+    else on_confirm_(s.key);
     schedule(s, config_.interval);
 }
 
@@ -247,6 +274,10 @@ void StateSources::register_answer(Source& s, const httpc::Result& r)
 
 void StateSources::fetch_state(Source& s, bool for_pull)
 {
+    if (!for_pull) {
+        if (s.fetch_in_flight) return;  // its answer is as new as this one's would be
+        s.fetch_in_flight = true;
+    }
     s.pull_in_flight = s.pull_in_flight || for_pull;
     send(request(s, "GET", "/v1/state"), [this, &s, for_pull](const httpc::Result& r) { state_answer(s, r, for_pull); });
 }
@@ -254,6 +285,7 @@ void StateSources::fetch_state(Source& s, bool for_pull)
 void StateSources::state_answer(Source& s, const httpc::Result& r, bool for_pull)
 {
     if (for_pull) s.pull_in_flight = false;
+    else s.fetch_in_flight = false;
     std::string why = r.ok() ? "" : r.describe();
     if (why.empty()) {
         try {
@@ -265,6 +297,8 @@ void StateSources::state_answer(Source& s, const httpc::Result& r, bool for_pull
     count(s, "state", why.empty());
     if (why.empty()) {
         succeeded(s);
+        if (!for_pull && s.fetch_warned) log::info("state server ", s.url, ": GET /v1/state answered again");
+        if (!for_pull) s.fetch_warned = false;
         if (for_pull) flush_waiters();
         return;
     }
@@ -279,7 +313,12 @@ void StateSources::state_answer(Source& s, const httpc::Result& r, bool for_pull
             flush_waiters();
         }
     } else {
-        log::warn("state server ", s.url, ": GET /v1/state: ", why);
+        // Fetched after each health check that sees a newer version: one
+        // warning, then debug until an answer is taken.
+        if (!s.fetch_warned) log::warn("state server ", s.url, ": GET /v1/state: ", why);
+        else log::debug("state server ", s.url, ": GET /v1/state: ", why);
+        s.fetch_warned = true;
+        s.last_error = "GET /v1/state: " + why;
     }
 }
 
@@ -373,7 +412,8 @@ nlohmann::json StateSources::to_json() const
         out.push_back({{"url", s->url}, {"key", s->key}, {"mode", config_.mode},
                        {"registered", s->registered}, {"reachable", s->healthy},
                        {"instance", s->instance}, {"last_ok_ms", s->last_ok_ms},
-                       {"last_push_ms", s->last_push_ms}, {"last_error", s->last_error}});
+                       {"last_push_ms", s->last_push_ms}, {"last_error", s->last_error},
+                       {"announced_version", s->announced >= 0 ? nlohmann::json(s->announced) : nlohmann::json()}});
     }
     return out;
 }

@@ -13,7 +13,11 @@
 //    interval, when a request names a host that is not a known group;
 //  - every mode watches GET /v1/health: a new start time or pid means the
 //    server restarted (on_restart), and the next state it sends is taken
-//    whatever its version;
+//    whatever its version. The answer's state_version is announced
+//    (on_announce); when the proxy would take that version (a push was
+//    lost, or coalesced), the state is fetched at once (pull mode: pulled
+//    in the background) instead of confirming the one held. A server
+//    whose health check fails is silent (on_silent): it announces nothing;
 //  - central policy: GET /v1/select?group=G&client=ID.
 #pragma once
 #include <cstdint>
@@ -66,6 +70,12 @@ public:
                  SourceConfig config, StateFn on_state, ConfirmFn on_confirm);
     ~StateSources();
     void on_restart(std::function<void(const std::string& source)> fn) { on_restart_ = std::move(fn); }
+    // A health answer named the version the server holds; fn answers
+    // whether the proxy would take it (then it is fetched).
+    using AnnounceFn = std::function<bool(const std::string& source, uint64_t version)>;
+    void on_announce(AnnounceFn fn) { on_announce_ = std::move(fn); }
+    // A health check failed: the server announces nothing now.
+    void on_silent(std::function<void(const std::string& source)> fn) { on_silent_ = std::move(fn); }
 
     // Health check (and in push modes registration) at once, then the
     // watch; pull mode also pulls the state once. push_url is the admin
@@ -117,6 +127,8 @@ private:
     StateFn on_state_;
     ConfirmFn on_confirm_;
     std::function<void(const std::string&)> on_restart_;
+    AnnounceFn on_announce_;
+    std::function<void(const std::string&)> on_silent_;
     std::vector<std::unique_ptr<Source>> sources_;
     std::set<uint64_t> in_flight_;
     std::vector<std::function<void()>> waiters_;

@@ -640,3 +640,107 @@ BOOST_AUTO_TEST_CASE(a_server_dropped_and_named_again_keeps_its_id_and_facts)
     BOOST_TEST(!b.ejected(no_server, t0));
     BOOST_TEST(b.ramp(no_server, t0) == 1.0);
 }
+
+BOOST_AUTO_TEST_CASE(lagging_behind_an_announced_version_degrades_after_stale_after)
+{
+    StateBook b(Millis{1000});
+    b.apply(state(5, {server("a:80", api::State::up)}), "s1:7400", t0);
+    // The same version announced: a confirmation, not a lag.
+    BOOST_TEST(!b.announced("s1:7400", 5, t0));
+    BOOST_TEST(b.behind_since_ms() == 0);
+    BOOST_TEST(b.newest_announced() == 5u);
+    // A newer version announced: the caller fetches it; the lag counts from now.
+    BOOST_TEST(b.announced("s1:7400", 7, t0 + 100));
+    BOOST_TEST(b.behind_since_ms() == t0 + 100);
+    BOOST_TEST(!b.degraded(t0 + 1100));
+    BOOST_TEST(b.degraded_reason(t0 + 1100).empty());
+    BOOST_TEST(b.degraded(t0 + 1101));
+    BOOST_TEST(b.degraded_reason(t0 + 1101) ==
+               "this proxy holds state version 5 while state server s1:7400 announces version 7, "
+               "and has been behind for 1001ms (--stale-after 1s)");
+    // Announced again: the lag keeps counting from the first sight.
+    BOOST_TEST(b.announced("s1:7400", 7, t0 + 1200));
+    BOOST_TEST(b.behind_since_ms() == t0 + 100);
+    // A state between the two is not the newest: still behind.
+    b.apply(state(6, {server("a:80", api::State::up)}), "s1:7400", t0 + 1300);
+    BOOST_TEST(b.degraded(t0 + 1300));
+    // Caught up.
+    b.apply(state(7, {server("a:80", api::State::up)}), "s1:7400", t0 + 1400);
+    BOOST_TEST(b.behind_since_ms() == 0);
+    BOOST_TEST(!b.degraded(t0 + 1400));
+    // Lagging does not make the state stale, nor does a stale state lag.
+    BOOST_TEST(!b.stale(t0 + 1400));
+    BOOST_TEST(b.stale(t0 + 2500));
+    BOOST_TEST(!b.degraded(t0 + 2500));
+}
+
+BOOST_AUTO_TEST_CASE(a_state_that_moves_faster_than_the_checks_is_no_lag)
+{
+    // lbstated's version moves between every two health checks; each check
+    // fetches the state and catches up with what it saw: never degraded.
+    StateBook b(Millis{1000});
+    b.apply(state(1, {server("a:80", api::State::up)}), "s1:7400", t0);
+    for (int i = 0; i < 50; ++i) {
+        int64_t t = t0 + i * 200;
+        uint64_t v = 2 + 3 * static_cast<uint64_t>(i);
+        BOOST_TEST(b.announced("s1:7400", v, t));
+        BOOST_TEST(!b.degraded(t));
+        b.apply(state(v + 1, {server("a:80", api::State::up)}), "s1:7400", t + 20);  // moved on meanwhile
+        BOOST_TEST(b.behind_since_ms() == 0);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_state_server_announces_nothing)
+{
+    StateBook b(Millis{1000});
+    b.apply(state(5, {server("a:80", api::State::up)}), "s1:7400", t0);
+    b.announced("s1:7400", 9, t0);
+    BOOST_TEST(b.degraded(t0 + 2000));
+    // Its health check failed: stale later, but not degraded.
+    b.silent("s1:7400", t0 + 2000);
+    BOOST_TEST(!b.degraded(t0 + 2000));
+    BOOST_TEST(b.behind_since_ms() == 0);
+    BOOST_TEST(b.newest_announced() == 0u);
+    // Back, still ahead: the lag counts again from then.
+    BOOST_TEST(b.announced("s1:7400", 9, t0 + 5000));
+    BOOST_TEST(b.behind_since_ms() == t0 + 5000);
+}
+
+BOOST_AUTO_TEST_CASE(the_newest_version_of_any_state_server_counts)
+{
+    StateBook b(Millis{1000});
+    b.apply(state(5, {server("a:80", api::State::up)}), "s1:7400", t0);
+    BOOST_TEST(!b.announced("s1:7400", 5, t0));
+    BOOST_TEST(b.announced("s2:7400", 8, t0));
+    BOOST_TEST(b.newest_announced() == 8u);
+    BOOST_TEST(b.degraded(t0 + 1001));
+    BOOST_TEST(b.degraded_reason(t0 + 1001).find("state server s2:7400 announces version 8") != std::string::npos);
+    b.apply(state(8, {server("b:80", api::State::up)}), "s2:7400", t0 + 1100);
+    BOOST_TEST(!b.degraded(t0 + 1100));
+    // The other server's older version is no lag.
+    BOOST_TEST(!b.announced("s1:7400", 6, t0 + 1200));
+    BOOST_TEST(b.behind_since_ms() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(after_a_restart_any_other_version_of_the_source_is_to_take)
+{
+    StateBook b(Millis{1000});
+    b.apply(state(100, {server("a:80", api::State::up)}), "s1:7400", t0);
+    // s1 restarted and counts from 1 again: its version is to be taken.
+    b.source_restarted("s1:7400");
+    BOOST_TEST(b.announced("s1:7400", 2, t0));
+    BOOST_TEST(b.behind_since_ms() == t0);
+    BOOST_TEST((b.apply(state(2, {server("b:80", api::State::up)}), "s1:7400", t0 + 10) ==
+                StateBook::Outcome::accepted));
+    BOOST_TEST(b.behind_since_ms() == 0);
+    BOOST_TEST(!b.announced("s1:7400", 2, t0 + 20));
+    // Another server restarting with lower versions does not pull the state back.
+    b.source_restarted("s2:7400");
+    BOOST_TEST(!b.announced("s2:7400", 1, t0 + 30));
+    BOOST_TEST(b.behind_since_ms() == 0);
+    // A restored state yields to its source's version, whatever it is.
+    StateBook r(Millis{1000});
+    r.restore(state(70, {server("a:80", api::State::up)}), "s1:7400", t0);
+    BOOST_TEST(r.announced("s1:7400", 3, t0));
+    BOOST_TEST(!r.announced("s9:7400", 3, t0 + 1));
+}

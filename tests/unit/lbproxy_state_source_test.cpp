@@ -37,6 +37,7 @@ struct FakeStated {
     std::vector<std::string> bodies;  // POST bodies
     int64_t started_ms = 1000;
     uint64_t version = 5;
+    bool announce = false;  // the health answer names the version held, as lbstated's does
     Millis state_delay{100};
     // Answers to /v1/state not sent yet. Declared after http, so a test that
     // ends first cancels them before the requests they answer are freed.
@@ -76,7 +77,10 @@ struct FakeStated {
         evbuffer_copyout(in, body.data(), body.size());
         if (method == "POST") self->bodies.push_back(body);
         if (path == "/v1/health")
-            return reply(req, 200, "{\"status\":\"ok\",\"started_ms\":" + std::to_string(self->started_ms) + ",\"pid\":1}");
+            return reply(req, 200, "{\"status\":\"ok\",\"started_ms\":" + std::to_string(self->started_ms) +
+                                       ",\"pid\":1" +
+                                       (self->announce ? ",\"state_version\":" + std::to_string(self->version) : "") +
+                                       "}");
         if (path == "/v1/subscribers") return reply(req, 201, "{\"id\":7}");
         if (path == "/v1/subscribers/7") return reply(req, 204, "");
         if (path == "/v1/state") {
@@ -239,4 +243,67 @@ BOOST_AUTO_TEST_CASE(an_unreachable_state_server_is_retried_with_backoff)
     BOOST_TEST(tries >= 2);
     BOOST_TEST(tries <= 3);
     BOOST_TEST(h.states.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_health_check_that_sees_a_newer_version_fetches_it)
+{
+    Harness h;
+    FakeStated fake(h.loop);
+    fake.announce = true;
+    fake.state_delay = Millis{5};
+    for (const char* mode : {"change", "pull"}) {
+        h.states.clear();
+        h.confirms = 0;
+        fake.hits.clear();
+        auto src = h.sources({fake.url()}, mode);
+        uint64_t held = 0;
+        std::vector<std::pair<std::string, uint64_t>> seen;
+        src->on_announce([&](const std::string& source, uint64_t v) {
+            seen.emplace_back(source, v);
+            return v > held;
+        });
+        int silent = 0;
+        src->on_silent([&](const std::string&) { ++silent; });
+        fake.version = 5;
+        src->start("http://127.0.0.1:7401/v1/state");
+        BOOST_TEST(run_until(h.loop, [&] { return !h.states.empty(); }), mode);
+        held = 5;
+        if (std::string(mode) == "change")
+            BOOST_TEST(run_until(h.loop, [&] { return h.confirms >= 2; }), mode);  // the same version confirms
+        else
+            BOOST_TEST(run_until(h.loop, [&] { return seen.size() >= 2; }), mode);
+        int fetches = fake.hits["GET /v1/state"];
+        // The state moves on and no push arrives: the next health check fetches it.
+        fake.version = 6;
+        int confirms = h.confirms;
+        BOOST_TEST(run_until(h.loop, [&] { return h.states.back().first == 6u; }), mode);
+        held = 6;
+        BOOST_TEST(fake.hits["GET /v1/state"] == fetches + 1, mode);
+        BOOST_TEST(h.confirms == confirms, mode);  // no confirmation of the older state
+        BOOST_TEST(fake.hits["POST /v1/subscribers"] == (std::string(mode) == "change" ? 1 : 0), mode);
+        BOOST_REQUIRE(!seen.empty());
+        BOOST_TEST(seen.back().first == "127.0.0.1:" + std::to_string(fake.port));
+        BOOST_TEST(src->to_json()[0]["announced_version"].get<uint64_t>() >= 5u);
+        BOOST_TEST(silent == 0);
+        src->stop();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_health_check_makes_the_server_silent)
+{
+    Harness h;
+    uint16_t port;
+    {
+        FakeStated gone(h.loop);
+        port = gone.port;
+    }
+    auto src = h.sources({"http://127.0.0.1:" + std::to_string(port)}, "change", Millis{100});
+    int silent = 0;
+    src->on_silent([&](const std::string& key) {
+        BOOST_TEST(key == "127.0.0.1:" + std::to_string(port));
+        ++silent;
+    });
+    src->start("http://127.0.0.1:7401/v1/state");
+    BOOST_TEST(run_until(h.loop, [&] { return silent >= 1; }));
+    BOOST_TEST(src->to_json()[0]["announced_version"].is_null());
 }
