@@ -459,7 +459,10 @@ const char* Parser::check_headers()
     if (codings)
         if (const char* err = check_transfer_encoding(coding, codings))
             return err;
-    h.keep_alive = h.is_10() ? keep_alive && !close : !close;
+    // HTTP/1.0 has no Transfer-Encoding: a 1.0 message with one may have
+    // been framed otherwise by a hop before, so its connection ends with it
+    // (RFC 9112 6.1).
+    h.keep_alive = h.is_10() ? keep_alive && !close && !codings : !close;
     return nullptr;
 }
 

@@ -94,6 +94,9 @@ BOOST_AUTO_TEST_CASE(keep_alive_rules)
     parse_request("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", h, p);
     BOOST_TEST(h.keep_alive);
     BOOST_TEST(h.connection.empty());
+    // Transfer-Encoding in HTTP/1.0 is faulty framing: the connection ends.
+    parse_request("POST http://a/ HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n", h, p);
+    BOOST_TEST(!h.keep_alive);
 }
 
 BOOST_AUTO_TEST_CASE(header_fields_are_classified)
