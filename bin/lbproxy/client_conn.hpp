@@ -3,7 +3,8 @@
 // limits), checks their targets (absolute form, the CONNECT port rule, no
 // loop to itself), hands each request to the engine's Relay or a CONNECT
 // to its Tunnel (lib/http/relay.hpp, tunnel.hpp), answers requests in order
-// (a pipelined request is read only when the one before is delivered),
+// (a pipelined request is read only when the one before is delivered, and
+// from the event loop, so that the stack does not grow with the requests),
 // keeps the connection alive between requests until --idle-timeout, and
 // closes it gracefully after an error answer (lingering close, so the
 // client reads the answer rather than a reset).
@@ -45,6 +46,7 @@ private:
     static void write_cb(http::Stream&, void* arg);
     static void event_cb(http::Stream&, short what, void* arg);
     static void timer_cb(evutil_socket_t, short, void* arg);
+    static void pipelined_cb(evutil_socket_t, short, void* arg);
 
     void read_head();
     void dispatch(const http::Head& req);
@@ -62,12 +64,16 @@ private:
     ClientRegistry& registry_;
     std::unique_ptr<http::Stream> stream_;
     lbkit::ev::EventPtr timer_;
+    // Reads a pipelined request from the loop once the one before is over
+    // (next_request), never from inside that exchange's calls.
+    lbkit::ev::EventPtr pipelined_;
     std::string name_;
     State state_ = State::head;
     bool head_started_ = false;   // some bytes of the next head arrived
     bool eof_ = false;            // the client sent EOF
     bool shut_ = false;           // our write side is shut (lingering close)
     bool closing_ = false;        // destroy() runs: the exchange's end changes nothing
+    bool next_waiting_ = false;   // pipelined_ is active: read_head() is due from the loop
     std::size_t scanned_ = 0;
     http::Parser parser_{HTTP_REQUEST};
     http::Head head_;

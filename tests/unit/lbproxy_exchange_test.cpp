@@ -6,7 +6,8 @@
 // connected to, before the answer, in the middle of the body, while a
 // retry's choice is outstanding; the server refusing (the next one is
 // tried), gone before answering (an idempotent request goes elsewhere), in
-// the middle of the head and of the body; every server refusing. Tunnels:
+// the middle of the head and of the body; every server refusing; a request
+// pipelined before a half-close. Tunnels:
 // the client gone while choosing or connecting, the server or the client
 // closing first, the client reset; bytes intact both ways. The body
 // stage's seam: a filter that changes the length is framed anew (chunked,
@@ -611,6 +612,26 @@ BOOST_AUTO_TEST_CASE(closed_before_the_head_retries_elsewhere)
     BOOST_TEST(delivered_by(p, b, "HTTP/1.1 204 No Content\r\n\r\n").status == 204);
     BOOST_TEST(p.chooser.waiting.size() == 2u);
     BOOST_TEST(p.chooser.waiting[1].exclude == ServerIds{0});
+}
+
+// A request pipelined behind one the server answers, and the client's
+// half-close seen in the same wakeup as that answer: the waiting request is
+// read from the loop once the first exchange is over, and the EOF that came
+// meanwhile does not drop it. Both are answered, then the proxy closes.
+BOOST_AUTO_TEST_CASE(pipelined_request_before_a_half_close_is_answered)
+{
+    Proxy p;
+    Server s;
+    request_to(p, s, get + get);  // the second waits in the proxy's input
+    p.chooser.servers = {};       // no server for it: 503 at once
+    s.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    shutdown(p.client, SHUT_WR);
+    BOOST_REQUIRE(p.run_until([&] { return p.history.rows.size() == 2 && p.closed_by_proxy(); }));
+    BOOST_TEST(p.history.rows[0].status == 200);
+    BOOST_TEST(p.history.rows[1].status == 503);
+    BOOST_TEST(p.history.rows[1].delivered);
+    BOOST_TEST(p.answer.find("HTTP/1.1 503") != std::string::npos, p.answer);
+    BOOST_TEST(p.clients.size() == 0u);
 }
 
 // Nothing of the answer reached the client: it gets a 502 and keeps its
