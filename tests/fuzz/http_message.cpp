@@ -51,6 +51,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.hpp"
 #include "http/body_pump.hpp"
 #include "http/head_rewrite.hpp"
 #include "http/http_parse.hpp"
@@ -82,18 +83,6 @@ std::string quote(std::string_view s)
     }
     return out;
 }
-
-[[noreturn]] void violated(const char* what, int line, const std::string& detail)
-{
-    std::fprintf(stderr, "http_message.cpp:%d: invariant violated: %s\n%s\n", line, what, detail.c_str());
-    std::fflush(stderr);
-    std::abort();
-}
-
-#define FUZZ_CHECK(cond, detail)                          \
-    do {                                                  \
-        if (!(cond)) violated(#cond, __LINE__, (detail)); \
-    } while (0)
 
 const char* framing_name(Framing f)
 {

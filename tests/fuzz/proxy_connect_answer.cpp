@@ -27,6 +27,7 @@
 
 #include "addr.hpp"
 #include "error.hpp"
+#include "fuzz_check.hpp"
 #include "http/http_parse.hpp"
 #include "http/proxy_connect.hpp"
 #include "http/request_target.hpp"
@@ -34,18 +35,6 @@
 namespace {
 
 namespace http = lbkit::http;
-
-[[noreturn]] void violated(const char* what, int line, const std::string& detail)
-{
-    std::fprintf(stderr, "proxy_connect_answer.cpp:%d: invariant violated: %s\n%s\n", line, what, detail.c_str());
-    std::fflush(stderr);
-    std::abort();
-}
-
-#define FUZZ_CHECK(cond, detail)                          \
-    do {                                                  \
-        if (!(cond)) violated(#cond, __LINE__, (detail)); \
-    } while (0)
 
 struct Result {
     http::ProxyConnectAnswer::Kind kind = http::ProxyConnectAnswer::incomplete;

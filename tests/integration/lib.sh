@@ -63,6 +63,20 @@ http_status() {
 last_body() { cat "$T/body"; }
 
 # lbstated and lbproxy helpers ------------------------------------------------
+# start_web_test_group: two test servers (B1 "one", B2 "two") of ratio 1 in
+# group web.test, and lbstated holding it at $S (port $P, pid $STATED).
+start_web_test_group() {
+    P=$(free_port)
+    S=http://127.0.0.1:$P
+    B1=$(free_port); B2=$(free_port)
+    start b1 "$BACKEND" --listen "127.0.0.1:$B1" --name one
+    start b2 "$BACKEND" --listen "127.0.0.1:$B2" --name two
+    printf 'web.test 127.0.0.1:%s 1\nweb.test 127.0.0.1:%s 1\n' "$B1" "$B2" >"$T/groups"
+    start lbstated "$LBSTATED" --listen "127.0.0.1:$P" --groups "$T/groups" --state-dir "$T/stated"
+    STATED=$LAST_PID
+    check "lbstated listens" wait_port "$P"
+    wait_port "$B1"; wait_port "$B2"
+}
 # state_version URL: the version of the state document at URL (lbstated's or
 # lbproxy's /v1/state); empty when nothing answers.
 state_version() { curl -s "$1" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2; }

@@ -3,16 +3,7 @@
 # sentence reaches the client; with lbstated gone the proxy chooses locally.
 . "$(dirname "$0")/lib.sh"
 
-P=$(free_port)
-S=http://127.0.0.1:$P
-B1=$(free_port); B2=$(free_port)
-start b1 "$BACKEND" --listen "127.0.0.1:$B1" --name one
-start b2 "$BACKEND" --listen "127.0.0.1:$B2" --name two
-printf 'web.test 127.0.0.1:%s 1\nweb.test 127.0.0.1:%s 1\n' "$B1" "$B2" > "$T/groups"
-start lbstated "$LBSTATED" --listen "127.0.0.1:$P" --groups "$T/groups" --state-dir "$T/stated"
-STATED=$LAST_PID
-check "lbstated listens" wait_port "$P"
-wait_port "$B1"; wait_port "$B2"
+start_web_test_group
 report() { report_server "$S" "$1" "$2"; }
 report "$B1" up >/dev/null
 report "$B2" up >/dev/null

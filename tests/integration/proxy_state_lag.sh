@@ -8,17 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || skip_all "no python3"
 
-P=$(free_port)
-S=http://127.0.0.1:$P
-B1=$(free_port); B2=$(free_port)
+start_web_test_group
 DEAD=$(free_port)   # claimed, never bound: lbstated's pushes to it fail
-start b1 "$BACKEND" --listen "127.0.0.1:$B1" --name one
-start b2 "$BACKEND" --listen "127.0.0.1:$B2" --name two
-printf 'web.test 127.0.0.1:%s 1\nweb.test 127.0.0.1:%s 1\n' "$B1" "$B2" > "$T/groups"
-start lbstated "$LBSTATED" --listen "127.0.0.1:$P" --groups "$T/groups" --state-dir "$T/stated"
-STATED=$LAST_PID
-check "lbstated listens" wait_port "$P"
-wait_port "$B1"; wait_port "$B2"
 report_server "$S" "$B1" up >/dev/null
 report_server "$S" "$B2" up >/dev/null
 
