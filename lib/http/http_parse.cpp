@@ -87,17 +87,17 @@ int known_method(std::string_view name)
     return other_method;
 }
 
-// Appends n in lowercase hexadecimal without leading zeros.
-void append_hex(evbuffer* out, uint64_t n, const char* suffix, std::size_t suffix_len)
+// n in lowercase hexadecimal without leading zeros, then CRLF: a chunk line.
+std::string_view chunk_line(uint64_t n, char (&buf)[24])
 {
-    char buf[24];
     char* p = buf + 16;
     do {
         *--p = "0123456789abcdef"[n & 0xf];
         n >>= 4;
     } while (n);
-    std::memcpy(buf + 16, suffix, suffix_len);
-    evbuffer_add(out, p, std::size_t(buf + 16 + suffix_len - p));
+    buf[16] = '\r';
+    buf[17] = '\n';
+    return {p, std::size_t(buf + 18 - p)};
 }
 
 }  // namespace
@@ -336,6 +336,7 @@ std::size_t Parser::feed_body(const char* data, std::size_t len, evbuffer* out, 
     out_ = out;
     mode_ = mode;
     llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    flush();
     out_ = nullptr;
     if (err == HPE_OK)
         return len;
@@ -478,12 +479,34 @@ const char* Parser::check_transfer_encoding(std::string_view value, int lines)
     return nullptr;
 }
 
+// Small pieces (chunk lines, CRLFs, small chunks) gather in pending_ and go
+// to out_ in one evbuffer_add per feed_body or per pending_limit bytes:
+// three adds per chunk cost more than the copy when chunks are small.
+void Parser::emit(std::string_view bytes)
+{
+    bool large = bytes.size() >= pending_limit / 4;
+    if (large || pending_.size() + bytes.size() > pending_limit)
+        flush();
+    if (large)
+        evbuffer_add(out_, bytes.data(), bytes.size());
+    else
+        pending_.append(bytes);
+}
+
+void Parser::flush()
+{
+    if (!pending_.empty())
+        evbuffer_add(out_, pending_.data(), pending_.size());
+    pending_.clear();
+}
+
 int Parser::on_chunk_header(llhttp_t* p)
 {
     auto* self = static_cast<Parser*>(p->data);
     self->chunk_size_ = p->content_length;
+    char buf[24];
     if (self->out_ && self->mode_ == ChunkOutput::canonical)
-        append_hex(self->out_, self->chunk_size_, "\r\n", 2);
+        self->emit(chunk_line(self->chunk_size_, buf));
     return 0;
 }
 
@@ -491,7 +514,7 @@ int Parser::on_body(llhttp_t* p, const char* at, std::size_t len)
 {
     auto* self = static_cast<Parser*>(p->data);
     if (self->out_)
-        evbuffer_add(self->out_, at, len);
+        self->emit({at, len});
     return 0;
 }
 
@@ -500,7 +523,7 @@ int Parser::on_chunk_complete(llhttp_t* p)
     auto* self = static_cast<Parser*>(p->data);
     // The last chunk's line ends with the message (on_message_complete).
     if (self->out_ && self->mode_ == ChunkOutput::canonical && self->chunk_size_ > 0)
-        evbuffer_add(self->out_, "\r\n", 2);
+        self->emit("\r\n");
     return 0;
 }
 
@@ -511,7 +534,7 @@ int Parser::on_message_complete(llhttp_t* p)
     if (self->in_head_)
         self->head_->complete = true;
     else if (self->out_ && self->mode_ == ChunkOutput::canonical)
-        evbuffer_add(self->out_, "\r\n", 2);  // after the last chunk: no trailers
+        self->emit("\r\n");  // after the last chunk: no trailers
     // Stop at the end of this message: what follows is the next one.
     return HPE_PAUSED;
 }

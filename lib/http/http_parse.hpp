@@ -136,6 +136,8 @@ private:
     static int on_chunk_complete(llhttp_t* p);
     static int on_message_complete(llhttp_t* p);
     const char* refuse(const char* why, int status = 400);
+    void emit(std::string_view bytes);
+    void flush();
     void reset(Head& out, bool no_body);
     bool tabs_refused(const char* data, std::size_t len) const;
     const char* execute_head(const char* data, std::size_t len);
@@ -159,6 +161,8 @@ private:
     int refusal_status_ = 400;
     const char* error_ = nullptr;
     std::string ows_copy_;   // a head whose OWS tabs were made spaces
+    static constexpr std::size_t pending_limit = 16 * 1024;
+    std::string pending_;    // output of feed_body not yet added to out_ (emit)
 };
 
 }  // namespace lbkit::http

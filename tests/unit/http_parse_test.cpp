@@ -6,6 +6,7 @@
 
 #include <event2/buffer.h>
 
+#include <cstdio>
 #include <string>
 
 #include "http/http_parse.hpp"
@@ -353,6 +354,23 @@ BOOST_AUTO_TEST_CASE(chunked_body_reframed_canonically)
         BOOST_TEST(error == "", "step " << step);
     }
     BOOST_TEST(rechunk("0\r\n\r\n").first == "0\r\n\r\n");
+    // Chunks small and large, around the sizes at which output is gathered
+    // or added at once: in order, whatever the reads.
+    std::string big, want;
+    for (std::size_t n : {5u, 5000u, 20000u, 3u, 16384u, 4096u, 1u}) {
+        std::string data(n, char('a' + n % 26));
+        char hex[32];
+        std::snprintf(hex, sizeof hex, "%zx", n);
+        big += std::string(hex) + "\r\n" + data + "\r\n";
+        want += std::string(hex) + "\r\n" + data + "\r\n";
+    }
+    big += "0\r\n\r\n";
+    want += "0\r\n\r\n";
+    for (std::size_t step : {0, 1000, 4097, 7}) {
+        auto [text, error] = rechunk(big, step);
+        BOOST_TEST((text == want), "step " << step);
+        BOOST_TEST(error == "", "step " << step);
+    }
 }
 
 // Chunk lines a next hop may read otherwise (CVE-2025-22871, CVE-2025-58056
