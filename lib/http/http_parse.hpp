@@ -15,6 +15,7 @@
 // next hop never sees the client's chunk extensions, trailers or spelling
 // of a chunk size, only what this parser understood.
 #pragma once
+#include <event2/buffer.h>
 #include <llhttp.h>
 
 #include <cstddef>
@@ -24,8 +25,6 @@
 #include <vector>
 
 #include "http/ascii.hpp"
-
-struct evbuffer;
 
 namespace lbkit::http {
 
@@ -161,8 +160,13 @@ private:
     int refusal_status_ = 400;
     const char* error_ = nullptr;
     std::string ows_copy_;   // a head whose OWS tabs were made spaces
+    // Output of feed_body written into out_'s reserved space, not yet
+    // committed (emit).
     static constexpr std::size_t pending_limit = 16 * 1024;
-    std::string pending_;    // output of feed_body not yet added to out_ (emit)
+    struct Reserved : evbuffer_iovec {
+        explicit operator bool() const { return iov_base != nullptr; }
+    } reserved_{};
+    std::size_t reserved_used_ = 0;
 };
 
 }  // namespace lbkit::http
