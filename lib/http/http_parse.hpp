@@ -160,8 +160,8 @@ private:
     int refusal_status_ = 400;
     const char* error_ = nullptr;
     std::string ows_copy_;   // a head whose OWS tabs were made spaces
-    // Output of feed_body written into out_'s reserved space, not yet
-    // committed (emit).
+    // Output of feed_body written into out_'s reserved space, committed by
+    // flush() (emit).
     static constexpr std::size_t pending_limit = 16 * 1024;
     struct Reserved : evbuffer_iovec {
         explicit operator bool() const { return iov_base != nullptr; }
