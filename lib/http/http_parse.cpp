@@ -265,11 +265,7 @@ const char* Parser::check_bytes(const char* data, std::size_t len)
     return nullptr;
 }
 
-// Runs llhttp over the head. A request method that llhttp does not know
-// (RFC 9110 allows any token: QUERY, an application's own) is checked here
-// and llhttp is given POST in its place: the framing of a request does not
-// depend on its method (RFC 9112 6.3), and the rest of the head is parsed
-// from the buffer itself, so its views stay valid.
+// Runs llhttp over the head, telling its callbacks that a head is parsed.
 const char* Parser::execute_head(const char* data, std::size_t len)
 {
     in_head_ = true;
@@ -278,6 +274,11 @@ const char* Parser::execute_head(const char* data, std::size_t len)
     return why;
 }
 
+// A request method that llhttp does not know (RFC 9110 allows any token:
+// QUERY, an application's own) is checked here and llhttp is given POST in
+// its place: the framing of a request does not depend on its method (RFC
+// 9112 6.3), and the rest of the head is parsed from the buffer itself, so
+// its views stay valid.
 const char* Parser::run_head(const char* data, std::size_t len)
 {
     llhttp_errno_t err;
