@@ -8,23 +8,6 @@ namespace lbkit::http {
 
 namespace {
 
-// Runs the parser over up to max bytes at the front of buf, in place; what
-// the chunks carry goes to out as mode says.
-std::size_t feed_chunked(evbuffer* buf, std::size_t max, Parser& parser, evbuffer* out, ChunkOutput mode)
-{
-    evbuffer_iovec vec[8];
-    int n = evbuffer_peek(buf, ssize_t(max), nullptr, vec, 8);
-    std::size_t total = 0;
-    for (int i = 0; i < std::min(n, 8) && total < max; ++i) {
-        std::size_t len = std::min(vec[i].iov_len, max - total);
-        std::size_t used = parser.feed_body(static_cast<const char*>(vec[i].iov_base), len, out, mode);
-        total += used;
-        if (parser.done() || parser.error() || used < len)
-            break;
-    }
-    return total;
-}
-
 // Below this a body is copied behind the head that precedes it rather than
 // moved as a chain of its own: the message then leaves in one piece, with
 // one send() (see Stream).
@@ -38,6 +21,32 @@ void hand_over(evbuffer* from, evbuffer* to, std::size_t n)
     }
     evbuffer_add(to, evbuffer_pullup(from, ev_ssize_t(n)), n);
     evbuffer_drain(from, n);
+}
+
+// Runs the parser over up to max bytes at the front of from, a chain at a
+// time, and moves what it read to to as mode says: a canonically framed
+// input as it is (whole chains, without a copy, as for a length), else
+// what the parser wrote of it.
+std::size_t relay_chunked(evbuffer* from, std::size_t max, Parser& parser, evbuffer* to, ChunkOutput mode)
+{
+    std::size_t total = 0;
+    while (total < max && !parser.done() && !parser.error()) {
+        evbuffer_iovec vec;
+        if (evbuffer_peek(from, -1, nullptr, &vec, 1) < 1 || vec.iov_len == 0)
+            break;
+        std::size_t len = std::min(vec.iov_len, max - total);
+        std::size_t used = parser.feed_body(static_cast<const char*>(vec.iov_base), len, mode);
+        if (parser.output_is_input()) {
+            hand_over(from, to, used);
+        } else {
+            parser.write_output(to);
+            evbuffer_drain(from, used);
+        }
+        total += used;
+        if (used < len)
+            break;
+    }
+    return total;
 }
 
 }  // namespace
@@ -63,12 +72,12 @@ BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
             r.done = remaining == 0;
             break;
         case Framing::chunked:
-            // Never passed on as it came: decoded, then framed canonically
-            // (or not at all, for decode), so the next hop reads exactly
-            // the chunks the parser read.
-            n = feed_chunked(from, std::min(avail, room), parser, to,
-                             decode ? ChunkOutput::payload : ChunkOutput::canonical);
-            evbuffer_drain(from, n);
+            // Passed on only as the parser read it: framed canonically (or
+            // not at all, for decode), so the next hop reads exactly the
+            // chunks the parser read; an input already framed so moves as
+            // it is.
+            n = relay_chunked(from, std::min(avail, room), parser, to,
+                              decode ? ChunkOutput::payload : ChunkOutput::canonical);
             r.moved += n;
             r.written += evbuffer_get_length(to) - queued;
             n = 0;

@@ -193,7 +193,6 @@ void Parser::reset(Head& out, bool no_body)
     llhttp_init(&parser_, type_, &settings());
     parser_.data = this;
     head_ = &out;
-    out_ = nullptr;
     in_body_ = false;
     last_was_value_ = false;
     no_body_ = no_body;
@@ -330,18 +329,20 @@ const char* Parser::run_head(const char* data, std::size_t len)
     return nullptr;
 }
 
-std::size_t Parser::feed_body(const char* data, std::size_t len, evbuffer* out, ChunkOutput mode)
+std::size_t Parser::feed_body(const char* data, std::size_t len, ChunkOutput mode)
 {
+    pieces_.clear();
+    used_ = 0;
     if (done_ || error_)
         return 0;
-    out_ = out;
     mode_ = mode;
+    feed_from_ = next_ = data;
+    feed_end_ = data + len;
+    same_ = true;
     llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    flush();
-    out_ = nullptr;
     if (err == HPE_OK)
-        return len;
-    std::size_t used = std::size_t(llhttp_get_error_pos(&parser_) - data);
+        return used_ = len;
+    std::size_t used = used_ = std::size_t(llhttp_get_error_pos(&parser_) - data);
     if (err != HPE_PAUSED)
         error_ = err == HPE_INVALID_CHUNK_SIZE ? "bad chunk size line in a chunked body"
                  : err == HPE_STRICT            ? "bad chunk framing in a chunked body (a chunk line or the CRLF after a chunk)"
@@ -480,6 +481,48 @@ const char* Parser::check_transfer_encoding(std::string_view value, int lines)
     return nullptr;
 }
 
+bool Parser::output_is_input() const
+{
+    return mode_ == ChunkOutput::canonical && same_ && next_ == feed_from_ + used_;
+}
+
+void Parser::write_output(evbuffer* out)
+{
+    out_ = out;
+    char buf[24];
+    for (const Piece& p : pieces_) {
+        switch (p.kind) {
+        case Piece::Kind::data: emit({p.at, p.len}); break;
+        case Piece::Kind::line: emit(chunk_line(p.size, buf)); break;
+        case Piece::Kind::crlf: emit("\r\n"); break;
+        }
+    }
+    flush();
+    out_ = nullptr;
+    pieces_.clear();
+}
+
+// The input stays equal to the output while each piece starts where the
+// one before ended and a line or CRLF has the same bytes there: the sender
+// wrote no extension, no trailer, no other spelling of a size.
+void Parser::keep_data(const char* at, std::size_t len)
+{
+    pieces_.push_back({Piece::Kind::data, at, len, 0});
+    same_ = same_ && at == next_;
+    next_ = at + len;
+}
+
+void Parser::keep_text(bool line, uint64_t size)
+{
+    pieces_.push_back({line ? Piece::Kind::line : Piece::Kind::crlf, nullptr, 0, size});
+    if (!same_)
+        return;
+    char buf[24];
+    std::string_view text = line ? chunk_line(size, buf) : std::string_view("\r\n");
+    same_ = std::size_t(feed_end_ - next_) >= text.size() && std::memcmp(next_, text.data(), text.size()) == 0;
+    next_ += text.size();
+}
+
 // Small pieces (chunk lines, CRLFs, small chunks) are written straight into
 // space reserved at the end of out_, committed once per feed_body or per
 // pending_limit bytes: three evbuffer_adds per chunk cost more than the
@@ -517,17 +560,15 @@ int Parser::on_chunk_header(llhttp_t* p)
 {
     auto* self = static_cast<Parser*>(p->data);
     self->chunk_size_ = p->content_length;
-    char buf[24];
-    if (self->out_ && self->mode_ == ChunkOutput::canonical)
-        self->emit(chunk_line(self->chunk_size_, buf));
+    if (self->mode_ == ChunkOutput::canonical)
+        self->keep_text(true, self->chunk_size_);
     return 0;
 }
 
 int Parser::on_body(llhttp_t* p, const char* at, std::size_t len)
 {
     auto* self = static_cast<Parser*>(p->data);
-    if (self->out_)
-        self->emit({at, len});
+    self->keep_data(at, len);
     return 0;
 }
 
@@ -535,8 +576,8 @@ int Parser::on_chunk_complete(llhttp_t* p)
 {
     auto* self = static_cast<Parser*>(p->data);
     // The last chunk's line ends with the message (on_message_complete).
-    if (self->out_ && self->mode_ == ChunkOutput::canonical && self->chunk_size_ > 0)
-        self->emit("\r\n");
+    if (self->mode_ == ChunkOutput::canonical && self->chunk_size_ > 0)
+        self->keep_text(false, 0);
     return 0;
 }
 
@@ -546,8 +587,8 @@ int Parser::on_message_complete(llhttp_t* p)
     self->done_ = true;
     if (self->in_head_)
         self->head_->complete = true;
-    else if (self->out_ && self->mode_ == ChunkOutput::canonical)
-        self->emit("\r\n");  // after the last chunk: no trailers
+    else if (self->mode_ == ChunkOutput::canonical)
+        self->keep_text(false, 0);  // after the last chunk: no trailers
     // Stop at the end of this message: what follows is the next one.
     return HPE_PAUSED;
 }

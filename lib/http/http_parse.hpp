@@ -113,9 +113,23 @@ public:
 
     // Feeds body bytes of a chunked message that parse_head started. Returns
     // how many bytes belong to this message (it stops at its end; done() is
-    // then true). What the chunks carry goes to out as mode says. error()
-    // says why it stopped early.
-    std::size_t feed_body(const char* data, std::size_t len, evbuffer* out, ChunkOutput mode);
+    // then true). What the chunks carry is kept for write_output(), as mode
+    // says. error() says why it stopped early.
+    std::size_t feed_body(const char* data, std::size_t len, ChunkOutput mode);
+    // Both: what the chunks carry goes to out.
+    std::size_t feed_body(const char* data, std::size_t len, evbuffer* out, ChunkOutput mode)
+    {
+        std::size_t used = feed_body(data, len, mode);
+        write_output(out);
+        return used;
+    }
+    // After a canonical feed_body: what it would write is exactly the bytes
+    // it used (the sender framed its chunks canonically), so the caller may
+    // move those bytes instead, without a copy.
+    bool output_is_input() const;
+    // Writes what the last feed_body kept to out. It points into that call's
+    // data: call it before that data changes.
+    void write_output(evbuffer* out);
     bool done() const { return done_; }
     const char* error() const { return error_; }
 
@@ -135,6 +149,8 @@ private:
     static int on_chunk_complete(llhttp_t* p);
     static int on_message_complete(llhttp_t* p);
     const char* refuse(const char* why, int status = 400);
+    void keep_data(const char* at, std::size_t len);
+    void keep_text(bool line, uint64_t size);
     void emit(std::string_view bytes);
     void flush();
     void reset(Head& out, bool no_body);
@@ -149,8 +165,22 @@ private:
     llhttp_t parser_;
     llhttp_type_t type_;
     Head* head_ = nullptr;
-    evbuffer* out_ = nullptr;
     ChunkOutput mode_ = ChunkOutput::canonical;
+    // What the last feed_body read, as pieces of output: the data (in its
+    // input) and, in canonical mode, chunk lines (size) and CRLFs.
+    struct Piece {
+        enum class Kind : unsigned char { data, line, crlf } kind;
+        const char* at;
+        std::size_t len;
+        uint64_t size;
+    };
+    std::vector<Piece> pieces_;
+    const char* feed_from_ = nullptr;  // that call's data
+    const char* feed_end_ = nullptr;
+    const char* next_ = nullptr;       // where the input still equals the output
+    bool same_ = true;                 // the pieces so far are the input from feed_from_
+    std::size_t used_ = 0;
+    evbuffer* out_ = nullptr;          // during write_output
     uint64_t chunk_size_ = 0;  // of the chunk being read
     bool in_head_ = false;   // inside parse_head
     bool in_body_ = false;   // the head is done: trailers are not headers

@@ -5,6 +5,7 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
 #include <string>
 
 #include "ev.hpp"
@@ -156,4 +157,67 @@ BOOST_AUTO_TEST_CASE(a_large_body_changes_hands_without_a_copy)
     auto r = BodyPump{http::Framing::length, remaining, p}.move(from.get(), to.get(), false);
     BOOST_TEST(r.done);
     BOOST_TEST(first_byte(to) == data);
+}
+
+namespace {
+
+// A chunked body of chunks of these sizes, spelled as given by line(size).
+template <class Line>
+std::string chunked_body(std::initializer_list<std::size_t> sizes, Line line)
+{
+    std::string body;
+    for (std::size_t n : sizes)
+        body += line(n) + "\r\n" + std::string(n, char('a' + n % 26)) + "\r\n";
+    return body + "0\r\n\r\n";
+}
+
+std::string hex(std::size_t n, const char* format = "%zx")
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, format, n);
+    return buf;
+}
+
+// The body as it arrives in reads of step bytes (each a chain of its own),
+// moved by a pump until done; what the pump wrote.
+std::string pumped(const std::string& body, std::size_t step)
+{
+    http::Parser p(HTTP_RESPONSE);
+    start_response(p, "Transfer-Encoding: chunked\r\n");
+    uint64_t remaining = 0;
+    BodyPump pump{http::Framing::chunked, remaining, p};
+    Buf from, to;
+    bool done = false;
+    for (std::size_t at = 0; at < body.size() && !done; at += step) {
+        from.add(body.substr(at, step));
+        while (from.size() && !done) {
+            auto r = pump.move(from.get(), to.get(), false);
+            BOOST_REQUIRE(r.error == nullptr);
+            done = r.done;
+            if (!r.moved)
+                break;
+        }
+    }
+    BOOST_TEST(done);
+    return to.str();
+}
+
+}  // namespace
+
+// An input already framed canonically leaves as it came (the pump may then
+// move it without a copy); any other spelling leaves canonical. The same
+// bytes either way, whatever the reads.
+BOOST_AUTO_TEST_CASE(chunked_output_is_canonical_whether_moved_or_rewritten)
+{
+    std::initializer_list<std::size_t> sizes = {1, 3000, 70000, 16, 5};
+    std::string canonical = chunked_body(sizes, [](std::size_t n) { return hex(n); });
+    std::string upper = chunked_body(sizes, [](std::size_t n) { return hex(n, "%04zX"); });
+    std::string ext = chunked_body(sizes, [](std::size_t n) { return hex(n) + ";x=1"; });
+    std::string trailer = canonical.substr(0, canonical.size() - 2) + "T: 1\r\n\r\n";
+    for (std::size_t step : {canonical.size(), std::size_t(1), std::size_t(7), std::size_t(4096), std::size_t(65536)}) {
+        BOOST_TEST(pumped(canonical, step) == canonical, "canonical, step " << step);
+        BOOST_TEST(pumped(upper, step) == canonical, "upper case, step " << step);
+        BOOST_TEST(pumped(ext, step) == canonical, "extensions, step " << step);
+        BOOST_TEST(pumped(trailer, step) == canonical, "trailer, step " << step);
+    }
 }
