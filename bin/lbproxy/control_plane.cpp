@@ -211,7 +211,7 @@ ControlPlane::Impl::Impl(lbkit::Loop& loop, lbkit::Metrics& metrics, StateOption
                          {"state_age_ms", book.confirmed_ms() ? now - book.confirmed_ms() : -1},
                          {"state_stale", book.stale(now)},
                          {"state_newest_version", book.newest_announced()},
-                         {"state_behind_ms", book.behind_since_ms() ? now - book.behind_since_ms() : 0},
+                         {"state_behind_ms", book.behind_ms(now)},
                          {"state_mode", opt.state_mode},
                          {"policy", opt.policy}};
         // Until a first state arrives, representative names are relayed as
@@ -260,10 +260,7 @@ void ControlPlane::Impl::add_metrics()
                      [this] { return book.degraded(unix_ms()) ? 1.0 : 0.0; });
     metrics.gauge_fn("lbproxy_state_behind_seconds",
                      "Seconds the state held has been behind a version a state server announces (0: it is not)",
-                     [this] {
-                         int64_t since = book.behind_since_ms();
-                         return since ? static_cast<double>(unix_ms() - since) / 1000.0 : 0.0;
-                     });
+                     [this] { return static_cast<double>(book.behind_ms(unix_ms())) / 1000.0; });
     degraded_total = &metrics.counter("lbproxy_state_degraded_total",
                                       "Times the health turned degraded: the state held lagged behind for longer "
                                       "than --stale-after");

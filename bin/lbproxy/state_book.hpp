@@ -118,6 +118,8 @@ public:
     uint64_t newest_announced() const;
     // Since when the book is behind an announced version (0: it is not).
     int64_t behind_since_ms() const { return behind_since_ms_; }
+    // For how long it has been behind (0: it is not).
+    int64_t behind_ms(int64_t now_ms) const { return behind_since_ms_ ? now_ms - behind_since_ms_ : 0; }
     // Behind for more than stale_after.
     bool degraded(int64_t now_ms) const;
     // Why it is degraded, a sentence for the health answer and the log.

@@ -76,11 +76,9 @@ BodyPump::Result BodyPump::move(evbuffer* from, evbuffer* to, bool decode)
             // not at all, for decode), so the next hop reads exactly the
             // chunks the parser read; an input already framed so moves as
             // it is.
-            n = relay_chunked(from, std::min(avail, room), parser, to,
-                              decode ? ChunkOutput::payload : ChunkOutput::canonical);
-            r.moved += n;
+            r.moved += relay_chunked(from, std::min(avail, room), parser, to,
+                                     decode ? ChunkOutput::payload : ChunkOutput::canonical);
             r.written += evbuffer_get_length(to) - queued;
-            n = 0;
             if (parser.error()) {
                 r.error = parser.error();
                 return r;

@@ -27,7 +27,7 @@ void append_uint(std::string& out, unsigned v)
 }
 
 // Transfer-Encoding is never copied: a chunked body is framed anew, and the
-// header is written as the new framing says (canonical_chunked).
+// callers write the header the new framing needs.
 void append_headers(const Head& h, std::string_view tool, std::string& out, bool skip_host,
                     bool skip_length = false)
 {

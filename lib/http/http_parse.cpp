@@ -27,15 +27,6 @@ bool is_token(std::string_view name)
     return !name.empty();
 }
 
-// Bytes a head may not hold outside a line end: the C0 controls but HTAB
-// (CR and LF are looked at on their own) and DEL (RFC 9110 5.5, 9112 2.2).
-constexpr auto control_table = [] {
-    std::array<bool, 256> t{};
-    for (int c = 0; c < 0x20; ++c) t[c] = c != '\t' && c != '\r' && c != '\n';
-    t[0x7f] = true;
-    return t;
-}();
-
 // RFC 3986 allows only visible ASCII in a URI; anything else in a target is
 // a byte the next hop may read differently (raw UTF-8, a space).
 bool is_visible_ascii(std::string_view s)
@@ -188,8 +179,10 @@ const char* Parser::refuse(const char* why, int status)
     return error_ = why;
 }
 
-void Parser::reset(Head& out, bool no_body)
+void Parser::reset(Head& out, std::size_t len, bool no_body)
 {
+    out.clear();
+    out.size = len;
     llhttp_init(&parser_, type_, &settings());
     parser_.data = this;
     head_ = &out;
@@ -214,10 +207,7 @@ bool Parser::tabs_refused(const char* data, std::size_t len) const
 
 const char* Parser::parse_head(const char* data, std::size_t len, Head& out, bool no_body)
 {
-    out.clear();
-    out.size = len;
-    reset(out, no_body);
-
+    reset(out, len, no_body);
     if (const char* err = check_bytes(data, len))
         return err;
     const char* err = execute_head(data, len);
@@ -226,9 +216,7 @@ const char* Parser::parse_head(const char* data, std::size_t len, Head& out, boo
         // then point into the copy, which lives until the next head.
         ows_copy_.assign(data, len);
         untab_ows(ows_copy_);
-        out.clear();
-        out.size = len;
-        reset(out, no_body);
+        reset(out, len, no_body);
         err = execute_head(ows_copy_.data(), len);
     }
     if (err)
@@ -257,7 +245,8 @@ const char* Parser::check_bytes(const char* data, std::size_t len)
                 return refuse("a line of the head ends with LF alone, not CRLF (RFC 9112 2.2)");
             if (i + 1 < len && (data[i + 1] == ' ' || data[i + 1] == '\t'))
                 return refuse("obsolete line folding in a header (obs-fold) is not accepted");
-        } else if (control_table[c]) {
+        } else if (c != '\t') {
+            // The C0 controls but HTAB, and DEL (RFC 9110 5.5).
             return refuse("a control character in the head");
         }
     }

@@ -153,7 +153,7 @@ private:
     void keep_text(bool line, uint64_t size);
     void emit(std::string_view bytes);
     void flush();
-    void reset(Head& out, bool no_body);
+    void reset(Head& out, std::size_t len, bool no_body);
     bool tabs_refused(const char* data, std::size_t len) const;
     const char* execute_head(const char* data, std::size_t len);
     const char* run_head(const char* data, std::size_t len);
