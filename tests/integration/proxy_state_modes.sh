@@ -5,15 +5,7 @@
 # pulls on a request, and on a health check that sees a newer version.
 . "$(dirname "$0")/lib.sh"
 
-P=$(free_port)
-S=http://127.0.0.1:$P
-B1=$(free_port); B2=$(free_port)
-start b1 "$BACKEND" --listen "127.0.0.1:$B1" --name one
-start b2 "$BACKEND" --listen "127.0.0.1:$B2" --name two
-printf 'web.test 127.0.0.1:%s 1\nweb.test 127.0.0.1:%s 1\n' "$B1" "$B2" > "$T/groups"
-start lbstated "$LBSTATED" --listen "127.0.0.1:$P" --groups "$T/groups" --state-dir "$T/stated"
-check "lbstated and backends listen" wait_port "$P"
-wait_port "$B1"; wait_port "$B2"
+start_web_test_group
 
 # report SERVER_PORT STATE: what lbsniff would send.
 report() { report_server "$S" "$1" "$2"; }
